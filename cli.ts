@@ -1,0 +1,53 @@
+/**
+ * `deno task pipeline <file> [flags]`: runs `pipelines/<file>`, or any path or URL to a
+ * pipeline file. Exit codes: 0 success, 1 training failed, 2 bad usage or bad input.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Pipeline, parseOptions, TrainingError, usage, UsageError } from "./pipeline.ts";
+
+const USAGE = "usage: deno task pipeline <file.ts> [flags]   (e.g. linear_regression.ts --help)";
+
+function locate(file: string): string {
+  if (/^(https?|file):/.test(file)) return file;
+  const here = new URL(".", import.meta.url).pathname;
+  for (const p of [resolve(file), resolve(here, "pipelines", file)]) {
+    if (existsSync(p)) return pathToFileURL(p).href;
+  }
+  throw new UsageError(`no pipeline file ${file} (looked in . and pipelines/)`);
+}
+
+async function main(args: string[]): Promise<number> {
+  const [file, ...rest] = args;
+  if (!file || file === "--help" || file === "-h") {
+    console.log(USAGE);
+    return file ? 0 : 2;
+  }
+  let pipeline: Pipeline;
+  try {
+    const mod = await import(locate(file));
+    pipeline = mod.default;
+    if (!pipeline?.run) throw new UsageError(`${file} has no default export from definePipeline()`);
+    const opts = parseOptions(pipeline, rest);
+    if (opts === "help") {
+      console.log(usage(pipeline));
+      return 0;
+    }
+    await pipeline.run(opts);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof TrainingError) {
+      console.error(`training failed: ${e.message}`);
+      return 1;
+    }
+    console.error(`error: ${(e as Error).message ?? e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,287 @@
+/**
+ * The GPU layer: one adapter and device per process, a buffer pool keyed by size, a
+ * compute-pipeline cache keyed by shader source, a pending command encoder that batches
+ * every dispatch until something must be read back, upload and async readback.
+ *
+ * Nothing here knows about tensors; `core/tensor.ts` builds on it.
+ */
+
+/** A window of a buffer bound to one shader binding (offset and size in bytes). */
+export interface BufferWindow {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+/** Something a dispatch can bind: a whole buffer or a window of one. */
+export type Binding = GPUBuffer | BufferWindow;
+
+/** Counters that show whether the engine leaks: live buffers and bytes handed out. */
+export interface GpuStats {
+  liveBuffers: number;
+  liveBytes: number;
+  pooledBuffers: number;
+  pooledBytes: number;
+  createdBuffers: number;
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+}
+
+const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Rounds a byte size up to the pool's bucket: 256-byte steps, then quarter powers of two. */
+export function bucketSize(bytes: number): number {
+  const b = Math.max(256, Math.ceil(bytes / 256) * 256);
+  if (b <= 65536) return b;
+  const p = 2 ** Math.floor(Math.log2(b));
+  for (const f of [1, 1.25, 1.5, 1.75, 2]) {
+    if (p * f >= b) return p * f;
+  }
+  return b;
+}
+
+/** The process-wide GPU context. Get it with `initGpu()` once, then `gpu()` anywhere. */
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly info: GPUAdapterInfo;
+  /** "cpu" on software adapters (lavapipe, llvmpipe), "gpu" on real ones. */
+  readonly variant: "cpu" | "gpu";
+  /** Largest byte size one storage binding may cover on this device. */
+  readonly maxBindingBytes: number;
+  readonly maxBufferBytes: number;
+  readonly offsetAlign: number;
+  #free = new Map<number, GPUBuffer[]>();
+  #sizes = new WeakMap<GPUBuffer, number>();
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #lost: string | null = null;
+  #error: string | null = null;
+  #stats = { liveBuffers: 0, liveBytes: 0, createdBuffers: 0, dispatches: 0, submits: 0 };
+
+  constructor(device: GPUDevice, info: GPUAdapterInfo) {
+    this.device = device;
+    this.info = info;
+    const soft = info.isFallbackAdapter ||
+      /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? "");
+    this.variant = soft ? "cpu" : "gpu";
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.maxBufferBytes = device.limits.maxBufferSize;
+    this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
+    device.lost.then((info) => {
+      this.#lost = `GPU device lost (${info.reason}): ${info.message || "no message"}`;
+    });
+    device.addEventListener("uncapturederror", (e) => {
+      const msg = (e as GPUUncapturedErrorEvent).error.message;
+      if (!this.#error) this.#error = msg;
+    });
+  }
+
+  /** Throws a clear error if the device was lost or a GPU validation error happened. */
+  check(): void {
+    if (this.#lost) throw new Error(`${this.#lost}; restart the process to get a new device`);
+    if (this.#error) {
+      const e = this.#error;
+      this.#error = null;
+      throw new Error(`GPU error: ${e}`);
+    }
+  }
+
+  /** A buffer of at least `bytes` bytes from the pool (contents undefined). */
+  acquire(bytes: number): GPUBuffer {
+    const size = bucketSize(bytes);
+    if (size > this.maxBufferBytes) {
+      throw new Error(
+        `tensor of ${bytes} bytes exceeds this adapter's maxBufferSize (${this.maxBufferBytes})`,
+      );
+    }
+    const list = this.#free.get(size);
+    let buf = list?.pop();
+    if (!buf) {
+      this.check();
+      buf = this.device.createBuffer({ size, usage: USAGE });
+      this.#sizes.set(buf, size);
+      this.#stats.createdBuffers++;
+    }
+    this.#stats.liveBuffers++;
+    this.#stats.liveBytes += size;
+    return buf;
+  }
+
+  /** Returns a buffer to the pool. Commands already recorded that use it still see it. */
+  release(buf: GPUBuffer): void {
+    const size = this.#sizes.get(buf)!;
+    this.#stats.liveBuffers--;
+    this.#stats.liveBytes -= size;
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, list = []);
+    list.push(buf);
+  }
+
+  /** Destroys every pooled (unused) buffer. */
+  trim(): void {
+    this.flush();
+    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    this.#free.clear();
+  }
+
+  /** Current counters. */
+  stats(): GpuStats {
+    let pooledBuffers = 0, pooledBytes = 0;
+    for (const [size, list] of this.#free) {
+      pooledBuffers += list.length;
+      pooledBytes += size * list.length;
+    }
+    return { ...this.#stats, pooledBuffers, pooledBytes, pipelines: this.#pipelines.size };
+  }
+
+  /** The compiled pipeline for a WGSL source (entry point `main`), cached by source. */
+  pipeline(code: string): GPUComputePipeline {
+    let p = this.#pipelines.get(code);
+    if (!p) {
+      this.check();
+      const module = this.device.createShaderModule({ code });
+      p = this.device.createComputePipeline({ layout: "auto", compute: { module } });
+      this.#pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  #encoderNow(): GPUCommandEncoder {
+    return this.#encoder ??= this.device.createCommandEncoder();
+  }
+
+  #passNow(): GPUComputePassEncoder {
+    return this.#pass ??= this.#encoderNow().beginComputePass();
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  /** Records one dispatch of `code` with `bindings` at @group(0) @binding(0..n-1). */
+  dispatch(code: string, bindings: Binding[], workgroups: [number, number?, number?]): void {
+    const pipeline = this.pipeline(code);
+    const entries = bindings.map((b, i) =>
+      b instanceof GPUBuffer ? { binding: i, resource: { buffer: b } } : {
+        binding: i,
+        resource: { buffer: b.buffer, offset: b.offset, size: b.size },
+      }
+    );
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const pass = this.#passNow();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.#stats.dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy (byte offsets and size). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.#endPass();
+    this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records zero-filling of a byte range. */
+  clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
+    this.#endPass();
+    this.#encoderNow().clearBuffer(buf, offset, bytes);
+  }
+
+  /** Submits everything recorded so far (does not wait). */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.#endPass();
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#stats.submits++;
+  }
+
+  /** Writes `data` into `buf` at `offset`, ordered after every command recorded so far. */
+  upload(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // writeBuffer wants a multiple of 4 bytes; float32 and int32 data always are.
+    this.device.queue.writeBuffer(buf, offset, bytes);
+  }
+
+  /** Reads `bytes` bytes of `buf` from `offset` back to the CPU (one full round trip). */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.copy(buf, offset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.check();
+      throw e;
+    }
+    this.check();
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Waits until the GPU has finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** Splits `bytes` into windows no larger than one storage binding, aligned for offsets. */
+  windows(bytes: number): { offset: number; size: number }[] {
+    const max = Math.floor(this.maxBindingBytes / this.offsetAlign) * this.offsetAlign;
+    const out = [];
+    for (let o = 0; o < bytes; o += max) out.push({ offset: o, size: Math.min(max, bytes - o) });
+    return out;
+  }
+}
+
+let current: Gpu | null = null;
+let pending: Promise<Gpu> | null = null;
+
+/** The line printed when no WebGPU adapter exists. */
+export const NO_ADAPTER =
+  "no WebGPU adapter: install Mesa's software driver (apt-get install mesa-vulkan-drivers) " +
+  "and run with DENO_WEBGPU_BACKEND=vulkan, or install your GPU's Vulkan driver";
+
+/** Acquires the adapter and device once per process (later calls return the same one). */
+export function initGpu(): Promise<Gpu> {
+  if (current) return Promise.resolve(current);
+  return pending ??= (async () => {
+    const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) throw new Error(NO_ADAPTER);
+    const want: Record<string, number> = {};
+    for (
+      const k of [
+        "maxStorageBufferBindingSize",
+        "maxBufferSize",
+        "maxComputeWorkgroupStorageSize",
+        "maxComputeInvocationsPerWorkgroup",
+        "maxComputeWorkgroupSizeX",
+        "maxComputeWorkgroupSizeY",
+        "maxStorageBuffersPerShaderStage",
+      ] as const
+    ) want[k] = adapter.limits[k];
+    const device = await adapter.requestDevice({ requiredLimits: want });
+    current = new Gpu(device, adapter.info);
+    return current;
+  })();
+}
+
+/** The GPU context; `initGpu()` must have finished first. */
+export function gpu(): Gpu {
+  if (!current) throw new Error("GPU not initialised: await initGpu() first");
+  return current;
+}

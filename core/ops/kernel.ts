@@ -1,0 +1,82 @@
+/**
+ * Small helpers shared by the op kernels: WGSL literals, 1-D dispatch grids that respect
+ * the 65,535-workgroup limit, binding declarations, and running a kernel on tensors.
+ */
+import { type Binding, gpu } from "../gpu.ts";
+import type { Tensor } from "../tensor.ts";
+
+/** Invocations per workgroup for 1-D kernels. */
+export const WG = 256;
+
+/** A WGSL f32 expression for a JS number (handles integers, infinities and NaN). */
+export function lit(v: number): string {
+  if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
+  if (v === Infinity) return "bitcast<f32>(0x7f800000u)";
+  if (v === -Infinity) return "bitcast<f32>(0xff800000u)";
+  const f = Math.fround(v);
+  let s = Number.isInteger(f) && Math.abs(f) < 1e15 ? f.toFixed(1) : f.toExponential(9);
+  if (Object.is(f, -0)) s = "-0.0";
+  return `f32(${s})`;
+}
+
+/** Workgroup counts (x, y) covering `n` invocations of `wg` each, folded past 65,535. */
+export function grid(n: number, wg = WG): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  const x = Math.min(groups, 65535);
+  return [x, Math.ceil(groups / x)];
+}
+
+/** The WGSL entry-point header of a 1-D kernel: `i` is the flat invocation index. */
+export function main1d(n: number, wg = WG): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${wg}u;
+  if (i >= ${n}u) { return; }`;
+}
+
+/** Storage binding declarations, in order, for `names` (the last `writes` are read_write). */
+export function decls(names: string[], writes = 1, type = "f32"): string {
+  return names.map((n, k) =>
+    `@group(0) @binding(${k}) var<storage, ${
+      k >= names.length - writes ? "read_write" : "read"
+    }> ${n}: array<${type}>;`
+  ).join("\n");
+}
+
+/** Dispatches `code` with the tensors' buffers bound in order. */
+export function run(
+  code: string,
+  bindings: (Tensor | Binding)[],
+  workgroups: [number, number?, number?],
+): void {
+  const g = gpu();
+  g.dispatch(
+    code,
+    bindings.map((b) => ("shape" in b ? b.buffer : b)),
+    workgroups,
+  );
+}
+
+/** Row-major strides of a shape. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array(shape.length).fill(1);
+  for (let d = shape.length - 2; d >= 0; d--) s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+/** Normalises a possibly negative axis. */
+export function axisOf(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new Error(`axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+/** Throws unless `bytes` fits in one storage binding (for kernels that do not split). */
+export function fitsBinding(what: string, bytes: number): void {
+  const max = gpu().maxBindingBytes;
+  if (bytes > max) {
+    throw new Error(
+      `${what}: ${bytes} bytes exceed one storage binding (${max}); this op does not split`,
+    );
+  }
+}

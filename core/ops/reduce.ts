@@ -1,0 +1,123 @@
+/**
+ * Reductions along axes: sum, mean and max, with their gradients; and `sumTo`, which
+ * folds a broadcast gradient back to an operand's shape.
+ */
+import { record } from "../autograd.ts";
+import type { Tensor } from "../tensor.ts";
+import { empty } from "../tensor.ts";
+import { elementwise } from "./elementwise.ts";
+import { axisOf, decls, fitsBinding, grid, lit, main1d, run } from "./kernel.ts";
+import { reshape } from "./shape.ts";
+
+/** Axes as a sorted list (all axes when omitted). */
+function axesOf(axes: number | number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return [...Array(rank).keys()];
+  const list = (Array.isArray(axes) ? axes : [axes]).map((a) => axisOf(a, rank));
+  return [...new Set(list)].sort((x, y) => x - y);
+}
+
+/** Merges neighbouring axes of the same kind: [[size, reduced], …]. */
+function groups(shape: readonly number[], axes: number[]): [number, boolean][] {
+  const out: [number, boolean][] = [];
+  shape.forEach((d, k) => {
+    const r = axes.includes(k);
+    if (d === 1) return;
+    const last = out[out.length - 1];
+    if (last && last[1] === r) last[0] *= d;
+    else out.push([d, r]);
+  });
+  return out;
+}
+
+/** The keep-dims reduction of `a` over `axes` with op "sum" or "max". */
+function reduceKernel(op: "sum" | "max", a: Tensor, axes: number[]): Tensor {
+  fitsBinding("reduce", a.bytes);
+  const keepShape = a.shape.map((d, k) => (axes.includes(k) ? 1 : d));
+  const out = empty(keepShape);
+  const gs = groups(a.shape, axes);
+  const nOut = out.size;
+  // Offsets: the kept index o and the reduced index r decomposed over the merged groups.
+  let stride = 1;
+  const keptTerms: string[] = [], redTerms: string[] = [];
+  let keptDiv = 1, redDiv = 1;
+  for (let k = gs.length - 1; k >= 0; k--) {
+    const [size, red] = gs[k];
+    const div = red ? redDiv : keptDiv;
+    const v = red ? "r" : "o";
+    const coord = div === 1 ? `${v}` : `(${v} / ${div}u)`;
+    const c = (red ? redDiv * size : keptDiv * size) === (red ? totalRed() : nOut)
+      ? coord
+      : `(${coord} % ${size}u)`;
+    (red ? redTerms : keptTerms).push(stride === 1 ? c : `${c} * ${stride}u`);
+    if (red) redDiv *= size;
+    else keptDiv *= size;
+    stride *= size;
+  }
+  function totalRed() {
+    return gs.filter(([, r]) => r).reduce((p, [s]) => p * s, 1);
+  }
+  const nRed = totalRed();
+  const init = op === "sum" ? "0.0" : lit(-Infinity);
+  const acc = op === "sum" ? "acc = acc + x[base + rOff];" : "acc = max(acc, x[base + rOff]);";
+  const code = `${decls(["x", "out"])}
+${main1d(nOut, 64)}
+  let o = i;
+  let base = ${keptTerms.join(" + ") || "0u"};
+  var acc = ${init};
+  for (var r = 0u; r < ${nRed}u; r++) {
+    let rOff = ${redTerms.join(" + ") || "0u"};
+    ${acc}
+  }
+  out[i] = acc;
+}`;
+  run(code, [a, out], grid(nOut, 64));
+  return out;
+}
+
+/** Sum over `axes` (all by default), dropping them unless `keepDims`. */
+export function sum(a: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const ax = axesOf(axes, a.shape.length);
+  const k = reduceKernel("sum", a, ax);
+  const y = keepDims ? k : reshape(k, a.shape.filter((_, d) => !ax.includes(d)));
+  if (y !== k) k.dispose();
+  return record("sum", y, [a], (g) => [elementwise("g", { g: reshape(g, k.shape) }, a.shape)]);
+}
+
+/** Mean over `axes` (all by default). */
+export function mean(a: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const ax = axesOf(axes, a.shape.length);
+  const count = ax.reduce((p, d) => p * a.shape[d], 1);
+  const s = reduceKernel("sum", a, ax);
+  const m = elementwise(`a * ${lit(1 / count)}`, { a: s }, s.shape);
+  s.dispose();
+  const y = keepDims ? m : reshape(m, a.shape.filter((_, d) => !ax.includes(d)));
+  if (y !== m) m.dispose();
+  return record("mean", y, [a], (g) => [
+    elementwise(`g * ${lit(1 / count)}`, { g: reshape(g, m.shape) }, a.shape),
+  ]);
+}
+
+/** Maximum over `axes`; the gradient is shared equally among tied maxima. */
+export function max(a: Tensor, axes?: number | number[], keepDims = false): Tensor {
+  const ax = axesOf(axes, a.shape.length);
+  const k = reduceKernel("max", a, ax);
+  const y = keepDims ? k : reshape(k, a.shape.filter((_, d) => !ax.includes(d)));
+  return record("max", y, [a], (g, [sa, sk]) => {
+    const ties = elementwise("select(0.0, 1.0, a == y)", { a: sa, y: sk }, a.shape);
+    const count = reduceKernel("sum", ties, ax);
+    ties.dispose();
+    const gk = reshape(g, k.shape);
+    return [elementwise("select(0.0, g / c, a == y)", { g: gk, c: count, a: sa, y: sk }, a.shape)];
+  }, [k]);
+}
+
+/** Sums a broadcast tensor back down to `shape` (the gradient of broadcasting). */
+export function sumTo(t: Tensor, shape: readonly number[]): Tensor {
+  if (t.shape.length === shape.length && t.shape.every((d, k) => d === shape[k])) return t;
+  const lead = t.shape.length - shape.length;
+  const axes = t.shape.map((_, k) => k).filter((k) => k < lead || shape[k - lead] === 1);
+  const s = reduceKernel("sum", t, axes);
+  const out = reshape(s, shape);
+  if (out !== s) s.dispose();
+  return out;
+}
