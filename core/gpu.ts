@@ -66,7 +66,9 @@ export class Gpu {
     const soft = info.isFallbackAdapter ||
       /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? "");
     this.variant = soft ? "cpu" : "gpu";
-    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    // WEBGPU_MAX_BINDING_BYTES lowers the limit, so tests can exercise the splitting paths.
+    const cap = Number(Deno.env.get("WEBGPU_MAX_BINDING_BYTES") ?? Infinity);
+    this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, cap);
     this.maxBufferBytes = device.limits.maxBufferSize;
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     device.lost.then((info) => {
@@ -205,7 +207,7 @@ export class Gpu {
   /** Writes `data` into `buf` at `offset`, ordered after every command recorded so far. */
   upload(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     this.flush();
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     // writeBuffer wants a multiple of 4 bytes; float32 and int32 data always are.
     this.device.queue.writeBuffer(buf, offset, bytes);
   }

@@ -68,7 +68,9 @@ export function elementwise(
     const n = w.size / 4;
     const names = used.map(([k]) => `in_${k}`);
     const loads = used.map(([k, t]) =>
-      `  let ${k} = in_${k}[${windows.length > 1 ? (t.size === 1 ? "0u" : "i") : offsetExpr(t, shape)}];`
+      `  let ${k} = in_${k}[${
+        windows.length > 1 ? (t.size === 1 ? "0u" : "i") : offsetExpr(t, shape)
+      }];`
     );
     const code = `${decls([...names, "out"])}
 ${main1d(n)}
@@ -76,9 +78,9 @@ ${loads.join("\n")}
   out[i] = ${expr};
 }`;
     const binds = used.map(([, t]) =>
-      t.size === 1 || windows.length === 1 ? t.buffer : { buffer: t.buffer, ...w }
+      t.size === 1 || windows.length === 1 ? t : { buffer: t.buffer, ...w }
     );
-    run(code, [...binds, windows.length === 1 ? out.buffer : { buffer: out.buffer, ...w }], grid(n));
+    run(code, [...binds, windows.length === 1 ? out : { buffer: out.buffer, ...w }], grid(n));
   }
   return out;
 }

@@ -52,7 +52,9 @@ export function run(
   const g = gpu();
   g.dispatch(
     code,
-    bindings.map((b) => ("shape" in b ? b.buffer : b)),
+    bindings.map((b) =>
+      "shape" in b ? { buffer: b.buffer, offset: 0, size: Math.max(4, b.bytes) } : b
+    ),
     workgroups,
   );
 }

@@ -4,13 +4,13 @@
  * from `matmul_wgsl.ts`, tuned per adapter kind.
  */
 import { record } from "../autograd.ts";
-import { gpu } from "../gpu.ts";
+import { type Binding, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, run } from "./kernel.ts";
-import { type MatmulSpec, matmulPlan } from "./matmul_wgsl.ts";
+import { matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
 import { elementwise } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
-import { reshape } from "./shape.ts";
+import { reshape, slice, stridedCopy } from "./shape.ts";
 
 /** Options of `matmul`. */
 export interface MatmulOptions {
@@ -27,24 +27,91 @@ function dims(t: Tensor, trans: boolean): { batch: number[]; rows: number; cols:
 
 /** Records C = op(A)·op(B) (+ bias) (+ ReLU) into `out` with the adapter's kernel. */
 function gemmInto(
-  a: Tensor,
-  b: Tensor,
-  out: Tensor,
+  a: Tensor | Binding,
+  b: Tensor | Binding,
+  out: Tensor | Binding,
   spec: Omit<MatmulSpec, "variant">,
-  bias?: Tensor,
+  bias?: Tensor | Binding,
 ): void {
-  fitsBinding("matmul A", a.bytes);
-  fitsBinding("matmul C", out.bytes);
-  const plan = matmulPlan({ ...spec, variant: gpu().variant });
-  const binds = [a.buffer, b.buffer, out.buffer];
-  if (bias) binds.push(bias.buffer);
-  if (b.bytes <= gpu().maxBindingBytes) {
-    run(plan.code, binds, plan.workgroups);
-    return;
+  for (const [name, t] of [["A", a], ["B", b], ["C", out]] as const) {
+    if ("shape" in t) fitsBinding(`matmul ${name}`, t.bytes);
   }
-  throw new Error(
-    `matmul: B of ${b.bytes} bytes exceeds one storage binding; use linear() for large weights`,
-  );
+  const plan = matmulPlan({ ...spec, variant: gpu().variant });
+  run(plan.code, bias ? [a, b, out, bias] : [a, b, out], plan.workgroups);
+}
+
+/** Rows per chunk of a [rows, k] weight so one chunk fits a binding (a multiple of 64). */
+function chunkRows(k: number): number {
+  const rows = Math.floor(gpu().maxBindingBytes / (k * 4) / 64) * 64;
+  if (rows < 64) throw new Error(`linear: a row of ${k} inputs is too wide to split`);
+  return rows;
+}
+
+/** A window of rows [r0, r0 + n) of a row-major tensor with `k` columns. */
+function rowsOf(t: Tensor, r0: number, n: number, k: number): Binding {
+  return { buffer: t.buffer, offset: r0 * k * 4, size: n * k * 4 };
+}
+
+const PLAIN = { batch: 1, aBatchStride: 0, bBatchStride: 0, bias: false, relu: false };
+
+/** y = x·Wᵀ + b for a weight larger than one binding: one product per block of rows of W. */
+function linearSplitForward(
+  x2: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  relu: boolean,
+  out: Tensor,
+) {
+  const [n, k] = x2.shape, m = w.shape[0], rows = chunkRows(k);
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const nc = Math.min(rows, m - r0);
+    const tmp = empty([n, nc]);
+    gemmInto(x2, rowsOf(w, r0, nc, k), tmp, {
+      ...PLAIN,
+      M: n,
+      N: nc,
+      K: k,
+      transA: false,
+      transB: true,
+      bias: !!bias,
+      relu,
+    }, bias ? rowsOf(bias, r0, nc, 1) : undefined);
+    stridedCopy(tmp, 0, [nc, 1], out, r0, [m, 1], [n, nc]);
+    tmp.dispose();
+  }
+}
+
+/** dX = g·W and dW = gᵀ·x for a weight larger than one binding, block by block. */
+function linearSplitBackward(g2: Tensor, x2: Tensor, w: Tensor, needX: boolean, needW: boolean) {
+  const [n, k] = x2.shape, m = w.shape[0], rows = chunkRows(k);
+  const dx = needX ? empty([n, k]) : null, dw = needW ? empty([m, k]) : null;
+  for (let r0 = 0; r0 < m; r0 += rows) {
+    const nc = Math.min(rows, m - r0);
+    const gc = slice(g2, [0, r0], [n, r0 + nc]);
+    if (dx) {
+      gemmInto(gc, rowsOf(w, r0, nc, k), dx, {
+        ...PLAIN,
+        M: n,
+        N: k,
+        K: nc,
+        transA: false,
+        transB: false,
+        accumulate: r0 > 0,
+      });
+    }
+    if (dw) {
+      gemmInto(gc, x2, rowsOf(dw, r0, nc, k), {
+        ...PLAIN,
+        M: nc,
+        N: k,
+        K: n,
+        transA: true,
+        transB: false,
+      });
+    }
+    gc.dispose();
+  }
+  return [dx, dw];
 }
 
 /**
@@ -71,18 +138,20 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (a.shape.length === 1) outShape.splice(outShape.length - 2, 1);
   if (b.shape.length === 1) outShape.splice(outShape.length - 1, 1);
   const out = empty(outShape);
-  gemmInto(a, b, out, {
-    batch,
-    M,
-    N,
-    K,
-    transA,
-    transB,
-    aBatchStride: ba === 1 ? 0 : M * K,
-    bBatchStride: bb === 1 ? 0 : K * N,
-    bias: false,
-    relu: false,
-  });
+  if (b.bytes > gpu().maxBindingBytes && transB && ba === 1 && a.shape.length <= 2) {
+    linearSplitForward(reshape(a, [M, K]), b, null, false, out);
+  } else {gemmInto(a, b, out, {
+      batch,
+      M,
+      N,
+      K,
+      transA,
+      transB,
+      aBatchStride: ba === 1 ? 0 : M * K,
+      bBatchStride: bb === 1 ? 0 : K * N,
+      bias: false,
+      relu: false,
+    });}
   return record("matmul", out, [a, b], (g, [sa, sb]) => {
     const g3 = reshape(g, [...batchShape, M, N]);
     const a3 = sa.shape.length === 1 ? reshape(sa, [1, K]) : sa;
@@ -90,14 +159,18 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     let gA: Tensor | null = null, gB: Tensor | null = null;
     if (a.requiresGrad) {
       gA = transA
-        ? (transB ? matmul(b3, g3, { transA: true, transB: true }) : matmul(b3, g3, { transB: true }))
+        ? (transB
+          ? matmul(b3, g3, { transA: true, transB: true })
+          : matmul(b3, g3, { transB: true }))
         : (transB ? matmul(g3, b3) : matmul(g3, b3, { transB: true }));
       if (ba === 1 && batch > 1) gA = sum(gA, [...Array(gA.shape.length - 2).keys()]);
       gA = reshape(gA, a.shape);
     }
     if (b.requiresGrad) {
       gB = transB
-        ? (transA ? matmul(g3, a3, { transA: true, transB: true }) : matmul(g3, a3, { transA: true }))
+        ? (transA
+          ? matmul(g3, a3, { transA: true, transB: true })
+          : matmul(g3, a3, { transA: true }))
         : (transA ? matmul(a3, g3) : matmul(a3, g3, { transA: true }));
       if (bb === 1 && batch > 1) gB = sum(gB, [...Array(gB.shape.length - 2).keys()]);
       gB = reshape(gB, b.shape);
@@ -108,35 +181,48 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 
 /**
  * The fully connected layer y = x·Wᵀ + b with W in PyTorch's [out, in] layout, optionally
- * fused with ReLU. x is [n, in]; bias is [out] or absent.
+ * fused with ReLU. x is [n, in] (or [..., in]); bias is [out] or absent. A weight larger
+ * than one storage binding is processed in blocks of rows.
  */
 export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, relu = false): Tensor {
-  const [n, k] = x.shape.length === 2 ? x.shape : [x.size / x.shape[x.shape.length - 1], x.shape[x.shape.length - 1]];
+  const k = x.shape[x.shape.length - 1], n = x.size / k;
   const [m, k2] = w.shape;
   if (k !== k2) throw new Error(`linear: input [${x.shape}] does not match weight [${w.shape}]`);
   if (bias && bias.size !== m) throw new Error(`linear: bias [${bias.shape}] for ${m} outputs`);
   const out = empty([...x.shape.slice(0, -1), m]);
-  gemmInto(x, w, out, {
-    batch: 1,
-    M: n,
-    N: m,
-    K: k,
-    transA: false,
-    transB: true,
-    aBatchStride: 0,
-    bBatchStride: 0,
-    bias: !!bias,
-    relu,
-  }, bias ?? undefined);
+  const x2 = reshape(x, [n, k]);
+  const split = w.bytes > gpu().maxBindingBytes;
+  if (split) linearSplitForward(x2, w, bias ?? null, relu, out);
+  else {
+    gemmInto(x2, w, out, {
+      ...PLAIN,
+      M: n,
+      N: m,
+      K: k,
+      transA: false,
+      transB: true,
+      relu,
+      bias: !!bias,
+    }, bias ?? undefined);
+  }
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(relu ? "linear_relu" : "linear", out, inputs, (g, saved) => {
     const [sx, sw] = saved;
     const sy = saved[saved.length - 1];
-    const g2 = reshape(relu ? elementwise("select(0.0, g, y > 0.0)", { g, y: sy }, g.shape) : g, [n, m]);
-    const x2 = reshape(sx, [n, k]);
+    const g2 = reshape(relu ? elementwise("select(0.0, g, y > 0.0)", { g, y: sy }, g.shape) : g, [
+      n,
+      m,
+    ]);
+    const xs = reshape(sx, [n, k]);
+    let dx: Tensor | null = null, dw: Tensor | null = null;
+    if (split) [dx, dw] = linearSplitBackward(g2, xs, sw, x.requiresGrad, w.requiresGrad);
+    else {
+      dx = x.requiresGrad ? matmul(g2, sw) : null;
+      dw = w.requiresGrad ? matmul(g2, xs, { transA: true }) : null;
+    }
     return [
-      x.requiresGrad ? reshape(matmul(g2, sw), x.shape) : null,
-      w.requiresGrad ? matmul(g2, x2, { transA: true }) : null,
+      dx ? reshape(dx, x.shape) : null,
+      dw,
       bias?.requiresGrad ? sum(g2, 0) : null,
     ];
   }, [out]);

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages the project needs when they are missing, then returns.
+#   mesa-vulkan-drivers  WebGPU on the CPU (lavapipe) when there is no GPU driver
+#   libonnx-testdata     ONNX's operator test vectors (tests)
+#   dataset-fashion-mnist  the real Fashion-MNIST (fashion_mnist pipeline)
+# Usage: sh scripts/setup.sh [--test]   (--test adds what only the tests need)
+set -e
+want="mesa-vulkan-drivers"
+[ "$1" = "--test" ] && want="$want libonnx-testdata"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup: please install:$missing (no apt-get here)" >&2
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+echo "setup: installing$missing" >&2
+if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing; } >/tmp/setup-apt.log 2>&1; then
+  echo "setup: could not install$missing (see /tmp/setup-apt.log); continuing" >&2
+fi
+exit 0

@@ -1,0 +1,68 @@
+import { assert, assertEquals } from "../assert.ts";
+import { bucketSize, gpu, initGpu } from "../../core/gpu.ts";
+import { fromArray } from "../../core/tensor.ts";
+
+Deno.test("bucketSize rounds up to 256-byte steps, then quarter powers of two", () => {
+  assertEquals(bucketSize(1), 256);
+  assertEquals(bucketSize(257), 512);
+  assertEquals(bucketSize(65536), 65536);
+  assertEquals(bucketSize(65537), 81920);
+  for (let b = 1; b < 1 << 26; b = Math.ceil(b * 1.37)) {
+    const s = bucketSize(b);
+    assert(s >= b && s <= Math.max(256, b * 1.25 + 256), `bucket ${s} for ${b}`);
+  }
+});
+
+Deno.test("the pool hands a released buffer out again; the pipeline cache is keyed by source", async () => {
+  const g = await initGpu();
+  assert(g === await initGpu(), "initGpu returns one device per process");
+  const a = g.acquire(1000);
+  const before = g.stats();
+  g.release(a);
+  const b = g.acquire(900);
+  assert(a === b, "same bucket, same buffer");
+  assertEquals(g.stats().createdBuffers, before.createdBuffers);
+  g.release(b);
+  const src = "@compute @workgroup_size(1) fn main() {}";
+  assert(g.pipeline(src) === g.pipeline(src), "cached pipeline");
+});
+
+Deno.test("upload and readback round-trip exactly, including odd lengths", async () => {
+  await initGpu();
+  for (const n of [1, 7, 63, 65, 257, 100_003]) {
+    const v = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 1e3);
+    const t = fromArray(v);
+    const back = await t.data();
+    assertEquals(back.length, n);
+    assert(back.every((x, i) => x === v[i]), `round trip of ${n}`);
+    t.dispose();
+  }
+});
+
+Deno.test("windows() covers a byte range in aligned pieces no larger than one binding", async () => {
+  const g = await initGpu();
+  const total = g.maxBindingBytes * 2 + 1000;
+  const ws = g.windows(total);
+  assertEquals(ws.length, 3);
+  assertEquals(ws.reduce((p, w) => p + w.size, 0), total);
+  for (const w of ws) assert(w.offset % g.offsetAlign === 0 && w.size <= g.maxBindingBytes);
+  gpu();
+});
+
+Deno.test("a lost device gives a clear error on the next use", async () => {
+  const code = `
+    import { initGpu } from "${new URL("../../core/gpu.ts", import.meta.url).href}";
+    import { fromArray } from "${new URL("../../core/tensor.ts", import.meta.url).href}";
+    const g = await initGpu();
+    g.device.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    try { await fromArray([1, 2, 3]).data(); console.log("no error"); }
+    catch (e) { console.log(e.message); }`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assert(/GPU device lost/.test(text), `got: ${text}`);
+});
