@@ -1,0 +1,65 @@
+/**
+ * The plugin registry. A plugin is `{ kind, name, create(options) }`; plugins are found by
+ * kind and name, so a pipeline file or a hyper-parameter grid can say `optimizer: "adam"`
+ * and a plugin author can add one file without touching the core.
+ */
+
+/** The kinds of plugin. */
+export type PluginKind = "pooling" | "optimizer" | "regularizer" | "stage";
+
+/** A plugin: a named factory of one kind. */
+export interface Plugin<O = Record<string, unknown>, T = unknown> {
+  kind: PluginKind;
+  name: string;
+  /** One line on what it does (shown when listing). */
+  description?: string;
+  create(options: O): T;
+}
+
+const plugins = new Map<string, Plugin>();
+const key = (kind: string, name: string) => `${kind}:${name.toLowerCase()}`;
+
+/**
+ * Registers a plugin; a second plugin of the same kind and name is an error.
+ *
+ * @example
+ * register({ kind: "pooling", name: "median", create: (o) => new MedianPool(o) });
+ */
+export function register<O, T>(p: Plugin<O, T>): Plugin<O, T> {
+  const k = key(p.kind, p.name);
+  if (plugins.has(k)) {
+    throw new Error(`a ${p.kind} plugin named "${p.name}" is already registered`);
+  }
+  plugins.set(k, p as Plugin);
+  return p;
+}
+
+/** Names of the registered plugins of a kind, sorted. */
+export function names(kind: PluginKind): string[] {
+  return [...plugins.values()].filter((p) => p.kind === kind).map((p) => p.name).sort();
+}
+
+/** The plugin of `kind` called `name`; an unknown name is an error listing what exists. */
+export function find<O = Record<string, unknown>, T = unknown>(
+  kind: PluginKind,
+  name: string,
+): Plugin<O, T> {
+  const p = plugins.get(key(kind, name));
+  if (!p) {
+    const have = names(kind);
+    throw new Error(
+      `no ${kind} plugin named "${name}"; registered: ${have.length ? have.join(", ") : "none"}`,
+    );
+  }
+  return p as Plugin<O, T>;
+}
+
+/** Finds a plugin by kind and name and creates it with `options`. */
+export function create<T = unknown>(kind: PluginKind, name: string, options: object = {}): T {
+  return find<object, T>(kind, name).create(options);
+}
+
+/** Removes a plugin (for tests). */
+export function unregister(kind: PluginKind, name: string): boolean {
+  return plugins.delete(key(kind, name));
+}
