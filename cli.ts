@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Pipeline, parseOptions, TrainingError, usage, UsageError } from "./pipeline.ts";
+import { parseOptions, type Pipeline, TrainingError, usage, UsageError } from "./pipeline.ts";
 
 const USAGE = "usage: deno task pipeline <file.ts> [flags]   (e.g. linear_regression.ts --help)";
 

@@ -81,7 +81,9 @@ export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
     if (v === undefined) out[k] = o.default;
     else if (o.type === "number") {
       const n = Number(v);
-      if (v === "" || !Number.isFinite(n)) throw new UsageError(`--${kebab(k)} needs a number, got "${v}"`);
+      if (v === "" || !Number.isFinite(n)) {
+        throw new UsageError(`--${kebab(k)} needs a number, got "${v}"`);
+      }
       out[k] = n;
     } else out[k] = v;
   }

@@ -65,7 +65,9 @@ export function record(
  */
 export function backward(root: Tensor, seed?: Tensor, opts: { retainGraph?: boolean } = {}): void {
   if (!root.node) {
-    throw new Error(`backward(): ${root.describe()} was not computed from tensors that require grad`);
+    throw new Error(
+      `backward(): ${root.describe()} was not computed from tensors that require grad`,
+    );
   }
   const nodes: GradNode[] = [];
   const seen = new Set<GradNode>();
@@ -78,39 +80,41 @@ export function backward(root: Tensor, seed?: Tensor, opts: { retainGraph?: bool
     for (const i of n.inputs) if (i.node && !seen.has(i.node)) stack.push(i.node);
   }
   nodes.sort((a, b) => b.seq - a.seq);
-  tidy(() => noGrad(() => {
-    const grads = new Map<number, Tensor>();
-    grads.set(root.id, seed ?? full(root.shape, 1));
-    for (const n of nodes) {
-      const id = outIds.get(n)!;
-      const g = grads.get(id);
-      if (!g) continue;
-      grads.delete(id);
-      if (n.saved.length === 0 && n.inputs.length > 0) {
-        throw new Error(`backward(): the graph through ${n.name} was already released`);
-      }
-      const gin = n.backward(g, n.saved);
-      n.inputs.forEach((inp, k) => {
-        const gi = gin[k];
-        if (!gi || !inp.requiresGrad) return;
-        if (gi.size !== inp.size) {
-          throw new Error(`${n.name} backward gave [${gi.shape}] for input [${inp.shape}]`);
+  tidy(() =>
+    noGrad(() => {
+      const grads = new Map<number, Tensor>();
+      grads.set(root.id, seed ?? full(root.shape, 1));
+      for (const n of nodes) {
+        const id = outIds.get(n)!;
+        const g = grads.get(id);
+        if (!g) continue;
+        grads.delete(id);
+        if (n.saved.length === 0 && n.inputs.length > 0) {
+          throw new Error(`backward(): the graph through ${n.name} was already released`);
         }
-        if (inp.node) {
-          const prev = grads.get(inp.id);
-          grads.set(inp.id, prev ? add(prev, gi) : gi);
-        } else {
-          const leaf = inp.base;
-          if (leaf.grad) {
-            const sum = add(leaf.grad, gi).keep();
-            leaf.grad.dispose();
-            leaf.grad = sum;
-          } else {
-            leaf.grad = gi.alias(leaf.shape, false).keep();
+        const gin = n.backward(g, n.saved);
+        n.inputs.forEach((inp, k) => {
+          const gi = gin[k];
+          if (!gi || !inp.requiresGrad) return;
+          if (gi.size !== inp.size) {
+            throw new Error(`${n.name} backward gave [${gi.shape}] for input [${inp.shape}]`);
           }
-        }
-      });
-    }
-  }));
-  if (!opts.retainGraph) for (const n of nodes) releaseNode(n);
+          if (inp.node) {
+            const prev = grads.get(inp.id);
+            grads.set(inp.id, prev ? add(prev, gi) : gi);
+          } else {
+            const leaf = inp.base;
+            if (leaf.grad) {
+              const sum = add(leaf.grad, gi).keep();
+              leaf.grad.dispose();
+              leaf.grad = sum;
+            } else {
+              leaf.grad = gi.alias(leaf.shape, false).keep();
+            }
+          }
+        });
+      }
+    })
+  );
+  if (!opts.retainGraph) { for (const n of nodes) releaseNode(n); }
 }

@@ -107,7 +107,12 @@ export class Tensor {
     const s = this.#storage;
     if (!s) throw new Error(`tensor ${this.describe()} used after dispose()`);
     s.refs++;
-    const t = new Tensor(shape, s, sameValue ? this.id : undefined, sameValue ? this.base : undefined);
+    const t = new Tensor(
+      shape,
+      s,
+      sameValue ? this.id : undefined,
+      sameValue ? this.base : undefined,
+    );
     if (sameValue) {
       t.node = this.node;
       t.requiresGrad = this.requiresGrad;
@@ -182,7 +187,7 @@ export function trackNode(n: GradNode): void {
 
 function collect(v: unknown, out: Set<Tensor>): void {
   if (v instanceof Tensor) out.add(v);
-  else if (Array.isArray(v)) for (const x of v) collect(x, out);
+  else if (Array.isArray(v)) { for (const x of v) collect(x, out); }
   else if (v && typeof v === "object" && !(ArrayBuffer.isView(v))) {
     for (const x of Object.values(v)) collect(x, out);
   }

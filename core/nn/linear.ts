@@ -34,7 +34,7 @@ export class Linear extends Module {
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (n: number) => {
       const a = new Float32Array(n);
-      if (!opts.zeroInit) for (let k = 0; k < n; k++) a[k] = rng.uniform(-bound, bound);
+      if (!opts.zeroInit) { for (let k = 0; k < n; k++) a[k] = rng.uniform(-bound, bound); }
       return a;
     };
     this.weight = this.param(

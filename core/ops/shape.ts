@@ -81,7 +81,10 @@ export function slice(a: Tensor, starts: number[], ends: number[]): Tensor {
 export function concat(ts: Tensor[], axis = 0): Tensor {
   const ax = axisOf(axis, ts[0].shape.length);
   for (const t of ts) {
-    if (t.shape.length !== ts[0].shape.length || t.shape.some((d, k) => k !== ax && d !== ts[0].shape[k])) {
+    if (
+      t.shape.length !== ts[0].shape.length ||
+      t.shape.some((d, k) => k !== ax && d !== ts[0].shape[k])
+    ) {
       throw new Error(`concat: [${t.shape}] does not match [${ts[0].shape}] off axis ${ax}`);
     }
   }
