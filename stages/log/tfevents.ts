@@ -1,0 +1,231 @@
+/**
+ * TensorBoard event files (`events.out.tfevents.<time>.<host>`), written by hand.
+ *
+ * Each record is framed as TFRecord: uint64 length, masked CRC-32C of those 8 bytes, the
+ * data, masked CRC-32C of the data (all little-endian). The data is an `Event` proto:
+ * the first holds `file_version: "brain.Event:2"`, the rest a `Summary` of scalar values
+ * (`simple_value`) or a text tensor (`DT_STRING`, plugin "text") for the hyper-parameters.
+ *
+ * Field numbers (tensorflow/core/util/event.proto, framework/summary.proto, tensor.proto):
+ * Event{wall_time=1 double, step=2 int64, file_version=3, summary=5};
+ * Summary{value=1}; Value{tag=1, simple_value=2 float, tensor=8, metadata=9};
+ * SummaryMetadata{plugin_data=1{plugin_name=1, content=2}};
+ * TensorProto{dtype=1 (DT_STRING=7), tensor_shape=2, string_val=8}.
+ */
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { crc32c, maskCrc } from "./crc32c.ts";
+import type { EpochMetrics, HValue } from "../evaluate.ts";
+
+/** A protobuf message under construction: a list of encoded byte chunks. */
+class Proto {
+  parts: number[] = [];
+
+  varint(v: number | bigint): this {
+    let b = BigInt.asUintN(64, BigInt(v));
+    while (b >= 0x80n) {
+      this.parts.push(Number(b & 0x7fn) | 0x80);
+      b >>= 7n;
+    }
+    this.parts.push(Number(b));
+    return this;
+  }
+
+  key(field: number, wire: number): this {
+    return this.varint((field << 3) | wire);
+  }
+
+  double(field: number, v: number): this {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, v, true);
+    this.key(field, 1).parts.push(...b);
+    return this;
+  }
+
+  float(field: number, v: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    this.key(field, 5).parts.push(...b);
+    return this;
+  }
+
+  int(field: number, v: number | bigint): this {
+    return this.key(field, 0).varint(v);
+  }
+
+  bytes(field: number, b: Uint8Array | number[]): this {
+    this.key(field, 2).varint(b.length);
+    for (const x of b) this.parts.push(x);
+    return this;
+  }
+
+  string(field: number, s: string): this {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+
+  message(field: number, m: Proto): this {
+    return this.bytes(field, m.parts);
+  }
+
+  finish(): Uint8Array {
+    return new Uint8Array(this.parts);
+  }
+}
+
+/** One value of a summary: a scalar or a text. */
+export type SummaryValue = { tag: string; scalar: number } | { tag: string; text: string };
+
+/** An event to encode. */
+export interface EventRecord {
+  /** Unix seconds (fractional). */
+  wallTime: number;
+  /** Global step. */
+  step: number;
+  /** Set only on the first event of a file ("brain.Event:2"). */
+  fileVersion?: string;
+  /** Summary values. */
+  values?: SummaryValue[];
+}
+
+/** Encodes an `Event` proto. */
+export function encodeEvent(e: EventRecord): Uint8Array {
+  const ev = new Proto().double(1, e.wallTime).int(2, e.step);
+  if (e.fileVersion !== undefined) ev.string(3, e.fileVersion);
+  if (e.values?.length) {
+    const summary = new Proto();
+    for (const v of e.values) {
+      const value = new Proto().string(1, v.tag);
+      if ("scalar" in v) value.float(2, v.scalar);
+      else {
+        const tensor = new Proto().int(1, 7).message(2, new Proto())
+          .bytes(8, new TextEncoder().encode(v.text));
+        const meta = new Proto().message(1, new Proto().string(1, "text"));
+        value.message(8, tensor).message(9, meta);
+      }
+      summary.message(1, value);
+    }
+    ev.message(5, summary);
+  }
+  return ev.finish();
+}
+
+/** Frames `data` as one TFRecord (length, masked CRCs). */
+export function frameRecord(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16 + data.length);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(data.length), true);
+  dv.setUint32(8, maskCrc(crc32c(out.subarray(0, 8))), true);
+  out.set(data, 12);
+  dv.setUint32(12 + data.length, maskCrc(crc32c(data)), true);
+  return out;
+}
+
+/** Options of an event writer. */
+export interface EventWriterOptions {
+  /** Host name in the file name (default: this machine's). */
+  host?: string;
+  /** Unix seconds for the file name and the first event (default: now). */
+  time?: number;
+}
+
+/** Writes events to one `events.out.tfevents.*` file; each record is written at once. */
+export class EventWriter {
+  /** The event file's path. */
+  readonly path: string;
+  #file: Deno.FsFile;
+
+  private constructor(path: string, file: Deno.FsFile) {
+    this.path = path;
+    this.#file = file;
+  }
+
+  /** Creates the folder and a new event file in it, starting with the file-version event. */
+  static async create(dir: string, opts: EventWriterOptions = {}): Promise<EventWriter> {
+    await Deno.mkdir(dir, { recursive: true });
+    const time = opts.time ?? Date.now() / 1000;
+    const host = (opts.host ?? hostname()).replace(/[^\w.-]/g, "_");
+    let path = join(dir, `events.out.tfevents.${Math.floor(time)}.${host}`);
+    for (let n = 1;; n++) {
+      try {
+        const file = await Deno.open(path, { write: true, createNew: true });
+        const w = new EventWriter(path, file);
+        w.write({ wallTime: time, step: 0, fileVersion: "brain.Event:2" });
+        return w;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists) || n > 100) throw e;
+        path = join(dir, `events.out.tfevents.${Math.floor(time)}.${host}.${Deno.pid}.${n}`);
+      }
+    }
+  }
+
+  /** Writes one event. */
+  write(e: EventRecord): void {
+    const rec = frameRecord(encodeEvent(e));
+    let off = 0;
+    while (off < rec.length) off += this.#file.writeSync(rec.subarray(off));
+  }
+
+  /** Writes scalars (tag → value) as one event at `step`. */
+  scalars(values: Record<string, number>, step: number, wallTime = Date.now() / 1000): void {
+    this.write({
+      wallTime,
+      step,
+      values: Object.entries(values).map(([tag, scalar]) => ({ tag, scalar })),
+    });
+  }
+
+  /** Writes a text summary (rendered as Markdown by TensorBoard). */
+  text(tag: string, text: string, step = 0, wallTime = Date.now() / 1000): void {
+    this.write({ wallTime, step, values: [{ tag, text }] });
+  }
+
+  /** Writes hyper-parameters as a Markdown table under the tag "hparams". */
+  hparams(hparams: Record<string, HValue>, step = 0, wallTime = Date.now() / 1000): void {
+    this.text("hparams", hparamsMarkdown(hparams), step, wallTime);
+  }
+
+  /** Flushes to disk. */
+  async flush(): Promise<void> {
+    await this.#file.sync();
+  }
+
+  /** Flushes and closes the file. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.#file.close();
+  }
+}
+
+/** Hyper-parameters as a two-column Markdown table. */
+export function hparamsMarkdown(hparams: Record<string, HValue>): string {
+  const cell = (s: string) => s.replaceAll("|", "\\|");
+  const rows = Object.entries(hparams).map(([k, v]) => `| ${cell(k)} | ${cell(String(v))} |`);
+  return ["| hyper-parameter | value |", "|---|---|", ...rows].join("\n");
+}
+
+/**
+ * Every scalar of an epoch, by TensorBoard tag: loss and accuracy of both splits, top-5,
+ * macro precision/recall/F1, per-class figures (named by `classes` when given), lr, time.
+ */
+export function epochScalars(m: EpochMetrics, classes?: string[]): Record<string, number> {
+  const t = m.test;
+  const out: Record<string, number> = {
+    "Loss/train": m.train.loss,
+    "Loss/test": t.loss,
+    "Accuracy/train": m.train.accuracy,
+    "Accuracy/test": t.accuracy,
+    "Top5/test": t.top5,
+    "Precision/macro": t.macro.precision,
+    "Recall/macro": t.macro.recall,
+    "F1/macro": t.macro.f1,
+  };
+  t.precision.forEach((_, c) => {
+    const name = (classes?.[c] ?? String(c)).replace(/[^\w.-]/g, "_");
+    out[`Precision/${name}`] = t.precision[c];
+    out[`Recall/${name}`] = t.recall[c];
+    out[`F1/${name}`] = t.f1[c];
+  });
+  out["lr"] = m.lr;
+  out["epoch_duration"] = m.durationSec;
+  return out;
+}
