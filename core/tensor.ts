@@ -229,8 +229,12 @@ function end(scope: Scope, result: unknown): void {
   // Nodes reachable from surviving tensors stay alive (moved to the parent scope).
   const live = new Set<GradNode>();
   const stack: GradNode[] = [];
+  // Tensors a node saved for backward are kept, but they belong to that node: they must
+  // not make the graph reachable (else a top-level tidy never releases it).
+  const saved = new Set<Tensor>();
+  for (const n of scope.nodes) for (const s of n.saved) saved.add(s);
   for (const t of scope.tensors) {
-    if ((keep.has(t) || t.kept) && t.node) stack.push(t.node);
+    if ((keep.has(t) || (t.kept && !saved.has(t))) && t.node) stack.push(t.node);
   }
   for (const t of keep) if (t.node) stack.push(t.node);
   while (stack.length) {

@@ -28,7 +28,10 @@ const key = (kind: string, name: string) => `${kind}:${name.toLowerCase()}`;
 export function register<O, T>(p: Plugin<O, T>): Plugin<O, T> {
   const k = key(p.kind, p.name);
   if (plugins.has(k)) {
-    throw new Error(`a ${p.kind} plugin named "${p.name}" is already registered`);
+    throw new Error(
+      `a ${p.kind} plugin named "${p.name}" is already registered; ` +
+        `registered ${p.kind} plugins: ${names(p.kind).join(", ")}`,
+    );
   }
   plugins.set(k, p as Plugin);
   return p;
