@@ -1,0 +1,175 @@
+/**
+ * Average pooling over 2-D windows (stride, padding, dilation, ceil mode), as PyTorch's
+ * `AvgPool2d` and ONNX's `AveragePool`. The divisor counts the taps inside the input, or,
+ * with `countIncludePad`, also those on the padding (but never the overhang that ceil
+ * mode adds past the padding, as in PyTorch). The backward kernel gathers, for each input
+ * element, g / divisor of every window that covers it.
+ *
+ * @module
+ */
+import { record } from "../../core/autograd.ts";
+import { decls, grid, main1d } from "../../core/ops/kernel.ts";
+import { Module } from "../../core/nn/module.ts";
+import { empty, type Tensor } from "../../core/tensor.ts";
+import type { Plugin } from "../registry.ts";
+import {
+  checkNCHW,
+  gatherWindows,
+  type Geometry,
+  geometry,
+  runPlanes,
+  type WindowOptions,
+} from "./window.ts";
+
+/** Options of average pooling. */
+export interface AvgPoolOptions extends WindowOptions {
+  /**
+   * Whether padding taps count in the divisor: PyTorch's default is true (used here),
+   * ONNX's default is false.
+   */
+  countIncludePad?: boolean;
+}
+
+const WGS = 64;
+
+/** Taps of each window along one axis that count in the divisor. */
+function counts(
+  n: number,
+  O: number,
+  k: number,
+  s: number,
+  d: number,
+  p0: number,
+  p1: number,
+  inc: boolean,
+) {
+  const [lo, hi] = inc ? [-p0, n + p1] : [0, n];
+  return Array.from({ length: O }, (_, o) => {
+    let c = 0;
+    for (let j = 0; j < k; j++) {
+      const i = o * s - p0 + j * d;
+      if (i >= lo && i < hi) c++;
+    }
+    return c;
+  });
+}
+
+/**
+ * WGSL `fn divisor(oh, ow) -> f32`: how many taps of window (oh, ow) are averaged, from
+ * per-axis tables worked out here (a constant when every window counts the same).
+ */
+function divisorFn(q: Geometry, includePad: boolean): string {
+  const ch = counts(q.H, q.OH, q.kh, q.sh, q.dh, q.pt, q.pb, includePad);
+  const cw = counts(q.W, q.OW, q.kw, q.sw, q.dw, q.pl, q.pr, includePad);
+  const table = (name: string, c: number[]) =>
+    c.every((v) => v === c[0]) ? { decl: "", get: () => `${c[0]}.0` } : {
+      decl: `var<private> ${name}: array<f32, ${c.length}> = array<f32, ${c.length}>(${
+        c.map((v) => `${v}.0`).join(", ")
+      });\n`,
+      get: (i: string) => `${name}[${i}]`,
+    };
+  const h = table("CH", ch), w = table("CW", cw);
+  return `${h.decl}${w.decl}fn divisor(oh: i32, ow: i32) -> f32 {
+  return ${h.get("oh")} * ${w.get("ow")};
+}`;
+}
+
+function forwardCode(q: Geometry, planes: number, includePad: boolean): string {
+  const n = planes * q.OH * q.OW;
+  return `${decls(["x", "y"])}
+${divisorFn(q, includePad)}
+${main1d(n, WGS)}
+  let plane = i / ${q.OH * q.OW}u;
+  let r = i % ${q.OH * q.OW}u;
+  let oh = i32(r / ${q.OW}u);
+  let ow = i32(r % ${q.OW}u);
+  let xb = plane * ${q.H * q.W}u;
+  var acc = 0.0;
+  for (var ky = 0; ky < ${q.kh}; ky++) {
+    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
+    if (ih < 0 || ih >= ${q.H}) { continue; }
+    for (var kx = 0; kx < ${q.kw}; kx++) {
+      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
+      if (iw < 0 || iw >= ${q.W}) { continue; }
+      acc = acc + x[xb + u32(ih * ${q.W} + iw)];
+    }
+  }
+  y[i] = acc / divisor(oh, ow);
+}`;
+}
+
+function backwardCode(q: Geometry, planes: number, includePad: boolean): string {
+  const n = planes * q.H * q.W;
+  return `${decls(["g", "dx"])}
+${divisorFn(q, includePad)}
+${main1d(n, WGS)}
+  let plane = i / ${q.H * q.W}u;
+  let r = i % ${q.H * q.W}u;
+  let ih = i32(r / ${q.W}u);
+  let iw = i32(r % ${q.W}u);
+  let ob = plane * ${q.OH * q.OW}u;
+  var acc = 0.0;
+${gatherWindows(q, "acc = acc + g[o] / divisor(oh, ow);")}
+  dx[i] = acc;
+}`;
+}
+
+/**
+ * 2-D average pooling of an NCHW tensor.
+ *
+ * @example
+ * const y = avgPool2d(x, { kernel: 3 }); // stride 3, as in the custom scene CNN
+ * const z = avgPool2d(x, { kernel: 3, stride: 1, padding: 1, countIncludePad: false });
+ */
+export function avgPool2d(x: Tensor, opts: AvgPoolOptions): Tensor {
+  checkNCHW("avgPool2d", x);
+  const q = geometry("avgPool2d", x.shape, opts);
+  const inc = opts.countIncludePad ?? true;
+  const planes = q.N * q.C;
+  const y = empty([q.N, q.C, q.OH, q.OW]);
+  if (y.size === 0) return y;
+  runPlanes(
+    "avgPool2d",
+    planes,
+    [{ t: x, perPlane: q.H * q.W }, { t: y, perPlane: q.OH * q.OW }],
+    (p) => forwardCode(q, p, inc),
+    (p) => grid(p * q.OH * q.OW, WGS),
+  );
+  return record("avgPool2d", y, [x], (g) => {
+    const dx = empty(x.shape);
+    runPlanes(
+      "avgPool2d backward",
+      planes,
+      [{ t: g, perPlane: q.OH * q.OW }, { t: dx, perPlane: q.H * q.W }],
+      (p) => backwardCode(q, p, inc),
+      (p) => grid(p * q.H * q.W, WGS),
+    );
+    return [dx];
+  });
+}
+
+/**
+ * Average pooling as a layer.
+ *
+ * @example
+ * const pool = new AvgPool2d({ kernel: 3 }); // AvgPool(3, stride 3)
+ */
+export class AvgPool2d extends Module {
+  readonly options: AvgPoolOptions;
+  constructor(options: AvgPoolOptions) {
+    super();
+    this.options = { ...options };
+    geometry("AvgPool2d", [1, 1, 1 << 20, 1 << 20], this.options); // validate early
+  }
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.options);
+  }
+}
+
+/** The "avgpool" plugin: `create("pooling", "avgpool", { kernel: 3 })`. */
+export const avgPoolPlugin: Plugin<AvgPoolOptions, AvgPool2d> = {
+  kind: "pooling",
+  name: "avgpool",
+  description: "mean over each window (stride, padding, ceil mode, count_include_pad)",
+  create: (options) => new AvgPool2d(options),
+};

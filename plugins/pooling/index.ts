@@ -1,0 +1,38 @@
+/**
+ * The pooling plugins. Importing this module registers them all with the plugin registry
+ * (the op files themselves register nothing, so tests and networks can import them freely):
+ * "maxpool", "avgpool", "l2pool", "lppool", "globalavgpool", "globalmaxpool",
+ * "adaptiveavgpool". Each creates a Module usable in Sequential.
+ *
+ * @example
+ * import "./plugins/pooling/index.ts";
+ * const pool = create<Module>("pooling", "maxpool", { kernel: 2 });
+ *
+ * @module
+ */
+import { type Plugin, register } from "../registry.ts";
+import { adaptiveAvgPoolPlugin } from "./adaptive.ts";
+import { avgPoolPlugin } from "./average.ts";
+import { globalAvgPoolPlugin, globalMaxPoolPlugin } from "./global.ts";
+import { l2PoolPlugin, lpPoolPlugin } from "./lp.ts";
+import { maxPoolPlugin } from "./max.ts";
+
+export { AdaptiveAvgPool2d, adaptiveAvgPool2d, type AdaptiveAvgPoolOptions } from "./adaptive.ts";
+export { AvgPool2d, avgPool2d, type AvgPoolOptions } from "./average.ts";
+export { GlobalAvgPool2d, globalAvgPool2d, GlobalMaxPool2d, globalMaxPool2d } from "./global.ts";
+export { LpPool2d, lpPool2d, type LpPoolOptions } from "./lp.ts";
+export { MaxPool2d, maxPool2d, type MaxPoolOptions } from "./max.ts";
+export type { Padding, Pair, WindowOptions } from "./window.ts";
+
+/** Every pooling plugin this module registers. */
+export const poolingPlugins: readonly Plugin<never, unknown>[] = [
+  maxPoolPlugin,
+  avgPoolPlugin,
+  l2PoolPlugin,
+  lpPoolPlugin,
+  globalAvgPoolPlugin,
+  globalMaxPoolPlugin,
+  adaptiveAvgPoolPlugin,
+] as Plugin<never, unknown>[];
+
+for (const p of poolingPlugins) register(p);
