@@ -18,9 +18,14 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-function dims(t: Tensor, trans: boolean): { batch: number[]; rows: number; cols: number } {
+function dims(
+  t: Tensor,
+  trans: boolean,
+  isB = false,
+): { batch: number[]; rows: number; cols: number } {
   if (t.shape.length < 1) throw new Error(`matmul: scalar operand`);
-  const sh = t.shape.length === 1 ? [1, t.shape[0]] : t.shape;
+  // A 1-D A is a row [1, K]; a 1-D B is a column [K, 1] (NumPy's rule).
+  const sh = t.shape.length === 1 ? (isB ? [t.shape[0], 1] : [1, t.shape[0]]) : t.shape;
   const r = sh[sh.length - 2], c = sh[sh.length - 1];
   return { batch: sh.slice(0, -2) as number[], rows: trans ? c : r, cols: trans ? r : c };
 }
@@ -123,7 +128,7 @@ function linearSplitBackward(g2: Tensor, x2: Tensor, w: Tensor, needX: boolean, 
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = !!opts.transA, transB = !!opts.transB;
-  const da = dims(a, transA), db = dims(b, transB);
+  const da = dims(a, transA), db = dims(b, transB, true);
   if (da.cols !== db.rows) {
     throw new Error(`matmul: [${a.shape}]${transA ? "ᵀ" : ""} · [${b.shape}]${transB ? "ᵀ" : ""}`);
   }

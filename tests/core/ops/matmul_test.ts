@@ -1,0 +1,145 @@
+import { assertEquals, assertThrows } from "../../assert.ts";
+import { initGpu } from "../../../core/gpu.ts";
+import { linear, matmul } from "../../../core/ops/matmul.ts";
+import type { Rng } from "../../../core/random.ts";
+import { fromArray, type Tensor } from "../../../core/tensor.ts";
+import { checkOp } from "./check.ts";
+import * as R from "./ref.ts";
+
+/** matmul checked against the float64 reference, result shape included. */
+async function checkMatmul(sa: number[], sb: number[], transA = false, transB = false) {
+  const want = R.matmul(
+    new Float64Array(R.size(sa)),
+    sa,
+    new Float64Array(R.size(sb)),
+    sb,
+    transA,
+    transB,
+  ).shape;
+  await checkOp(
+    (a, b) => {
+      const y = matmul(a, b, { transA, transB });
+      assertEquals([...y.shape], want, `matmul [${sa}]·[${sb}] shape`);
+      return y;
+    },
+    ([a, b], [ea, eb]) => R.matmul(a, ea, b, eb, transA, transB).data,
+    [sa, sb],
+  );
+}
+
+const TRANS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+const dimsOf = ([M, K, N]: number[], transA: boolean, transB: boolean) => [
+  transA ? [K, M] : [M, K],
+  transB ? [N, K] : [K, N],
+];
+
+// Every shader variant compiles anew on lavapipe (~0.2 s each, three per check), so each
+// transpose combination gets two [M, K, N] triples; together they cover 1, 7, 63, 65, 257.
+const MKN: number[][][] = [
+  [[1, 257, 7], [63, 65, 257]],
+  [[65, 7, 63], [7, 1, 257]],
+  [[257, 7, 65], [1, 63, 1]],
+  [[63, 65, 7], [7, 257, 1]],
+];
+
+TRANS.forEach(([transA, transB], t) => {
+  Deno.test(`matmul: 2-D, transA ${transA}, transB ${transB}, odd sizes`, async () => {
+    for (const mkn of MKN[t]) {
+      const [a, b] = dimsOf(mkn, transA, transB);
+      await checkMatmul(a, b, transA, transB);
+    }
+  });
+});
+
+Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
+  for (const [transA, transB] of TRANS) {
+    const [a, b] = dimsOf([7, 65, 63], transA, transB);
+    await checkMatmul([3, ...a], [3, ...b], transA, transB);
+  }
+  await checkMatmul([2, 3, 7, 63], [2, 3, 63, 1]);
+});
+
+Deno.test("matmul: a 2-D operand broadcast across the other's batch", async () => {
+  for (const [transA, transB] of TRANS) {
+    const [a, b] = dimsOf([63, 7, 65], transA, transB);
+    // Alternate which side is shared, so both gradient reductions are exercised.
+    if (transA === transB) await checkMatmul([3, ...a], b, transA, transB);
+    else await checkMatmul(a, [3, ...b], transA, transB);
+  }
+  await checkMatmul([2, 3, 7, 65], [65, 1]);
+});
+
+Deno.test("matmul: 1-D first operand (vector·matrix, batched)", async () => {
+  await checkMatmul([7], [7, 65]);
+  await checkMatmul([257], [3, 257, 7]);
+});
+
+Deno.test("matmul: 1-D second operand (matrix·vector, batched, dot)", async () => {
+  await checkMatmul([63, 7], [7]);
+  await checkMatmul([3, 65, 7], [7]);
+  await checkMatmul([65], [65]);
+});
+
+Deno.test("matmul: mismatched inner sizes throw", async () => {
+  await initGpu();
+  const a = fromArray(new Float32Array(6), [2, 3]), b = fromArray(new Float32Array(8), [4, 2]);
+  await assertThrows(() => matmul(a, b), /matmul/);
+  a.dispose();
+  b.dispose();
+});
+
+/** Reference of linear: x·Wᵀ (+ b) (then ReLU), x of any rank ≥ 2 with the features last. */
+function refLinear(hasBias: boolean, relu: boolean) {
+  return (xs: Float64Array[], shapes: number[][]) => {
+    const [x, w] = xs;
+    const [out, inn] = shapes[1];
+    const n = x.length / inn;
+    const y = R.matmul(x, [n, inn], w, [out, inn], false, true).data;
+    for (let i = 0; i < y.length; i++) {
+      let v = y[i] + (hasBias ? xs[2][i % out] : 0);
+      if (relu) v = Math.max(v, 0);
+      y[i] = v;
+    }
+    return y;
+  };
+}
+
+/**
+ * Inputs for the ReLU cases: x and W are odd multiples of 1/16, the bias an even multiple
+ * of 1/256, so with an odd inner size every pre-activation is an odd multiple of 1/256
+ * (computed exactly in float32). No finite-difference step (≤ 4e-4 in the pre-activation)
+ * then crosses the kink at zero, which would make the difference quotient meaningless.
+ */
+const offKink = (r: Rng, k: number) => (k === 2 ? r.int(65) / 16 - 2 : (2 * r.int(32) - 31) / 16);
+
+/** [n, in, out] per variant; `in` is odd throughout (see `offKink`). */
+const NIO: Record<string, number[][]> = {
+  "true,false": [[7, 63, 65], [1, 1, 1]],
+  "false,false": [[65, 257, 7], [1, 7, 1]],
+  "true,true": [[257, 7, 63], [63, 65, 1]],
+  "false,true": [[7, 63, 257], [1, 1, 7]],
+};
+
+for (const relu of [false, true]) {
+  for (const hasBias of [true, false]) {
+    Deno.test(`linear: x·Wᵀ${hasBias ? " + b" : ""}${relu ? ", fused ReLU" : ""}`, async () => {
+      // Per case: x's shape, W's shape, the result's shape.
+      const cases = NIO[`${hasBias},${relu}`].map(([n, i, o]) => [[n, i], [o, i], [n, o]]);
+      // A 3-D input (leading axes are batch axes); with bias only, to keep the file fast.
+      if (hasBias) cases.push([[2, 7, 63], [65, 63], [2, 7, 65]]);
+      for (const [xs, ws, want] of cases) {
+        const shapes = hasBias ? [xs, ws, [ws[0]]] : [xs, ws];
+        await checkOp(
+          (x: Tensor, w: Tensor, b?: Tensor) => {
+            const y = linear(x, w, b ?? null, relu);
+            assertEquals([...y.shape], want);
+            return y;
+          },
+          refLinear(hasBias, relu),
+          shapes,
+          { gen: relu ? offKink : undefined },
+        );
+      }
+    });
+  }
+}
