@@ -1,0 +1,96 @@
+/**
+ * Batch normalisation layers with PyTorch's defaults and state-dict names: `weight` (γ,
+ * ones), `bias` (β, zeros), `running_mean` (zeros), `running_var` (ones) and
+ * `num_batches_tracked` (a float32 scalar here; int64 in PyTorch). Training mode
+ * normalises with batch statistics and updates the running ones on the GPU (momentum 0.1,
+ * unbiased variance); eval mode normalises with the running statistics.
+ */
+import { batchNorm } from "../ops/batchnorm.ts";
+import { fromArray, type Tensor, zeros } from "../tensor.ts";
+import { Module } from "./module.ts";
+
+/** Options of the batch-norm layers (PyTorch's names and defaults). */
+export interface BatchNormOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Running-average weight of the batch statistic (default 0.1); null: cumulative average. */
+  momentum?: number | null;
+  /** Learn γ and β (default true). */
+  affine?: boolean;
+  /** Keep running statistics (default true); without them eval mode uses batch statistics. */
+  trackRunningStats?: boolean;
+}
+
+/**
+ * Batch normalisation over axis 1 of [N, C] or [N, C, d1, …]; `BatchNorm1d` and
+ * `BatchNorm2d` add PyTorch's input-rank checks.
+ *
+ * @example
+ * const bn = new BatchNorm2d(64);
+ * const y = bn.forward(x); // x: [n, 64, h, w]
+ * bn.eval();               // now normalises with the running statistics
+ */
+export class BatchNorm extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number | null;
+
+  constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
+    super();
+    if (!(Number.isInteger(numFeatures) && numFeatures > 0)) {
+      throw new Error(`BatchNorm: numFeatures must be a positive integer, got ${numFeatures}`);
+    }
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+    const affine = opts.affine ?? true;
+    const ones = () => fromArray(new Float32Array(numFeatures).fill(1), [numFeatures]);
+    this.weight = affine ? this.param("weight", ones()) : null;
+    this.bias = affine ? this.param("bias", zeros([numFeatures])) : null;
+    const track = opts.trackRunningStats ?? true;
+    this.runningMean = track ? this.buffer("running_mean", zeros([numFeatures])) : null;
+    this.runningVar = track ? this.buffer("running_var", ones()) : null;
+    this.numBatchesTracked = track ? this.buffer("num_batches_tracked", zeros([])) : null;
+  }
+
+  /** Throws unless `x` has a rank this layer accepts and C = numFeatures. */
+  protected checkInput(x: Tensor, ranks: number[], what: string): void {
+    if (!ranks.includes(x.shape.length) || x.shape[1] !== this.numFeatures) {
+      throw new Error(
+        `${this.constructor.name}(${this.numFeatures}): expected ${what}, got [${x.shape}]`,
+      );
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.shape.length < 2 || x.shape[1] !== this.numFeatures) {
+      this.checkInput(x, [x.shape.length], `[N, ${this.numFeatures}, …]`);
+    }
+    const batchStats = this.training || !this.runningMean;
+    return batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: batchStats,
+      momentum: this.momentum,
+      eps: this.eps,
+      numBatchesTracked: this.training ? this.numBatchesTracked : null,
+    });
+  }
+}
+
+/** Batch normalisation of [N, C] or [N, C, L] (PyTorch's BatchNorm1d). */
+export class BatchNorm1d extends BatchNorm {
+  override forward(x: Tensor): Tensor {
+    this.checkInput(x, [2, 3], `[N, ${this.numFeatures}] or [N, ${this.numFeatures}, L]`);
+    return super.forward(x);
+  }
+}
+
+/** Batch normalisation of [N, C, H, W] (PyTorch's BatchNorm2d). */
+export class BatchNorm2d extends BatchNorm {
+  override forward(x: Tensor): Tensor {
+    this.checkInput(x, [4], `[N, ${this.numFeatures}, H, W]`);
+    return super.forward(x);
+  }
+}

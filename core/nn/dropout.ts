@@ -1,0 +1,53 @@
+/**
+ * Dropout layer: in training mode each call zeroes elements with probability p (a fresh
+ * mask from its seeded generator, drawn on the GPU) and scales the rest by 1/(1 − p); in
+ * eval mode it is the identity. The generator's state (`rngState()`) is what a checkpoint
+ * saves so a resumed run continues the same sequence of masks.
+ */
+import { dropout, DropoutGenerator, type DropoutState } from "../ops/dropout.ts";
+import type { Tensor } from "../tensor.ts";
+import { Module } from "./module.ts";
+
+/** Options of `Dropout`. */
+export interface DropoutOptions {
+  /** Seed of the mask generator (default 0). */
+  seed?: number;
+  /** A generator to draw from (shared between layers, or restored); overrides `seed`. */
+  generator?: DropoutGenerator;
+}
+
+/**
+ * Dropout with probability `p` (default 0.5, as PyTorch).
+ *
+ * @example
+ * const drop = new Dropout(0.5, { seed: 7 });
+ * const y = drop.forward(x); // training: masked and scaled; after drop.eval(): y === x
+ */
+export class Dropout extends Module {
+  readonly generator: DropoutGenerator;
+
+  constructor(readonly p = 0.5, opts: DropoutOptions = {}) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
+    this.generator = opts.generator ?? new DropoutGenerator(opts.seed ?? 0);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.training ? dropout(x, this.p, this.generator) : x;
+  }
+
+  /** The mask generator's state (seed and masks drawn so far), for checkpoints. */
+  rngState(): DropoutState {
+    return this.generator.state();
+  }
+
+  /** Restores the mask generator's state from `rngState()`. */
+  setRngState(s: DropoutState): void {
+    this.generator.setState(s);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.generator.dispose();
+  }
+}

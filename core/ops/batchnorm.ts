@@ -1,0 +1,401 @@
+/**
+ * Batch normalisation over the channel axis 1 of [N, C] or [N, C, d1, …] (PyTorch's
+ * BatchNorm1d / BatchNorm2d and ONNX's BatchNormalization), with its gradient.
+ *
+ * Training mode (batch statistics over the M = N·d1·… values of each channel):
+ *   μ = mean(x), σ² = mean((x − μ)²)            (biased, used to normalise)
+ *   y = (x − μ) / √(σ² + ε) · γ + β
+ *   running_mean ← (1 − m)·running_mean + m·μ
+ *   running_var  ← (1 − m)·running_var  + m·σ²·M/(M − 1)   (unbiased, as PyTorch;
+ *                                                             `unbiasedRunningVar: false`
+ *                                                             gives ONNX's biased form)
+ *   with m the momentum (PyTorch's convention: 0.1 by default; null: cumulative average
+ *   1/num_batches_tracked). The running statistics and the batch counter are updated on
+ *   the GPU, in place: nothing is read back.
+ * Eval mode normalises with the running statistics.
+ *
+ * Backward (training), with x̂ = (x − μ)/√(σ² + ε):
+ *   dβ = Σ g,  dγ = Σ g·x̂,  dx = γ/√(σ² + ε) · (g − dβ/M − x̂·dγ/M)
+ * Backward (eval): dx = g·γ/√(running_var + ε); dγ, dβ as above.
+ *
+ * Forward is two dispatches in training (per-channel statistics, then the normalisation)
+ * and one in eval; backward is two (per-channel sums, then dx).
+ */
+import { isGradEnabled, record } from "../autograd.ts";
+import { empty, type Tensor } from "../tensor.ts";
+import { fitsBinding, grid, lit, main1d, run } from "./kernel.ts";
+
+/** Options of `batchNorm`. */
+export interface BatchNormOptions {
+  /** Batch statistics (and running-statistics update) when true, running statistics when false. */
+  training: boolean;
+  /**
+   * Weight of the batch statistic in the running update, PyTorch's convention (default 0.1;
+   * ONNX's `momentum` attribute is 1 − this). null: cumulative average, 1/num_batches_tracked.
+   */
+  momentum?: number | null;
+  /** Added to the variance before the square root (default 1e-5). */
+  eps?: number;
+  /** Update running_var with the unbiased batch variance (default true, as PyTorch; ONNX: false). */
+  unbiasedRunningVar?: boolean;
+  /** A one-element counter incremented on the GPU per training step (PyTorch's num_batches_tracked). */
+  numBatchesTracked?: Tensor | null;
+}
+
+const REDUCE_WG = 64;
+
+function layout(x: Tensor): { C: number; S: number; M: number } {
+  if (x.shape.length < 2) {
+    throw new Error(`batchNorm: input [${x.shape}] must be [N, C] or [N, C, d1, …]`);
+  }
+  const C = x.shape[1];
+  const S = x.shape.slice(2).reduce((p, d) => p * d, 1);
+  return { C, S, M: x.shape[0] * S };
+}
+
+function checkVec(name: string, t: Tensor | null | undefined, C: number): void {
+  if (t && t.size !== C) throw new Error(`batchNorm: ${name} [${t.shape}] must have ${C} values`);
+}
+
+/** A storage declaration. */
+function decl(k: number, name: string, write: boolean): string {
+  return `@group(0) @binding(${k}) var<storage, ${
+    write ? "read_write" : "read"
+  }> ${name}: array<f32>;`;
+}
+
+/** WGSL for the flat index of the j-th value (0 ≤ j < M) of channel c. */
+function at(C: number, S: number): string {
+  return S === 1 ? `j * ${C}u + c` : `(j / ${S}u) * ${C * S}u + c * ${S}u + j % ${S}u`;
+}
+
+/**
+ * A loop of thread `l` (of T) over the M values of channel c, with `k` their flat index:
+ * rows of S contiguous values when S ≥ T (no division per element), else a flat stride.
+ */
+function channelLoop(C: number, S: number, M: number, T: number, body: string): string {
+  if (S >= T) {
+    return `for (var rn = 0u; rn < ${M / S}u; rn = rn + 1u) {
+    for (var rs = l; rs < ${S}u; rs = rs + ${T}u) {
+      let k = rn * ${C * S}u + c * ${S}u + rs;
+      ${body}
+    }
+  }`;
+  }
+  return `for (var j = l; j < ${M}u; j = j + ${T}u) {
+    let k = ${at(C, S)};
+    ${body}
+  }`;
+}
+
+/**
+ * How a per-channel reduction runs: one workgroup of T threads per channel with a tree
+ * reduction in workgroup memory (many values per channel), or one thread per channel with
+ * no workgroup memory and no barriers (few values per channel, or [N, C] inputs, where
+ * neighbouring threads then read neighbouring addresses).
+ */
+interface Plan {
+  T: number;
+  perThread: boolean;
+}
+
+function plan(S: number, M: number): Plan {
+  if (S === 1 || M <= 64) return { T: 1, perThread: true };
+  let T = 1;
+  while (T < M && T < REDUCE_WG) T *= 2;
+  return { T, perThread: false };
+}
+
+/** The kernel header: defines the channel `c` and the thread index `l` within it. */
+function channelHeader(C: number, p: Plan, arrays: string[]): string {
+  if (p.perThread) {
+    return `${main1d(C)}
+  let c = i;
+  let l = 0u;`;
+  }
+  return `${arrays.map((a) => `var<workgroup> ${a}: array<f32, ${p.T}>;`).join("\n")}
+@compute @workgroup_size(${p.T})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) l: u32) {
+  let c = wid.x + wid.y * nwg.x;
+  if (c >= ${C}u) { return; }`;
+}
+
+/** Sums each thread's partial `local` over the channel's threads into `let total`. */
+function reduceTo(p: Plan, pairs: [array: string, local: string, total: string][]): string {
+  if (p.perThread) return pairs.map(([, v, t]) => `  let ${t} = ${v};`).join("\n");
+  return `${pairs.map(([a, v]) => `  ${a}[l] = ${v};`).join("\n")}
+  workgroupBarrier();
+  for (var k = ${p.T / 2}u; k > 0u; k = k >> 1u) {
+    if (l < k) { ${pairs.map(([a]) => `${a}[l] = ${a}[l] + ${a}[l + k];`).join(" ")} }
+    workgroupBarrier();
+  }
+${pairs.map(([a, , t]) => `  let ${t} = ${a}[0];`).join("\n")}
+  workgroupBarrier();`;
+}
+
+/** The dispatch size of a per-channel kernel. */
+function channelGrid(C: number, p: Plan): [number, number] {
+  return p.perThread ? grid(C) : grid(C, 1);
+}
+
+/**
+ * The batch statistics kernel: stats = [μ (C), 1/√(σ² + ε) (C)], and the running update.
+ */
+function statsKernel(
+  x: Tensor,
+  stats: Tensor,
+  rm: Tensor | null,
+  rv: Tensor | null,
+  nbt: Tensor | null,
+  momentum: number | null,
+  eps: number,
+  unbiased: boolean,
+): void {
+  const { C, S, M } = layout(x);
+  const p = plan(S, M);
+  const running = !!(rm && rv);
+  const names: [string, boolean][] = [["x", false], ["stats", true]];
+  if (running) names.push(["rm", true], ["rv", true]);
+  const useNbt = running && momentum === null;
+  if (useNbt) names.push(["nbt", false]);
+  const mom = momentum === null ? "1.0 / (nbt[0] + 1.0)" : lit(momentum);
+  const code = `${names.map(([n, w], k) => decl(k, n, w)).join("\n")}
+${channelHeader(C, p, ["part"])}
+  var s = 0.0;
+  ${channelLoop(C, S, M, p.T, "s = s + x[k];")}
+${reduceTo(p, [["part", "s", "total"]])}
+  let mean = total / ${lit(M)};
+  var q = 0.0;
+  ${channelLoop(C, S, M, p.T, "let d = x[k] - mean; q = q + d * d;")}
+${reduceTo(p, [["part", "q", "sq"]])}
+  if (l == 0u) {
+    let v = sq / ${lit(M)};
+    stats[c] = mean;
+    stats[${C}u + c] = inverseSqrt(v + ${lit(eps)});
+    ${
+    running
+      ? `let m = ${mom};
+    rm[c] = (1.0 - m) * rm[c] + m * mean;
+    rv[c] = (1.0 - m) * rv[c] + m * v * ${lit(unbiased && M > 1 ? M / (M - 1) : 1)};`
+      : ""
+  }
+  }
+}`;
+  const binds = [x, stats];
+  if (running) binds.push(rm!, rv!);
+  if (useNbt) binds.push(nbt!);
+  run(code, binds, channelGrid(C, p));
+}
+
+/** y = (x − stats.μ)·stats.invstd·γ + β; optionally bumps the batch counter. */
+function normalizeKernel(
+  x: Tensor,
+  stats: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  y: Tensor,
+  nbt: Tensor | null,
+): void {
+  const { C, S } = layout(x);
+  const names: [string, boolean][] = [["x", false], ["stats", false]];
+  const binds = [x, stats];
+  if (w) names.push(["w", false]), binds.push(w);
+  if (b) names.push(["b", false]), binds.push(b);
+  names.push(["y", true]), binds.push(y);
+  if (nbt) names.push(["nbt", true]), binds.push(nbt);
+  const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
+${main1d(x.size)}
+  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
+  y[i] = (x[i] - stats[c]) * (stats[${C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+  ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
+}`;
+  run(code, binds, grid(x.size));
+}
+
+/** stats = [running_mean, 1/√(running_var + ε)] (eval mode, when a backward needs them). */
+function runningStatsKernel(rm: Tensor, rv: Tensor, stats: Tensor, eps: number): void {
+  const C = rm.size;
+  const code = `${decl(0, "rm", false)}
+${decl(1, "rv", false)}
+${decl(2, "stats", true)}
+${main1d(C)}
+  stats[i] = rm[i];
+  stats[${C}u + i] = inverseSqrt(rv[i] + ${lit(eps)});
+}`;
+  run(code, [rm, rv, stats], grid(C));
+}
+
+/** Eval forward straight from the running statistics (no autograd needed). */
+function evalKernel(
+  x: Tensor,
+  rm: Tensor,
+  rv: Tensor,
+  w: Tensor | null,
+  b: Tensor | null,
+  y: Tensor,
+  eps: number,
+): void {
+  const { C, S } = layout(x);
+  const names: [string, boolean][] = [["x", false], ["rm", false], ["rv", false]];
+  const binds = [x, rm, rv];
+  if (w) names.push(["w", false]), binds.push(w);
+  if (b) names.push(["b", false]), binds.push(b);
+  names.push(["y", true]), binds.push(y);
+  const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
+${main1d(x.size)}
+  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
+  y[i] = (x[i] - rm[c]) * (inverseSqrt(rv[c] + ${lit(eps)})${w ? " * w[c]" : ""})${
+    b ? " + b[c]" : ""
+  };
+}`;
+  run(code, binds, grid(x.size));
+}
+
+/** Per-channel sums for backward: db = Σ g, dw = Σ g·x̂. */
+function sumsKernel(g: Tensor, x: Tensor, stats: Tensor, dw: Tensor, db: Tensor): void {
+  const { C, S, M } = layout(x);
+  const p = plan(S, M);
+  const code = `${decl(0, "g", false)}
+${decl(1, "x", false)}
+${decl(2, "stats", false)}
+${decl(3, "dw", true)}
+${decl(4, "db", true)}
+${channelHeader(C, p, ["pg", "pgx"])}
+  let mean = stats[c];
+  let inv = stats[${C}u + c];
+  var s = 0.0;
+  var sx = 0.0;
+  ${channelLoop(C, S, M, p.T, "s = s + g[k]; sx = sx + g[k] * (x[k] - mean) * inv;")}
+${reduceTo(p, [["pg", "s", "ts"], ["pgx", "sx", "tsx"]])}
+  if (l == 0u) { db[c] = ts; dw[c] = tsx; }
+}`;
+  run(code, [g, x, stats, dw, db], channelGrid(C, p));
+}
+
+/** dx from g (and, in training, the per-channel sums). */
+function dxKernel(
+  g: Tensor,
+  x: Tensor,
+  stats: Tensor,
+  w: Tensor | null,
+  sums: { dw: Tensor; db: Tensor } | null,
+  dx: Tensor,
+): void {
+  const { C, S, M } = layout(x);
+  const names: [string, boolean][] = [["g", false], ["stats", false]];
+  const binds = [g, stats];
+  if (w) names.push(["w", false]), binds.push(w);
+  if (sums) {
+    names.push(["x", false], ["dw", false], ["db", false]);
+    binds.push(x, sums.dw, sums.db);
+  }
+  names.push(["dx", true]), binds.push(dx);
+  const scale = `stats[${C}u + c]${w ? " * w[c]" : ""}`;
+  const body = sums
+    ? `let xh = (x[i] - stats[c]) * stats[${C}u + c];
+  dx[i] = ${scale} * (g[i] - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
+    : `dx[i] = g[i] * ${scale};`;
+  const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
+${main1d(x.size)}
+  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
+  ${body}
+}`;
+  run(code, binds, grid(x.size));
+}
+
+/**
+ * Batch normalisation of `x` [N, C, …] over every axis but 1. `weight` (γ) and `bias` (β)
+ * are [C] or null (1 and 0). In training the batch statistics normalise and, when given,
+ * `runningMean`/`runningVar` [C] (and `numBatchesTracked`) are updated in place on the
+ * GPU; in eval the running statistics normalise (they are required).
+ *
+ * @example
+ * const y = batchNorm(x, gamma, beta, runMean, runVar, { training: true });
+ */
+export function batchNorm(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  opts: BatchNormOptions,
+): Tensor {
+  const { C, M } = layout(x);
+  for (
+    const [n, t] of [["weight", weight], ["bias", bias], ["running_mean", runningMean], [
+      "running_var",
+      runningVar,
+    ]] as const
+  ) checkVec(n, t, C);
+  if (!runningMean !== !runningVar) {
+    throw new Error("batchNorm: give both running_mean and running_var, or neither");
+  }
+  fitsBinding("batchNorm", x.bytes);
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+  const nbt = opts.numBatchesTracked ?? null;
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const wantGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const y = empty(x.shape);
+  if (x.size === 0) return y;
+  let stats: Tensor | null = null;
+  if (opts.training) {
+    if (M <= 1) {
+      throw new Error(
+        `batchNorm: expected more than 1 value per channel when training, got input [${x.shape}]`,
+      );
+    }
+    if (momentum === null && runningMean && !nbt) {
+      throw new Error("batchNorm: momentum null (cumulative average) needs numBatchesTracked");
+    }
+    stats = empty([2, C]);
+    statsKernel(
+      x,
+      stats,
+      runningMean,
+      runningVar,
+      nbt,
+      momentum,
+      eps,
+      opts.unbiasedRunningVar ?? true,
+    );
+    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null);
+  } else {
+    if (!runningMean || !runningVar) {
+      throw new Error("batchNorm: eval mode needs running_mean and running_var");
+    }
+    if (!wantGrad) {
+      evalKernel(x, runningMean, runningVar, weight, bias, y, eps);
+      return y;
+    }
+    stats = empty([2, C]);
+    runningStatsKernel(runningMean, runningVar, stats, eps);
+    normalizeKernel(x, stats, weight, bias, y, null);
+  }
+  const training = opts.training;
+  const out = record("batchNorm", y, inputs, (g, saved) => {
+    const sx = saved[0];
+    let k = 1;
+    const sw = weight ? saved[k++] : null;
+    if (bias) k++;
+    const st = saved[saved.length - 1];
+    const needSums = training || !!(weight?.requiresGrad || bias?.requiresGrad);
+    let sums: { dw: Tensor; db: Tensor } | null = null;
+    if (needSums) {
+      sums = { dw: empty([C]), db: empty([C]) };
+      sumsKernel(g, sx, st, sums.dw, sums.db);
+    }
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = empty(x.shape);
+      dxKernel(g, sx, st, sw, training ? sums : null, dx);
+    }
+    const grads: (Tensor | null)[] = [dx];
+    if (weight) grads.push(weight.requiresGrad && sums ? sums.dw : null);
+    if (bias) grads.push(bias.requiresGrad && sums ? sums.db : null);
+    return grads;
+  }, [stats]);
+  stats.dispose();
+  return out;
+}

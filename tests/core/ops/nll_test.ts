@@ -1,0 +1,76 @@
+import { assertEquals, assertThrows } from "../../assert.ts";
+import { initGpu } from "../../../core/gpu.ts";
+import { nll } from "../../../core/ops/loss.ts";
+import { nllLoss, type NllLossOptions } from "../../../core/ops/nll.ts";
+import type { Rng } from "../../../core/random.ts";
+import { fromArray } from "../../../core/tensor.ts";
+import { checkOp, relErr } from "./check.ts";
+
+/** Float64 reference of ONNX's NegativeLogLikelihoodLoss. */
+function ref(
+  x: Float64Array,
+  t: Float64Array,
+  w: Float64Array | null,
+  shape: number[],
+  reduction: string,
+  ii?: number,
+): Float64Array {
+  const [N, C] = shape, D = shape.slice(2).reduce((p, d) => p * d, 1);
+  const loss = new Float64Array(N * D);
+  let wsum = 0;
+  for (let n = 0; n < N; n++) {
+    for (let d = 0; d < D; d++) {
+      const c = t[n * D + d];
+      if (c === ii || c < 0 || c >= C) continue;
+      const wt = w ? w[c] : 1;
+      loss[n * D + d] = -x[n * C * D + c * D + d] * wt;
+      wsum += wt;
+    }
+  }
+  if (reduction === "none") return loss;
+  const s = loss.reduce((p, v) => p + v, 0);
+  return Float64Array.of(reduction === "sum" ? s : s / wsum);
+}
+
+const CASES: [number[], NllLossOptions["reduction"], boolean, number | undefined][] = [
+  [[7, 5], "mean", false, undefined],
+  [[7, 5], "sum", true, undefined],
+  [[7, 5], "none", true, -1],
+  [[3, 4, 6], "mean", true, 2],
+  [[2, 3, 4, 5], "none", false, undefined],
+  [[2, 3, 4, 5], "mean", true, -1],
+  [[65, 9], "sum", false, 0],
+  [[2, 3, 2, 2, 3], "mean", false, -100],
+];
+
+Deno.test("nllLoss: none / sum / mean, class weights, ignore_index, spatial dims; gradient", async () => {
+  for (const [shape, reduction, weighted, ii] of CASES) {
+    const [N, C] = shape;
+    const tShape = [N, ...shape.slice(2)];
+    // Targets in [-1, C): -1 is either ignored or (when not the ignore index) out of range.
+    const gen = (r: Rng, k: number) =>
+      k === 0 ? r.uniform(-4, 0) : k === 1 ? r.int(C + 1) - 1 : r.uniform(0.1, 2);
+    const shapes = weighted ? [shape, tShape, [C]] : [shape, tShape];
+    await checkOp(
+      (x, t, w) => nllLoss(x, t, { weight: w, reduction, ignoreIndex: ii }),
+      ([x, t, w], [s]) => ref(x, t, w ?? null, s, reduction!, ii),
+      shapes,
+      { gen, noGrad: weighted ? [1, 2] : [1] },
+    );
+  }
+});
+
+Deno.test("nllLoss: agrees with the simple nll of loss.ts on [N, C]", async () => {
+  await initGpu();
+  const x = fromArray(Float32Array.from({ length: 20 }, (_, i) => -Math.abs(Math.sin(i))), [4, 5]);
+  const t = fromArray([0, 4, 2, 2]);
+  const a = await nllLoss(x, t).data(), b = await nll(x, t).data();
+  assertEquals(relErr(a, b) < 1e-6, true);
+  await assertThrows(() => nllLoss(x, fromArray([0, 1, 2])), /target \[3\] must be \[4\]/);
+  await assertThrows(
+    () => nllLoss(x, t, { weight: fromArray([1, 1]) }),
+    /weight \[2\] must have 5/,
+  );
+  x.dispose();
+  t.dispose();
+});
