@@ -3,10 +3,14 @@
 #   mesa-vulkan-drivers  WebGPU on the CPU (lavapipe) when there is no GPU driver
 #   libonnx-testdata     ONNX's operator test vectors (tests)
 #   dataset-fashion-mnist  the real Fashion-MNIST (fashion_mnist pipeline)
-# Usage: sh scripts/setup.sh [--test]   (--test adds what only the tests need)
+# Usage: sh scripts/setup.sh [--test] [--fashion]
+#   --test adds what only the tests need; --fashion adds the Fashion-MNIST data set
 set -e
 want="mesa-vulkan-drivers"
-[ "$1" = "--test" ] && want="$want libonnx-testdata"
+for a in "$@"; do
+  [ "$a" = "--test" ] && want="$want libonnx-testdata"
+  [ "$a" = "--fashion" ] && want="$want dataset-fashion-mnist"
+done
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

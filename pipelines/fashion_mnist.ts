@@ -1,0 +1,121 @@
+/**
+ * Fashion-MNIST with a small CNN, on the real data from Debian's `dataset-fashion-mnist`:
+ * Conv(1→16, 3, pad 1) → ReLU → MaxPool 2 → Conv(16→32, 3, pad 1) → ReLU → MaxPool 2 →
+ * Flatten → Linear(1568, 128) → ReLU → Linear(128, 10) → LogSoftmax, NLL loss, Adam.
+ * Normalisation: mean 0.2860, std 0.3530. PyTorch reaches 90.41% test accuracy after
+ * 3 epochs with Adam 1e-3, batch 64, seed 0.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { initGpu } from "../core/gpu.ts";
+import { Flatten, LogSoftmax, ReLU } from "../core/nn/activation.ts";
+import { Conv2d } from "../core/nn/conv.ts";
+import { Linear } from "../core/nn/linear.ts";
+import { Sequential } from "../core/nn/sequential.ts";
+import { nll } from "../core/ops/loss.ts";
+import { Rng } from "../core/random.ts";
+import { MaxPool2d } from "../plugins/pooling/max.ts";
+import "../plugins/optimizers/index.ts";
+import type { Optimizer } from "../plugins/optimizers/chain.ts";
+import { create } from "../plugins/registry.ts";
+import { definePipeline, UsageError } from "../pipeline.ts";
+import { batch } from "../stages/batch.ts";
+import {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  fashionMnistSource,
+  readFashionMnist,
+} from "../stages/fashion_mnist.ts";
+import { fit } from "../stages/fit.ts";
+import { normalize } from "../stages/normalize.ts";
+import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
+
+/** The CNN of the Fashion-MNIST benchmark, initialised from `seed`. */
+export function fashionCnn(seed = 0): Sequential {
+  const rng = new Rng(seed);
+  return new Sequential(
+    new Conv2d(1, 16, 3, { padding: 1, rng }),
+    new ReLU(),
+    new MaxPool2d({ kernel: 2 }),
+    new Conv2d(16, 32, 3, { padding: 1, rng }),
+    new ReLU(),
+    new MaxPool2d({ kernel: 2 }),
+    new Flatten(),
+    new Linear(1568, 128, { rng }),
+    new ReLU(),
+    new Linear(128, 10, { rng }),
+    new LogSoftmax(),
+  );
+}
+
+const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
+
+export default definePipeline({
+  name: "fashion_mnist",
+  description: "A small CNN on the real Fashion-MNIST (Debian's dataset-fashion-mnist).",
+  options: {
+    ...trainingOptions({
+      data: FASHION_MNIST_DIR,
+      epochs: 3,
+      lr: 1e-3,
+      batchSize: 64,
+      out: "runs/fashion_mnist",
+    }),
+    limit: { type: "number", default: 0, help: "use only the first N training images (0: all)" },
+  },
+  async run(o) {
+    checkTraining(o);
+    const dir = o.data as string;
+    if (!existsSync(join(dir, "train-images-idx3-ubyte.gz"))) {
+      if (dir === FASHION_MNIST_DIR) {
+        await new Deno.Command("sh", { args: ["scripts/setup.sh", "--fashion"] }).output();
+      }
+      if (!existsSync(join(dir, "train-images-idx3-ubyte.gz"))) {
+        throw new UsageError(
+          `no Fashion-MNIST in ${dir}: apt-get install dataset-fashion-mnist, or pass --data`,
+        );
+      }
+    }
+    await initGpu();
+    const train = await readFashionMnist("train", dir);
+    const test = await readFashionMnist("t10k", dir);
+    const limit = o.limit as number;
+    if (limit > 0) train.count = Math.min(limit, train.count);
+    await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed"], async (r) => {
+      const seed = r.options.seed as number, bs = r.options.batchSize as number;
+      const model = fashionCnn(seed);
+      const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
+        params: model.namedParameters(),
+        lr: r.options.lr as number,
+        regularizers: (r.options.weightDecay as number) > 0
+          ? [{ name: "l2", lambda: r.options.weightDecay as number }]
+          : [],
+      });
+      try {
+        return await fit({
+          run: r.name,
+          runDir: r.dir,
+          csvPath: r.csvPath,
+          model,
+          loss: nll,
+          optimizer,
+          train: (epoch) =>
+            fashionMnistSource(train, { seed, epoch })
+              .pipeThrough(normalize(NORM))
+              .pipeThrough(batch({ size: bs })),
+          test: () =>
+            fashionMnistSource(test).pipeThrough(normalize(NORM)).pipeThrough(batch({ size: 500 })),
+          stepsPerEpoch: Math.ceil(train.count / bs),
+          classes: [...FASHION_MNIST_CLASSES],
+          epochs: r.options.epochs as number,
+          hparams: r.hparams,
+          resume: r.options.resume as string | undefined,
+          grid: r.grid,
+        });
+      } finally {
+        optimizer.dispose();
+        model.dispose();
+      }
+    });
+  },
+});
