@@ -1,0 +1,207 @@
+/**
+ * Convolution benchmark: GFLOP/s of conv2d forward and backward for the layer shapes of the
+ * Fashion-MNIST CNN (batch 64) and of the custom scene CNN (batch 16, 150×150 input), beside
+ * the adapter's matmul GFLOP/s for a square n = 1024 product, measured in the same run.
+ *
+ * ```
+ * deno run -A bench/conv.ts [--rounds 5]
+ * ```
+ *
+ * The scene CNN's layers run at the sizes that network really sees: 150×150 → conv5 → 146
+ * → pool 3 → 48 → conv5 → 44 → pool 3 → 14 → conv5 → 10 → pool 3 → 3 (Flatten 144).
+ * Backward of a network's first layer computes dW and db only (its input needs no gradient),
+ * as in training. Times are medians of `rounds`; each round runs the work `reps` times
+ * between two GPU waits so the ~11 ms wait is amortised.
+ *
+ * @module
+ */
+import { backward } from "../core/autograd.ts";
+import { gpu, initGpu } from "../core/gpu.ts";
+import { conv2d } from "../core/ops/conv.ts";
+import { convGeometry } from "../core/ops/conv_ref.ts";
+import { conv2dImplicit } from "../core/ops/conv_implicit.ts";
+import { matmul } from "../core/ops/matmul.ts";
+import { Rng } from "../core/random.ts";
+import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
+
+/** One conv layer to measure. */
+export interface ConvLayer {
+  net: string;
+  name: string;
+  x: [number, number, number, number];
+  cout: number;
+  k: number;
+  padding: number;
+  /** Whether the layer's input needs a gradient (false for a network's first layer). */
+  inputGrad: boolean;
+}
+
+/** The layers measured by default. */
+export const LAYERS: ConvLayer[] = [
+  {
+    net: "fashion-mnist",
+    name: "conv1 1→16 3×3 p1 @28",
+    x: [64, 1, 28, 28],
+    cout: 16,
+    k: 3,
+    padding: 1,
+    inputGrad: false,
+  },
+  {
+    net: "fashion-mnist",
+    name: "conv2 16→32 3×3 p1 @14",
+    x: [64, 16, 14, 14],
+    cout: 32,
+    k: 3,
+    padding: 1,
+    inputGrad: true,
+  },
+  {
+    net: "scene",
+    name: "conv1 3→64 5×5 @150",
+    x: [16, 3, 150, 150],
+    cout: 64,
+    k: 5,
+    padding: 0,
+    inputGrad: false,
+  },
+  {
+    net: "scene",
+    name: "conv2 64→32 5×5 @48",
+    x: [16, 64, 48, 48],
+    cout: 32,
+    k: 5,
+    padding: 0,
+    inputGrad: true,
+  },
+  {
+    net: "scene",
+    name: "conv3 32→16 5×5 @14",
+    x: [16, 32, 14, 14],
+    cout: 16,
+    k: 5,
+    padding: 0,
+    inputGrad: true,
+  },
+];
+
+function rand(shape: number[], rng: Rng): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  return fromArray(Float32Array.from({ length: n }, () => rng.uniform(-1, 1)), shape);
+}
+
+/** Median seconds per call of `fn` (each round: `reps` calls, then one GPU wait). */
+async function time(fn: () => void, reps: number, rounds: number): Promise<number> {
+  fn();
+  await gpu().sync(); // compile + warm the pool
+  const ts: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await gpu().sync();
+    ts.push((performance.now() - t0) / 1000 / reps);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[Math.floor(ts.length / 2)];
+}
+
+/** Matmul GFLOP/s of an n×n·n×n product on this adapter. */
+export async function matmulGflops(n = 1024, rounds = 5): Promise<number> {
+  const rng = new Rng(1);
+  const a = rand([n, n], rng), b = rand([n, n], rng);
+  const s = await time(() => tidy(() => void matmul(a, b)), 2, rounds);
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3) / s / 1e9;
+}
+
+/** Measures one layer: forward seconds and forward+backward seconds. */
+export async function benchLayer(l: ConvLayer, rounds = 5) {
+  const rng = new Rng(2);
+  const x = rand(l.x, rng);
+  const w = rand([l.cout, l.x[1], l.k, l.k], rng);
+  const b = rand([l.cout], rng);
+  w.requiresGrad = b.requiresGrad = true;
+  x.requiresGrad = l.inputGrad;
+  const g = convGeometry(l.x, w.shape, { padding: l.padding });
+  const flops = 2 * g.N * g.Cout * g.OH * g.OW * g.Cg * g.KH * g.KW;
+  const outShape = [g.N, g.Cout, g.OH, g.OW];
+  const seed = rand(outShape, rng);
+  const big = flops > 1e9;
+  const reps = big ? 1 : 10;
+  const fwd = await time(
+    () => tidy(() => void conv2d(x, w, b, { padding: l.padding })),
+    reps,
+    rounds,
+  );
+  const implicit = await time(() => conv2dImplicit(x, w, b, g).dispose(), reps, rounds);
+  const both = await time(
+    () => {
+      tidy(() => backward(conv2d(x, w, b, { padding: l.padding }), seed));
+      for (const t of [x, w, b]) {
+        t.grad?.dispose();
+        t.grad = null;
+      }
+    },
+    reps,
+    rounds,
+  );
+  for (const t of [x, w, b, seed]) t.dispose();
+  const bwdFlops = flops * (l.inputGrad ? 2 : 1);
+  const bwd = Math.max(both - fwd, 1e-9);
+  return {
+    flops,
+    bwdFlops,
+    fwd,
+    bwd,
+    implicit,
+    implicitGflops: flops / implicit / 1e9,
+    fwdGflops: flops / fwd / 1e9,
+    bwdGflops: bwdFlops / bwd / 1e9,
+  };
+}
+
+/** Prints conv GFLOP/s per layer (forward, backward) beside the adapter's matmul GFLOP/s. */
+export async function benchConv(): Promise<void> {
+  const g = await initGpu();
+  const rounds = Number(argValue("--rounds") ?? 5);
+  console.log(`# conv2d on ${g.info.description || g.info.vendor} (variant ${g.variant})`);
+  const mm = await matmulGflops(1024, rounds);
+  console.log(`matmul 1024×1024·1024×1024: ${mm.toFixed(1)} GFLOP/s`);
+  const perNet = new Map<string, { flops: number; secs: number; n: number }>();
+  for (const l of LAYERS) {
+    const r = await benchLayer(l, rounds);
+    console.log(
+      `${l.net.padEnd(13)} ${l.name.padEnd(26)} batch ${String(l.x[0]).padStart(2)}  ` +
+        `fwd ${(r.fwd * 1e3).toFixed(1).padStart(7)} ms ${
+          r.fwdGflops.toFixed(1).padStart(5)
+        } GFLOP/s ` +
+        `(${(r.fwdGflops / mm).toFixed(2)}× matmul)  ` +
+        `bwd ${(r.bwd * 1e3).toFixed(1).padStart(7)} ms ${
+          r.bwdGflops.toFixed(1).padStart(5)
+        } GFLOP/s ` +
+        `(${(r.bwdGflops / mm).toFixed(2)}× matmul)  ` +
+        `| implicit-GEMM fwd ${r.implicitGflops.toFixed(1)} GFLOP/s (${
+          (r.fwd / r.implicit).toFixed(2)
+        }× im2col)`,
+    );
+    const t = perNet.get(l.net) ?? { flops: 0, secs: 0, n: l.x[0] };
+    t.flops += r.flops + r.bwdFlops;
+    t.secs += r.fwd + r.bwd;
+    perNet.set(l.net, t);
+  }
+  for (const [net, t] of perNet) {
+    console.log(
+      `${net}: conv layers fwd+bwd ${(t.secs * 1e3).toFixed(1)} ms per batch of ${t.n} → ` +
+        `${(t.n / t.secs).toFixed(0)} images/s (convolutions alone), ` +
+        `${(t.flops / t.secs / 1e9).toFixed(1)} GFLOP/s`,
+    );
+  }
+}
+
+function argValue(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+}
+
+if (import.meta.main) await benchConv();

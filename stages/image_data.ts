@@ -1,0 +1,64 @@
+/**
+ * An image-folder data set ready for `fit`: the files (Intel layout or any image folder),
+ * one pool of decode workers shared by every epoch, and per-epoch batch streams (training
+ * shuffled and augmented from the seed and the epoch; evaluation in file order).
+ */
+import { DataError } from "./types.ts";
+import type { AugmentOptions } from "./augment.ts";
+import { imageBatches } from "./images.ts";
+import { type ImageDataset, openImageDataset } from "./load.ts";
+import type { NormalizeOptions } from "./normalize.ts";
+import { type Batch, type DataReport, newReport } from "./types.ts";
+import { DecodePool } from "./workers/prefetch.ts";
+
+/** Options of `openImageData`. */
+export interface ImageDataOptions {
+  root: string;
+  size?: number;
+  normalize?: NormalizeOptions;
+  augment?: Omit<AugmentOptions, "seed" | "epoch">;
+  strict?: boolean;
+  seed: number;
+  workers?: number;
+}
+
+/** An opened data set with its batch streams. */
+export interface ImageData {
+  dataset: ImageDataset;
+  classes: string[];
+  report: DataReport;
+  train(epoch: number, batchSize: number): ReadableStream<Batch>;
+  test(batchSize: number): ReadableStream<Batch>;
+  close(): void;
+}
+
+/** Opens a data folder (fails before training, naming the folder, when unusable). */
+export function openImageData(o: ImageDataOptions): ImageData {
+  const dataset = openImageDataset(o.root, { seed: o.seed });
+  if (!dataset.train.length) throw new DataError(`${o.root} has no labelled training images`);
+  if (!dataset.val.length) throw new DataError(`${o.root} has no test or validation images`);
+  const pool = new DecodePool(o.workers ?? 2);
+  const report = newReport();
+  const warned = new Set<string>();
+  const common = {
+    width: o.size ?? 150,
+    height: o.size ?? 150,
+    normalize: o.normalize,
+    strict: o.strict,
+    pool,
+    report,
+    onSkip: (s: { path: string; reason: string }) => {
+      if (!warned.has(s.path)) console.warn(`skipped ${s.path}: ${s.reason}`);
+      warned.add(s.path);
+    },
+  };
+  return {
+    dataset,
+    classes: dataset.classes,
+    report,
+    train: (epoch, batchSize) =>
+      imageBatches(dataset.train, { ...common, seed: o.seed, epoch, batchSize, augment: o.augment }),
+    test: (batchSize) => imageBatches(dataset.val, { ...common, batchSize }),
+    close: () => pool.close(),
+  };
+}
