@@ -1,0 +1,186 @@
+/**
+ * TensorFlow.js (WebGPU backend) peer for the training benchmarks.
+ *
+ * Measures training throughput (images per second) of the benchmark MLP and CNN with
+ * random input, on whatever adapter `navigator.gpu` gives this process. Each timed step
+ * runs forward, backward and the optimizer update; nothing is read back between steps
+ * (one readback at the end of the timed loop), which is TensorFlow.js at its fastest.
+ *
+ * Run it in its own process so its WebGPU device does not share the adapter with ours:
+ * ```
+ * DENO_WEBGPU_BACKEND=vulkan deno run -A bench/peers/tfjs.ts mlp|cnn [steps]
+ * ```
+ * prints one JSON line: `{"peer":"tfjs-webgpu","model":"mlp","imagesPerSec":...}`.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import "@tensorflow/tfjs-backend-webgpu";
+
+/** Options of the TensorFlow.js throughput runs. */
+export interface TfjsBenchOptions {
+  /** Images per step (default 64). */
+  batch?: number;
+  /** Untimed steps first (shader compilation; default 5). */
+  warmup?: number;
+  /** Timed steps (default 50 for the MLP, 20 for the CNN). */
+  steps?: number;
+  /** Learning rate (default 0.01 for SGD, 0.001 for Adam). */
+  lr?: number;
+}
+
+/** The TensorFlow.js backend in use after `initTfjs` (normally "webgpu"). */
+export async function initTfjs(): Promise<string> {
+  if (tf.getBackend() !== "webgpu") {
+    const ok = await tf.setBackend("webgpu");
+    if (!ok) throw new Error("TensorFlow.js: the webgpu backend failed to initialise");
+  }
+  await tf.ready();
+  return tf.getBackend();
+}
+
+/** Random input in [0, 1) and random one-hot labels over 10 classes. */
+function randomBatch(shape: number[], batch: number): { x: tf.Tensor; y: tf.Tensor } {
+  const x = tf.randomUniform([batch, ...shape], 0, 1, "float32", 1);
+  const labels = tf.randomUniform([batch], 0, 10, "int32", 2);
+  const y = tf.cast(tf.oneHot(labels as tf.Tensor1D, 10), "float32");
+  labels.dispose();
+  return { x, y };
+}
+
+/** Mean negative log-likelihood of log-softmax(logits): softmax cross-entropy. */
+function nllOfLogSoftmax(logits: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+}
+
+async function timeSteps(
+  step: () => void,
+  warmup: number,
+  steps: number,
+  batch: number,
+  probe: () => tf.Tensor,
+): Promise<number> {
+  for (let i = 0; i < warmup; i++) step();
+  await probe().data(); // drain the queue before timing
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  await probe().data();
+  const seconds = (performance.now() - t0) / 1000;
+  return (steps * batch) / seconds;
+}
+
+/**
+ * Training throughput of Flatten → Dense(784→256) → ReLU → Dense(256→10) → log-softmax,
+ * NLL loss, plain SGD, batch 64 of random 28×28 input, in images per second.
+ */
+export async function tfjsMlpImagesPerSec(opts: TfjsBenchOptions = {}): Promise<number> {
+  await initTfjs();
+  const batch = opts.batch ?? 64;
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.flatten({ inputShape: [28, 28] }),
+      tfl.layers.dense({ units: 256, activation: "relu" }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+  const optimizer = tf.train.sgd(opts.lr ?? 0.01);
+  const { x, y } = randomBatch([28, 28], batch);
+  const step = () => {
+    tf.tidy(() => {
+      optimizer.minimize(() => nllOfLogSoftmax(model.apply(x) as tf.Tensor, y), false);
+    });
+  };
+  const rate = await timeSteps(
+    step,
+    opts.warmup ?? 5,
+    opts.steps ?? 50,
+    batch,
+    () => model.getWeights()[0],
+  );
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  optimizer.dispose();
+  return rate;
+}
+
+/**
+ * Training throughput of Conv(1→16,3,same) → ReLU → MaxPool 2 → Conv(16→32,3,same) → ReLU →
+ * MaxPool 2 → Flatten → Dense(1568→128) → ReLU → Dense(128→10), softmax cross-entropy,
+ * Adam, batch 64 of random 28×28×1 input, in images per second.
+ */
+export async function tfjsCnnImagesPerSec(opts: TfjsBenchOptions = {}): Promise<number> {
+  await initTfjs();
+  const batch = opts.batch ?? 64;
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: 16,
+        kernelSize: 3,
+        padding: "same",
+        activation: "relu",
+      }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.conv2d({ filters: 32, kernelSize: 3, padding: "same", activation: "relu" }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 128, activation: "relu" }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+  const optimizer = tf.train.adam(opts.lr ?? 0.001);
+  const { x, y } = randomBatch([28, 28, 1], batch);
+  const step = () => {
+    tf.tidy(() => {
+      optimizer.minimize(() => nllOfLogSoftmax(model.apply(x) as tf.Tensor, y), false);
+    });
+  };
+  const rate = await timeSteps(
+    step,
+    opts.warmup ?? 5,
+    opts.steps ?? 20,
+    batch,
+    () => model.getWeights()[0],
+  );
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  optimizer.dispose();
+  return rate;
+}
+
+/**
+ * Runs this file in a child Deno process (its own WebGPU device) and returns its
+ * images per second; the child inherits the environment (e.g. `DENO_WEBGPU_BACKEND`).
+ */
+export async function runTfjsPeer(model: "mlp" | "cnn", steps?: number): Promise<number> {
+  const args = ["run", "-A", new URL(import.meta.url).pathname, model];
+  if (steps !== undefined) args.push(String(steps));
+  const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const line = text.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  if (!out.success || !line) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join("\n");
+    throw new Error(`TensorFlow.js peer (${model}) failed: ${err || text}`);
+  }
+  return (JSON.parse(line) as { imagesPerSec: number }).imagesPerSec;
+}
+
+if (import.meta.main) {
+  const model = Deno.args[0];
+  if (model !== "mlp" && model !== "cnn") {
+    console.error("usage: deno run -A bench/peers/tfjs.ts mlp|cnn [steps]");
+    Deno.exit(2);
+  }
+  const steps = Deno.args[1] ? Number(Deno.args[1]) : undefined;
+  const imagesPerSec = model === "mlp"
+    ? await tfjsMlpImagesPerSec({ steps })
+    : await tfjsCnnImagesPerSec({ steps });
+  console.log(
+    JSON.stringify({ peer: "tfjs-webgpu", model, backend: tf.getBackend(), imagesPerSec }),
+  );
+}
