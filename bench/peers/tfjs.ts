@@ -42,10 +42,14 @@ export async function initTfjs(): Promise<string> {
 }
 
 /** Random input in [0, 1) and random one-hot labels over 10 classes. */
-function randomBatch(shape: number[], batch: number): { x: tf.Tensor; y: tf.Tensor } {
+function randomBatch(
+  shape: number[],
+  batch: number,
+  classes = 10,
+): { x: tf.Tensor; y: tf.Tensor } {
   const x = tf.randomUniform([batch, ...shape], 0, 1, "float32", 1);
-  const labels = tf.randomUniform([batch], 0, 10, "int32", 2);
-  const y = tf.cast(tf.oneHot(labels as tf.Tensor1D, 10), "float32");
+  const labels = tf.randomUniform([batch], 0, classes, "int32", 2);
+  const y = tf.cast(tf.oneHot(labels as tf.Tensor1D, classes), "float32");
   labels.dispose();
   return { x, y };
 }
@@ -153,10 +157,67 @@ export async function tfjsCnnImagesPerSec(opts: TfjsBenchOptions = {}): Promise<
 }
 
 /**
+ * Training throughput of the custom scene CNN (three Conv 5×5 → BatchNorm → ReLU →
+ * AvgPool(3, 3) blocks with 64, 32, 16 filters, Flatten → Dense 4000 → BN → ReLU → Dropout →
+ * Dense 4000 → BN → ReLU → Dropout → Dense 1000 → BN → ReLU → Dense 6), softmax
+ * cross-entropy, Adam, batch 16 of random 150×150×3 input, in images per second.
+ */
+export async function tfjsSceneImagesPerSec(opts: TfjsBenchOptions = {}): Promise<number> {
+  await initTfjs();
+  const batch = opts.batch ?? 16;
+  const block = (filters: number, first = false) => [
+    tfl.layers.conv2d({ ...(first ? { inputShape: [150, 150, 3] } : {}), filters, kernelSize: 5 }),
+    tfl.layers.batchNormalization(),
+    tfl.layers.activation({ activation: "relu" }),
+    tfl.layers.averagePooling2d({ poolSize: 3, strides: 3 }),
+  ];
+  const dense = (units: number, drop: boolean) => [
+    tfl.layers.dense({ units }),
+    tfl.layers.batchNormalization(),
+    tfl.layers.activation({ activation: "relu" }),
+    ...(drop ? [tfl.layers.dropout({ rate: 0.5 })] : []),
+  ];
+  const model = tfl.sequential({
+    layers: [
+      ...block(64, true),
+      ...block(32),
+      ...block(16),
+      tfl.layers.flatten(),
+      ...dense(4000, true),
+      ...dense(4000, true),
+      ...dense(1000, false),
+      tfl.layers.dense({ units: 6 }),
+    ],
+  });
+  const optimizer = tf.train.adam(opts.lr ?? 0.001);
+  const { x, y } = randomBatch([150, 150, 3], batch, 6);
+  const step = () => {
+    tf.tidy(() => {
+      optimizer.minimize(
+        () => nllOfLogSoftmax(model.apply(x, { training: true }) as tf.Tensor, y),
+        false,
+      );
+    });
+  };
+  const rate = await timeSteps(
+    step,
+    opts.warmup ?? 1,
+    opts.steps ?? 3,
+    batch,
+    () => model.getWeights()[0],
+  );
+  x.dispose();
+  y.dispose();
+  model.dispose();
+  optimizer.dispose();
+  return rate;
+}
+
+/**
  * Runs this file in a child Deno process (its own WebGPU device) and returns its
  * images per second; the child inherits the environment (e.g. `DENO_WEBGPU_BACKEND`).
  */
-export async function runTfjsPeer(model: "mlp" | "cnn", steps?: number): Promise<number> {
+export async function runTfjsPeer(model: "mlp" | "cnn" | "scene", steps?: number): Promise<number> {
   const args = ["run", "-A", new URL(import.meta.url).pathname, model];
   if (steps !== undefined) args.push(String(steps));
   const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
@@ -172,14 +233,16 @@ export async function runTfjsPeer(model: "mlp" | "cnn", steps?: number): Promise
 
 if (import.meta.main) {
   const model = Deno.args[0];
-  if (model !== "mlp" && model !== "cnn") {
-    console.error("usage: deno run -A bench/peers/tfjs.ts mlp|cnn [steps]");
+  if (model !== "mlp" && model !== "cnn" && model !== "scene") {
+    console.error("usage: deno run -A bench/peers/tfjs.ts mlp|cnn|scene [steps]");
     Deno.exit(2);
   }
   const steps = Deno.args[1] ? Number(Deno.args[1]) : undefined;
   const imagesPerSec = model === "mlp"
     ? await tfjsMlpImagesPerSec({ steps })
-    : await tfjsCnnImagesPerSec({ steps });
+    : model === "cnn"
+    ? await tfjsCnnImagesPerSec({ steps })
+    : await tfjsSceneImagesPerSec({ steps });
   console.log(
     JSON.stringify({ peer: "tfjs-webgpu", model, backend: tf.getBackend(), imagesPerSec }),
   );
