@@ -15,6 +15,7 @@ import { ProgressWriter } from "./log/progress.ts";
 import { logStage } from "./log/stage.ts";
 import { type StepResult, trainStep } from "./train.ts";
 import type { Batch } from "./types.ts";
+import { UsageError } from "../pipeline.ts";
 
 /** An optimizer as `fit` needs it (the plugins' `Optimizer` is one). */
 export interface FitOptimizer {
@@ -95,7 +96,9 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     const ck = await loadCheckpoint(await resolveCheckpoint(o.resume));
     o.model.loadStateDict(ck.weights);
     if (ck.optimizer) o.optimizer.loadState(ck.optimizer);
-    for (const [k, g] of Object.entries(o.generators ?? {})) if (ck.rng[k]) g.setRngState(ck.rng[k]);
+    for (const [k, g] of Object.entries(o.generators ?? {})) {
+      if (ck.rng[k]) g.setRngState(ck.rng[k]);
+    }
     const extra = (ck.extra ?? {}) as { history?: EpochMetrics[]; early?: unknown };
     history = extra.history ?? [];
     if (extra.early && o.earlyStopping) o.earlyStopping.setState(extra.early as never);
@@ -104,7 +107,11 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     best = ck.best;
     progress.log(`${o.run}: resumed after epoch ${ck.epoch} (step ${step})`);
   }
-  o.earlyStopping?.start(MONITORED, o.model);
+  try {
+    o.earlyStopping?.start(MONITORED, o.model);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const log = logStage({ runDir: o.runDir, csvPath: o.csvPath, classes: o.classes, history });
   const logWriter = log.writable.getWriter();
   const drained = log.readable.pipeTo(new WritableStream());
@@ -137,12 +144,14 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
         firstStep: step,
         readEvery: o.readEvery,
       }))
-      .pipeTo(new WritableStream({
-        write(r) {
-          last = r;
-          progress.update(state(r));
-        },
-      }));
+      .pipeTo(
+        new WritableStream({
+          write(r) {
+            last = r;
+            progress.update(state(r));
+          },
+        }),
+      );
     if (!last) throw new Error(`epoch ${epoch} had no training batches`);
     step = last.step;
     const trainImgsPerSec = last.images / last.seconds;

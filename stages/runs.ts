@@ -5,7 +5,7 @@
  * combination, all rows in one metrics.csv, the best N rows printed at the end.
  */
 import { join } from "node:path";
-import type { OptionSpec, Options } from "../pipeline.ts";
+import type { Options, OptionSpec } from "../pipeline.ts";
 import { UsageError } from "../pipeline.ts";
 import type { EpochMetrics, HValue } from "./evaluate.ts";
 import { bestTable, expandGrid, type Grid, parseGrid, type Row } from "./grid.ts";
@@ -60,7 +60,11 @@ export function checkTraining(o: Options): void {
   const pos = (k: string, int: boolean) => {
     const v = o[k] as number;
     if (!(v > 0) || (int && !Number.isInteger(v))) {
-      throw new UsageError(`--${hparamName(k).replace(/_/g, "-")} must be a positive ${int ? "whole number" : "number"}, got ${v}`);
+      throw new UsageError(
+        `--${hparamName(k).replace(/_/g, "-")} must be a positive ${
+          int ? "whole number" : "number"
+        }, got ${v}`,
+      );
     }
   };
   pos("epochs", true);
@@ -104,16 +108,18 @@ export async function runGrid(
     }
   }
   const base: Record<string, HValue> = {};
-  for (const k of tracked) base[k] = o[k] as HValue;
+  for (const k of tracked) base[hparamName(k)] = o[k] as HValue;
+  // Keys as logged (snake_case) name the run folders: lr=0.001_batch_size=32.
   const runs = expandGrid(
-    Object.fromEntries(Object.entries(grid).map(([k, v]) => [optionKey(k), v])),
+    Object.fromEntries(Object.entries(grid).map(([k, v]) => [hparamName(optionKey(k)), v])),
     base,
   );
   if (o.resume && runs.length > 1) throw new UsageError("--resume continues one run, not a grid");
   const csvPath = join(out, "metrics.csv");
   const epochs = o.epochs as number;
   for (const [i, r] of runs.entries()) {
-    const options = { ...o, ...r.params };
+    const options: Options = { ...o };
+    for (const [k, v] of Object.entries(r.params)) options[optionKey(k)] = v;
     const hparams = Object.fromEntries(
       tracked.map((k) => [hparamName(k), options[k] as HValue]),
     );
@@ -129,7 +135,8 @@ export async function runGrid(
   }
   const rows = await readCsv(csvPath).catch(() => [] as Row[]);
   if (rows.length) {
-    console.log(`\nbest ${Math.min(top, rows.length)} of ${runs.length} run(s) by TestAccuracy:`);
+    const k = Math.min(top, rows.length);
+    console.log(`\nbest ${k} row(s) by TestAccuracy, over ${runs.length} run(s):`);
     console.log(bestTable(rows as Row[], top, "TestAccuracy"));
     console.log(`metrics: ${csvPath}`);
   }

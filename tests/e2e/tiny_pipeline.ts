@@ -1,0 +1,104 @@
+/**
+ * A small pipeline file of the kind a plugin author writes outside `pipelines/`: a tiny
+ * CNN on the Intel-layout fixtures at 32×32, run through `fit` with the shared flags.
+ * The end-to-end tests drive it through `cli.ts`.
+ */
+import { initGpu } from "../../core/gpu.ts";
+import { Flatten, LogSoftmax, ReLU } from "../../core/nn/activation.ts";
+import { Conv2d } from "../../core/nn/conv.ts";
+import { Dropout } from "../../core/nn/dropout.ts";
+import { Linear } from "../../core/nn/linear.ts";
+import { Sequential } from "../../core/nn/sequential.ts";
+import { nll } from "../../core/ops/loss.ts";
+import { Rng } from "../../core/random.ts";
+import { MaxPool2d } from "../../plugins/pooling/max.ts";
+import "../../plugins/optimizers/index.ts";
+import "../../plugins/regularizers/layer_index.ts";
+import type { Optimizer } from "../../plugins/optimizers/chain.ts";
+import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
+import { create } from "../../plugins/registry.ts";
+import { definePipeline } from "../../pipeline.ts";
+import { fit } from "../../stages/fit.ts";
+import { openImageData } from "../../stages/image_data.ts";
+import { checkTraining, runGrid, trainingOptions } from "../../stages/runs.ts";
+import { dropoutGenerators } from "../../pipelines/custom_cnn.ts";
+
+export default definePipeline({
+  name: "tiny",
+  description: "A tiny CNN on the fixtures at 32×32 (for end-to-end tests).",
+  options: {
+    ...trainingOptions({
+      data: "fixtures/intel",
+      epochs: 3,
+      lr: 3e-3,
+      batchSize: 4,
+      out: "runs/tiny",
+    }),
+    patience: { type: "number", default: 0, help: "early-stopping patience (0: off)" },
+    monitor: { type: "string", default: "TestLoss", help: "early-stopping metric" },
+  },
+  async run(o) {
+    checkTraining(o);
+    await initGpu();
+    const data = openImageData({
+      root: o.data as string,
+      seed: o.seed as number,
+      size: 32,
+      strict: o.strict as boolean,
+      augment: { hflip: 0.5 },
+    });
+    try {
+      await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed"], async (r) => {
+        const seed = r.options.seed as number, bs = r.options.batchSize as number;
+        const rng = new Rng(seed);
+        const model = new Sequential(
+          new Conv2d(3, 4, 3, { padding: 1, rng }),
+          new ReLU(),
+          new MaxPool2d({ kernel: 4 }),
+          new Flatten(),
+          new Dropout(0.25, { seed }),
+          new Linear(256, data.classes.length, { rng }),
+          new LogSoftmax(),
+        );
+        const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
+          params: model.namedParameters(),
+          lr: r.options.lr as number,
+        });
+        const patience = o.patience as number;
+        const earlyStopping = patience > 0
+          ? create<EarlyStopping>("regularizer", "early_stopping", {
+            monitor: o.monitor as string,
+            mode: String(o.monitor).endsWith("Loss") ? "min" : "max",
+            patience,
+          })
+          : undefined;
+        try {
+          return await fit({
+            run: r.name,
+            runDir: r.dir,
+            csvPath: r.csvPath,
+            model,
+            loss: nll,
+            optimizer,
+            train: (epoch) => data.train(epoch, bs),
+            test: () => data.test(bs),
+            classes: data.classes,
+            epochs: r.options.epochs as number,
+            hparams: r.hparams,
+            generators: dropoutGenerators(model),
+            earlyStopping,
+            resume: r.options.resume as string | undefined,
+            readEvery: 2,
+            grid: r.grid,
+          });
+        } finally {
+          earlyStopping?.dispose();
+          optimizer.dispose();
+          model.dispose();
+        }
+      });
+    } finally {
+      data.close();
+    }
+  },
+});
