@@ -67,7 +67,71 @@ export {
   Step,
   Tanh,
 } from "./core/nn/activation.ts";
-/** Plain stochastic gradient descent. */
+/** Plain stochastic gradient descent (the optimizer plugins below are the general ones). */
 export { SGD } from "./core/nn/sgd.ts";
+/** 2-D convolution (im2col + the tuned matmul) and its layer with PyTorch's layout and init. */
+export { conv2d, type Conv2dOpOptions } from "./core/ops/conv.ts";
+export { Conv2d, type Conv2dOptions } from "./core/nn/conv.ts";
+/** Batch normalisation (batch statistics in training, running statistics in eval). */
+export { batchNorm } from "./core/ops/batchnorm.ts";
+export { BatchNorm, BatchNorm1d, BatchNorm2d } from "./core/nn/batchnorm.ts";
+/** Dropout with a seeded, resumable GPU mask generator. */
+export { dropout, DropoutGenerator } from "./core/ops/dropout.ts";
+export { Dropout } from "./core/nn/dropout.ts";
+/** ONNX's full NegativeLogLikelihoodLoss (weights, ignore_index, reductions). */
+export { nllLoss } from "./core/ops/nll.ts";
+/** The plugin registry: `register`, `find`, `create`, `names`. */
+export { create, find, names, type Plugin, type PluginKind, register } from "./plugins/registry.ts";
+/** Pooling plugins (registered on import): max, average, L2/Lp, global, adaptive. */
+export {
+  AdaptiveAvgPool2d,
+  adaptiveAvgPool2d,
+  AvgPool2d,
+  avgPool2d,
+  GlobalAvgPool2d,
+  globalAvgPool2d,
+  GlobalMaxPool2d,
+  globalMaxPool2d,
+  LpPool2d,
+  lpPool2d,
+  MaxPool2d,
+  maxPool2d,
+} from "./plugins/pooling/index.ts";
+/** Optimizer plugins as fused chains (registered on import), and gradient regularizer links. */
+export {
+  adagrad,
+  adam,
+  adamw,
+  chain,
+  type Link,
+  momentum,
+  nesterov,
+  Optimizer,
+  type OptimizerState,
+  rmsprop,
+  sgd,
+} from "./plugins/optimizers/index.ts";
+export { clipGradNorm, l1, l2, weightDecay } from "./plugins/regularizers/grad_index.ts";
+/** Layer regularizers (registered on import): dropout, batch norm, early stopping. */
+export { EarlyStopping } from "./plugins/regularizers/early_stopping.ts";
+import "./plugins/regularizers/layer_index.ts";
+/** Data stages: load, decode, resize, normalize, augment, shuffle, batch, and the GPU hand-off. */
+export { fileSource, openImageDataset } from "./stages/load.ts";
+export { decode } from "./stages/decode.ts";
+export { resize } from "./stages/resize.ts";
+export { normalize } from "./stages/normalize.ts";
+export { shuffleFiles } from "./stages/shuffle.ts";
+export { augment, type AugmentOptions } from "./stages/augment.ts";
+export { batch } from "./stages/batch.ts";
+export { imageBatches } from "./stages/images.ts";
+export { toDevice } from "./stages/device.ts";
+/** Training stages: the train step, evaluation, the run loop, logs and checkpoints. */
+export { type StepResult, trainStep } from "./stages/train.ts";
+export { type EpochMetrics, evaluate } from "./stages/evaluate.ts";
+export { fit, type FitOptions } from "./stages/fit.ts";
+export { logStage } from "./stages/log/stage.ts";
+export { loadCheckpoint, saveCheckpoint } from "./stages/checkpoint.ts";
+export { expandGrid, parseGrid } from "./stages/grid.ts";
+export { runGrid, trainingOptions } from "./stages/runs.ts";
 /** The pipeline-file contract used by `deno task pipeline`. */
 export { definePipeline, type Pipeline, TrainingError, UsageError } from "./pipeline.ts";
