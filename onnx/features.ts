@@ -24,7 +24,7 @@ import type { Batch, FileEntry } from "../stages/types.ts";
 import { toOnnxModel } from "./export.ts";
 import { type OrtKind, type OrtRunner, ortSession } from "./ort.ts";
 import type { TransferNet } from "./transfer.ts";
-import { cutModel, writeOnnx } from "./write.ts";
+import { cutModel, floatValue, writeOnnx } from "./write.ts";
 
 /** Where frozen features can be computed. */
 export type FeatureBackendKind = "engine" | OrtKind;
@@ -54,7 +54,13 @@ export async function frozenOnnx(net: TransferNet): Promise<Uint8Array> {
   const src = net.base.source;
   if (src) {
     const model = cutModel(src, net.frozenOutput, ["batch", ...net.featureShape.map(() => null)]);
-    return writeOnnx(model);
+    // Zoo files fix the input at 1×3×224×224: the frozen part takes any batch and size.
+    const inputs = model.graph.inputs.map((v) =>
+      v.type?.kind === "tensor" && v.type.shape?.length === 4
+        ? floatValue(v.name, ["batch", v.type.shape[1], "height", "width"])
+        : v
+    );
+    return writeOnnx({ ...model, graph: { ...model.graph, inputs, declaredInputs: inputs } });
   }
   const model = await toOnnxModel(net.frozenPart(), { inputShape: [1, ...net.inputSize] });
   return writeOnnx(model);

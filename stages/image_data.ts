@@ -8,7 +8,7 @@ import type { AugmentOptions } from "./augment.ts";
 import { imageBatches } from "./images.ts";
 import { type ImageDataset, openImageDataset } from "./load.ts";
 import type { NormalizeOptions } from "./normalize.ts";
-import { type Batch, type DataReport, newReport } from "./types.ts";
+import { type Batch, type DataReport, type FileEntry, newReport } from "./types.ts";
 import { DecodePool } from "./workers/prefetch.ts";
 
 /** Options of `openImageData`. */
@@ -28,7 +28,8 @@ export interface ImageData {
   classes: string[];
   report: DataReport;
   train(epoch: number, batchSize: number): ReadableStream<Batch>;
-  test(batchSize: number): ReadableStream<Batch>;
+  /** Batches of `files` (default: the test split) in order, without augmentation. */
+  test(batchSize: number, files?: readonly FileEntry[]): ReadableStream<Batch>;
   close(): void;
 }
 
@@ -57,8 +58,14 @@ export function openImageData(o: ImageDataOptions): ImageData {
     classes: dataset.classes,
     report,
     train: (epoch, batchSize) =>
-      imageBatches(dataset.train, { ...common, seed: o.seed, epoch, batchSize, augment: o.augment }),
-    test: (batchSize) => imageBatches(dataset.val, { ...common, batchSize }),
+      imageBatches(dataset.train, {
+        ...common,
+        seed: o.seed,
+        epoch,
+        batchSize,
+        augment: o.augment,
+      }),
+    test: (batchSize, files = dataset.val) => imageBatches(files, { ...common, batchSize }),
     close: () => pool.close(),
   };
 }
