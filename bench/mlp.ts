@@ -27,7 +27,10 @@ export async function engineMlpImagesPerSec(steps = 60, reps = 3): Promise<numbe
     new LogSoftmax(),
   );
   const opt = new SGD(model.parameters(), 0.01);
-  const xs = Array.from({ length: 4 }, () => Float32Array.from({ length: B * 784 }, () => rng.next()));
+  const xs = Array.from(
+    { length: 4 },
+    () => Float32Array.from({ length: B * 784 }, () => rng.next()),
+  );
   const ys = Array.from({ length: 4 }, () => Float32Array.from({ length: B }, () => rng.int(10)));
   const step = (i: number) =>
     tidy(() => {
@@ -54,7 +57,9 @@ export async function benchMlp(): Promise<void> {
   const ours = await engineMlpImagesPerSec();
   const tfjs = await peer("bench/peers/tfjs.ts", ["mlp"]);
   console.log(`MLP 784-256-10 train, batch 64 (${gpu().info.description})`);
-  console.log(`  engine          ${ours.toFixed(0).padStart(7)} images/s   (goal ≥ 3000 on lavapipe)`);
+  console.log(
+    `  engine          ${ours.toFixed(0).padStart(7)} images/s   (goal ≥ 3000 on lavapipe)`,
+  );
   if (tfjs === null) console.log("  tfjs-webgpu     unavailable");
   else {
     console.log(`  tfjs-webgpu     ${tfjs.toFixed(0).padStart(7)} images/s`);

@@ -75,7 +75,13 @@ export default definePipeline({
   name: "custom_cnn",
   description: "The from-scratch scene CNN (3 conv5+BN+avgpool blocks, FC 4000-4000-1000).",
   options: {
-    ...trainingOptions({ data: "fixtures/intel", epochs: 2, lr: 1e-3, batchSize: 16, out: "runs/custom_cnn" }),
+    ...trainingOptions({
+      data: "fixtures/intel",
+      epochs: 2,
+      lr: 1e-3,
+      batchSize: 16,
+      out: "runs/custom_cnn",
+    }),
     dropout: { type: "number", default: 0.5, help: "dropout probability of the head" },
   },
   async run(o) {
@@ -88,44 +94,50 @@ export default definePipeline({
       augment: { hflip: 0.5 },
     });
     try {
-      await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed", "dropout"], async (r) => {
-        const seed = r.options.seed as number, bs = r.options.batchSize as number;
-        const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
-        const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
-          params: model.namedParameters(),
-          lr: r.options.lr as number,
-          regularizers: (r.options.weightDecay as number) > 0
-            ? [{ name: "l2", lambda: r.options.weightDecay as number }]
-            : [],
-        });
-        try {
-          return await fit({
-            run: r.name,
-            runDir: r.dir,
-            csvPath: r.csvPath,
-            model,
-            loss: nll,
-            optimizer,
-            train: (epoch) => data.train(epoch, bs),
-            test: () => data.test(bs),
-            stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
-            classes: data.classes,
-            epochs: r.options.epochs as number,
-            hparams: r.hparams,
-            generators: dropoutGenerators(model),
-            resume: r.options.resume as string | undefined,
-            grid: r.grid,
+      await runGrid(
+        o,
+        ["lr", "batchSize", "weightDecay", "optimizer", "seed", "dropout"],
+        async (r) => {
+          const seed = r.options.seed as number, bs = r.options.batchSize as number;
+          const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
+          const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
+            params: model.namedParameters(),
+            lr: r.options.lr as number,
+            regularizers: (r.options.weightDecay as number) > 0
+              ? [{ name: "l2", lambda: r.options.weightDecay as number }]
+              : [],
           });
-        } finally {
-          optimizer.dispose();
-          model.dispose();
-        }
-      });
+          try {
+            return await fit({
+              run: r.name,
+              runDir: r.dir,
+              csvPath: r.csvPath,
+              model,
+              loss: nll,
+              optimizer,
+              train: (epoch) => data.train(epoch, bs),
+              test: () => data.test(bs),
+              stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
+              classes: data.classes,
+              epochs: r.options.epochs as number,
+              hparams: r.hparams,
+              generators: dropoutGenerators(model),
+              resume: r.options.resume as string | undefined,
+              grid: r.grid,
+            });
+          } finally {
+            optimizer.dispose();
+            model.dispose();
+          }
+        },
+      );
     } finally {
       data.close();
     }
     if (data.report.skipped.length) {
-      console.log(`${data.report.skipped.length} unusable file(s) were skipped (see warnings above)`);
+      console.log(
+        `${data.report.skipped.length} unusable file(s) were skipped (see warnings above)`,
+      );
     }
   },
 });

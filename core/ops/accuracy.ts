@@ -4,7 +4,7 @@
  * someone needs to see them.
  */
 import { decls, main1d, run } from "./kernel.ts";
-import { zeros, type Tensor } from "../tensor.ts";
+import { type Tensor, zeros } from "../tensor.ts";
 
 /** A fresh accumulator [Σ loss·n, Σ correct, Σ n] (kept; dispose it when done). */
 export function statsAccumulator(): Tensor {

@@ -80,7 +80,9 @@ export async function checkOp(
     const g = await grads[k]!.data();
     const n = xs[k].length;
     const probes = Math.min(n, opts.probes ?? 24);
-    const idx = probes === n ? [...Array(n).keys()] : Array.from({ length: probes }, () => rng.int(n));
+    const idx = probes === n
+      ? [...Array(n).keys()]
+      : Array.from({ length: probes }, () => rng.int(n));
     const fd: number[] = [], at: number[] = [];
     for (const i of idx) {
       const h = 1e-4 * Math.max(1, Math.abs(xs[k][i]));
@@ -97,7 +99,10 @@ export async function checkOp(
     const scale = Math.max(1e-6, ...Array.from(g, Math.abs));
     const err = Math.max(...fd.map((f, j) => Math.abs(f - at[j]))) / scale;
     worst = Math.max(worst, err);
-    assert(err <= (opts.gradTol ?? 1e-4), `input ${k} gradient relative error ${err.toExponential(2)}`);
+    assert(
+      err <= (opts.gradTol ?? 1e-4),
+      `input ${k} gradient relative error ${err.toExponential(2)}`,
+    );
   }
   out.dispose();
   for (const g of grads) g?.dispose();

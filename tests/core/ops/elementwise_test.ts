@@ -8,7 +8,8 @@ const map1 = (f: (a: number) => number): Ref => ([a]) => a.map(f);
 function map2(f: (a: number, b: number) => number): Ref {
   return ([a, b], [sa, sb]) => {
     const n = Math.max(sa.length, sb.length);
-    const pa = [...Array(n - sa.length).fill(1), ...sa], pb = [...Array(n - sb.length).fill(1), ...sb];
+    const pa = [...Array(n - sa.length).fill(1), ...sa],
+      pb = [...Array(n - sb.length).fill(1), ...sb];
     const so = pa.map((d, k) => Math.max(d, pb[k]));
     const size = so.reduce((p, d) => p * d, 1);
     const out = new Float64Array(size);
