@@ -12,6 +12,7 @@
  * @module
  */
 
+import process from "node:process";
 import {
   type CpuTuning,
   type KernelPlan,
@@ -19,6 +20,12 @@ import {
   type MatmulSpec,
   pickVariant,
 } from "../core/ops/matmul_wgsl.ts";
+import {
+  matmulTexturePlan,
+  type PackStep,
+  type TexLimits,
+  type TexTuning,
+} from "../core/ops/matmul_texture.ts";
 
 /** A device with the adapter's description and the kernel family picked for it. */
 export interface RawDevice {
@@ -43,6 +50,8 @@ export async function openDevice(): Promise<RawDevice> {
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
+      maxTextureDimension2D: adapter.limits.maxTextureDimension2D,
+      maxTextureArrayLayers: adapter.limits.maxTextureArrayLayers,
     },
   });
   return { device, description: adapter.info.description, variant: pickVariant(adapter.info) };
@@ -80,6 +89,98 @@ export function bindMatmul(
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(...plan.workgroups);
+    },
+  };
+}
+
+/** Which kernel runs: the texture kernel (tuning: `TexTuning`) or the storage one. */
+export type Kernel = { kind: "texture"; tuning?: Partial<TexTuning> } | {
+  kind: "storage";
+  tuning?: Partial<CpuTuning>;
+};
+
+function pipelineOf(device: GPUDevice, code: string): GPUComputePipeline {
+  const module = device.createShaderModule({ code });
+  return device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+}
+
+/**
+ * Compiles the texture plan of `s` and binds the buffers (A, B, C[, bias]); `encode`
+ * records the packing of both operands (into fresh textures) and the product, or the
+ * product alone with `packing` false (the textures keep what the last packing wrote).
+ */
+export function bindTextureMatmul(
+  device: GPUDevice,
+  s: MatmulSpec,
+  buffers: GPUBuffer[],
+  tuning?: Partial<TexTuning>,
+): { encode(enc: GPUCommandEncoder, packing?: boolean): void; code: string } {
+  const lim: TexLimits = {
+    maxDim: device.limits.maxTextureDimension2D,
+    maxLayers: device.limits.maxTextureArrayLayers,
+  };
+  const plan = matmulTexturePlan(s, lim, tuning);
+  if (!plan) throw new Error(`no texture plan for ${JSON.stringify(s)}`);
+  const usage = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
+    GPUTextureUsage.COPY_DST;
+  const texs = [plan.a, plan.b].map((o) =>
+    device.createTexture({
+      size: [o.size.width, o.size.height, o.size.layers],
+      format: "rgba32float",
+      usage,
+    })
+  );
+  const packs = [plan.a, plan.b].map((o, i) =>
+    o.steps.map((st: PackStep) => {
+      if (st.kind === "copy") return st;
+      const p = pipelineOf(device, st.code);
+      const bg = device.createBindGroup({
+        layout: p.getBindGroupLayout(0),
+        entries: [{ binding: 0, resource: { buffer: buffers[i] } }, {
+          binding: 1,
+          resource: texs[i].createView({ dimension: "2d-array" }),
+        }],
+      });
+      return { p, bg, workgroups: st.workgroups };
+    })
+  );
+  const p = pipelineOf(device, plan.code);
+  const bg = device.createBindGroup({
+    layout: p.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: texs[0].createView({ dimension: "2d-array" }) },
+      { binding: 1, resource: texs[1].createView({ dimension: "2d-array" }) },
+      { binding: 2, resource: { buffer: buffers[2] } },
+      ...(s.bias ? [{ binding: 3, resource: { buffer: buffers[3] } }] : []),
+    ],
+  });
+  return {
+    code: plan.code,
+    encode(enc, packing = true) {
+      if (packing) {
+        packs.forEach((steps, i) => {
+          for (const st of steps) {
+            if ("kind" in st) {
+              enc.copyBufferToTexture(
+                { buffer: buffers[i], offset: st.offset, bytesPerRow: st.bytesPerRow },
+                { texture: texs[i], origin: [0, st.y, st.layer] },
+                [st.bytesPerRow / 16, st.rows, 1],
+              );
+            } else {
+              const pass = enc.beginComputePass();
+              pass.setPipeline(st.p);
+              pass.setBindGroup(0, st.bg);
+              pass.dispatchWorkgroups(...st.workgroups);
+              pass.end();
+            }
+          }
+        });
+      }
+      const pass = enc.beginComputePass();
+      pass.setPipeline(p);
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(...plan.workgroups);
+      pass.end();
     },
   };
 }
@@ -154,12 +255,33 @@ export function referenceMatmul(
   return out;
 }
 
+/** Records one matmul of `s` (packing included) with `kernel` on `bufs` into `enc`. */
+function encoderFor(
+  device: GPUDevice,
+  s: MatmulSpec,
+  bufs: GPUBuffer[],
+  kernel: Kernel,
+): (enc: GPUCommandEncoder, packing?: boolean) => void {
+  if (kernel.kind === "texture") return bindTextureMatmul(device, s, bufs, kernel.tuning).encode;
+  const mm = bindMatmul(device, matmulPlan(s, kernel.tuning), bufs);
+  return (enc) => {
+    const pass = enc.beginComputePass();
+    mm.encode(pass);
+    pass.end();
+  };
+}
+
+/** The kernel the engine uses for `variant`: textures on software adapters. */
+export function defaultKernel(variant: "cpu" | "gpu"): Kernel {
+  return variant === "cpu" ? { kind: "texture" } : { kind: "storage" };
+}
+
 /** Runs one spec on the device and returns the max error relative to max(1, max|ref|). */
 export async function checkOne(
   device: GPUDevice,
   s: MatmulSpec,
   seed: number,
-  tuning?: Partial<CpuTuning>,
+  kernel: Kernel = defaultKernel(s.variant),
 ): Promise<number> {
   const aLen = (s.aBatchStride * (s.batch - 1)) + s.M * s.K;
   const bLen = (s.bBatchStride * (s.batch - 1)) + s.K * s.N;
@@ -170,11 +292,9 @@ export async function checkOne(
   const c0 = randomArray(cLen, seed + 3);
   const bufs = [storage(device, a), storage(device, b), storage(device, c0)];
   if (bias) bufs.push(storage(device, bias));
-  const mm = bindMatmul(device, matmulPlan(s, tuning), bufs);
+  const encode = encoderFor(device, s, bufs, kernel);
   const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  mm.encode(pass);
-  pass.end();
+  encode(enc);
   device.queue.submit([enc.finish()]);
   const got = await readBack(device, bufs[2], cLen);
   for (const x of bufs) x.destroy();
@@ -216,7 +336,7 @@ function spec(
 export async function checkAll(
   device: GPUDevice,
   variant: "cpu" | "gpu",
-  tuning?: Partial<CpuTuning>,
+  kernel: Kernel = defaultKernel(variant),
 ): Promise<[number, number]> {
   const cases: MatmulSpec[] = [];
   const dims: [number, number, number][] = [
@@ -268,7 +388,7 @@ export async function checkAll(
   let passed = 0, failed = 0;
   let seed = 1;
   for (const s of cases) {
-    const err = await checkOne(device, s, seed += 7, tuning);
+    const err = await checkOne(device, s, seed += 7, kernel);
     if (err <= 1e-5) passed++;
     else {
       failed++;
@@ -286,17 +406,34 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
+/** The cores the software adapter may use (for the CPU-time normalised rate). */
+const CORES = navigator.hardwareConcurrency;
+
+/** A benchmark result. */
+export interface BenchResult {
+  /** Median GFLOP/s (wall clock). */
+  gflops: number;
+  /**
+   * Median GFLOP per CPU-second of this process × the core count: the rate on an idle
+   * machine, robust to other processes sharing the cores.
+   */
+  cpuGflops: number;
+  /** Seconds of the first run (shader compilation included). */
+  firstSeconds: number;
+}
+
 /**
- * Measures GFLOP/s of a matmul: each round encodes `reps` dispatches into one submit and
- * waits once; returns the median over `rounds` rounds, and the seconds of the first
- * (compiling) dispatch.
+ * Measures GFLOP/s of a matmul: each round encodes `reps` matmuls (packing included
+ * unless `packing` is false) into one submit and waits once; returns the median over
+ * `rounds` rounds, and the seconds of the first (compiling) run.
  */
 export async function benchOne(
   device: GPUDevice,
   s: MatmulSpec,
   rounds: number,
-  tuning?: Partial<CpuTuning>,
-): Promise<{ gflops: number; firstSeconds: number }> {
+  kernel: Kernel = defaultKernel(s.variant),
+  packing = true,
+): Promise<BenchResult> {
   const flops = 2 * s.batch * s.M * s.N * s.K;
   const bufs = [
     storage(device, randomArray(s.M * s.K * (s.aBatchStride ? s.batch : 1), 1)),
@@ -304,24 +441,30 @@ export async function benchOne(
     storage(device, new Float32Array(s.batch * s.M * s.N)),
     storage(device, randomArray(s.N, 3)),
   ];
-  const mm = bindMatmul(device, matmulPlan(s, tuning), bufs);
-  const run = async (reps: number): Promise<number> => {
+  const t0 = performance.now();
+  const encode = encoderFor(device, s, bufs, kernel);
+  const run = async (reps: number, pack = packing): Promise<number> => {
     const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let r = 0; r < reps; r++) mm.encode(pass);
-    pass.end();
+    for (let r = 0; r < reps; r++) encode(enc, pack);
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
     return (performance.now() - t0) / 1000;
   };
-  const first = await run(1); // compile + warm-up
+  await run(1, true); // compile + warm-up (and fill the textures)
+  const first = (performance.now() - t0) / 1000;
+  const once = await run(1);
   // Aim for about 0.4 s per round so the ~11 ms completion wait is small.
-  const reps = Math.max(2, Math.min(200, Math.round(0.4 / Math.max(first, 1e-4))));
-  const rates: number[] = [];
-  for (let i = 0; i < rounds; i++) rates.push((flops * reps) / (await run(reps)) / 1e9);
+  const reps = Math.max(2, Math.min(200, Math.round(0.4 / Math.max(once, 1e-4))));
+  const rates: number[] = [], cpuRates: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const u0 = process.cpuUsage();
+    rates.push((flops * reps) / (await run(reps)) / 1e9);
+    const u = process.cpuUsage(u0);
+    cpuRates.push((flops * reps) / ((u.user + u.system) / 1e6) / 1e9 * CORES);
+  }
   for (const b of bufs) b.destroy();
-  return { gflops: median(rates), firstSeconds: first };
+  return { gflops: median(rates), cpuGflops: median(cpuRates), firstSeconds: first };
 }
 
 function square(variant: "cpu" | "gpu", n: number, transA: boolean, transB: boolean): MatmulSpec {
@@ -338,61 +481,78 @@ async function main(): Promise<void> {
   const variant = (opt("variant") ?? picked) as "cpu" | "gpu";
   const sizes = (opt("sizes") ?? "256,1024,2048").split(",").map(Number);
   const rounds = Number(opt("rounds") ?? 5);
-  console.log(`adapter: ${description}; kernel variant: ${variant}`);
+  const kinds = (opt("kernels") ?? (variant === "cpu" ? "texture,storage" : "storage"))
+    .split(",") as Kernel["kind"][];
+  console.log(`adapter: ${description}; kernel variant: ${variant}; kernels: ${kinds}`);
 
   if (args.includes("--tune")) {
     const n = sizes[0] === 256 && sizes.length > 1 ? sizes[1] : sizes[0];
-    const grid = JSON.parse(opt("grid") ?? "null") as Partial<CpuTuning>[] | null;
-    const configs: Partial<CpuTuning>[] = grid ?? [];
-    if (!grid) {
-      for (const tm of [4, 8]) {
-        for (const tn of [8, 16]) configs.push({ tm, tn });
+    const grid = JSON.parse(opt("grid") ?? "null") as Partial<TexTuning>[] | null;
+    const configs: Partial<TexTuning>[] = grid ?? [
+      { tm: 4, tn: 4 },
+      { tm: 4, tn: 8 },
+      { tm: 8, tn: 4 },
+      { tm: 8, tn: 8 },
+      { tm: 4, tn: 16 },
+      { tm: 8, tn: 16 },
+      { tm: 16, tn: 8 },
+    ];
+    for (const t of configs) {
+      const kernel: Kernel = { kind: "texture", tuning: t };
+      const parts: string[] = [];
+      for (
+        const [name, ta, tb] of [["NN", false, false], ["NT", false, true], [
+          "TN",
+          true,
+          false,
+        ]] as const
+      ) {
+        const b = await benchOne(device, square(variant, n, ta, tb), rounds, kernel, false);
+        parts.push(
+          `${name} ${b.gflops.toFixed(1)} [${b.cpuGflops.toFixed(1)}] (${
+            b.firstSeconds.toFixed(2)
+          } s)`,
+        );
       }
-    }
-    {
-      {
-        for (const t of configs) {
-          const [nn, nt, tnn] = [
-            (await benchOne(device, square(variant, n, false, false), rounds, t)).gflops,
-            (await benchOne(device, square(variant, n, false, true), rounds, t)).gflops,
-            (await benchOne(device, square(variant, n, true, false), rounds, t)).gflops,
-          ];
-          console.log(
-            `tune n=${n} ${JSON.stringify(t)}  NN ${nn.toFixed(1)}  NT ${nt.toFixed(1)}  TN ${
-              tnn.toFixed(1)
-            }`,
-          );
-        }
-      }
+      console.log(`tune n=${n} ${JSON.stringify(t)}  ${parts.join("  ")}`);
     }
     return;
   }
 
   if (!args.includes("--no-check")) {
-    const t0 = performance.now();
-    const [passed, failed] = await checkAll(device, variant);
-    console.log(
-      `correctness (${variant}): ${passed} passed, ${failed} failed ` +
-        `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-    );
-    if (failed) Deno.exitCode = 1;
+    for (const kind of kinds) {
+      const t0 = performance.now();
+      const [passed, failed] = await checkAll(device, variant, { kind });
+      console.log(
+        `correctness (${variant}, ${kind}): ${passed} passed, ${failed} failed ` +
+          `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+      if (failed) Deno.exitCode = 1;
+    }
   }
   if (!args.includes("--no-perf")) {
+    const forms = [["A·B", false, false], ["A·Bᵀ", false, true], ["Aᵀ·B", true, false], [
+      "Aᵀ·Bᵀ",
+      true,
+      true,
+    ]] as const;
     for (const n of sizes) {
-      const parts: string[] = [];
-      for (
-        const [name, ta, tb] of [["A·B", false, false], ["A·Bᵀ", false, true], [
-          "Aᵀ·B",
-          true,
-          false,
-        ], ["Aᵀ·Bᵀ", true, true]] as const
-      ) {
-        const r = await benchOne(device, square(variant, n, ta, tb), rounds);
-        parts.push(
-          `${name} ${r.gflops.toFixed(1)} (first dispatch ${r.firstSeconds.toFixed(1)} s)`,
-        );
+      for (const [name, ta, tb] of forms) {
+        const parts: string[] = [];
+        for (const kind of kinds) {
+          const r = await benchOne(device, square(variant, n, ta, tb), rounds, { kind });
+          parts.push(
+            `${kind} ${r.gflops.toFixed(1)} [${r.cpuGflops.toFixed(1)}] (first ${
+              r.firstSeconds.toFixed(2)
+            } s)`,
+          );
+          if (kind === "texture") {
+            const k = await benchOne(device, square(variant, n, ta, tb), rounds, { kind }, false);
+            parts.push(`texture kernel only ${k.gflops.toFixed(1)} [${k.cpuGflops.toFixed(1)}]`);
+          }
+        }
+        console.log(`matmul n=${n} ${name} GFLOP/s: ${parts.join(", ")}`);
       }
-      console.log(`matmul n=${n} GFLOP/s: ${parts.join(", ")}`);
     }
   }
   device.destroy();

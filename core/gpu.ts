@@ -16,6 +16,9 @@ export interface BufferWindow {
 /** Something a dispatch can bind: a whole buffer or a window of one. */
 export type Binding = GPUBuffer | BufferWindow;
 
+/** Anything `dispatch` binds: a buffer, a window of one, or a texture view. */
+export type Bindable = Binding | GPUTextureView;
+
 /** Counters that show whether the engine leaks: live buffers and bytes handed out. */
 export interface GpuStats {
   liveBuffers: number;
@@ -26,9 +29,24 @@ export interface GpuStats {
   pipelines: number;
   dispatches: number;
   submits: number;
+  liveTextures: number;
+  pooledTextures: number;
+  createdTextures: number;
 }
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const TEX_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
+  GPUTextureUsage.COPY_DST;
+
+/** Rounds a texture dimension up to a pool bucket: 16, then quarter powers of two. */
+function texBucket(v: number, max: number): number {
+  if (v <= 16) return Math.min(16, max);
+  const p = 2 ** Math.floor(Math.log2(v));
+  for (const f of [1, 1.25, 1.5, 1.75, 2]) {
+    if (p * f >= v) return Math.min(p * f, max);
+  }
+  return max;
+}
 
 /** Rounds a byte size up to the pool's bucket: 256-byte steps, then quarter powers of two. */
 export function bucketSize(bytes: number): number {
@@ -51,14 +69,28 @@ export class Gpu {
   readonly maxBindingBytes: number;
   readonly maxBufferBytes: number;
   readonly offsetAlign: number;
+  /** `maxTextureDimension2D` of the device. */
+  readonly maxTextureDim: number;
+  /** `maxTextureArrayLayers` of the device. */
+  readonly maxTextureLayers: number;
   #free = new Map<number, GPUBuffer[]>();
+  #freeTex = new Map<string, GPUTexture[]>();
+  #views = new WeakMap<GPUTexture, GPUTextureView>();
   #sizes = new WeakMap<GPUBuffer, number>();
   #pipelines = new Map<string, GPUComputePipeline>();
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #lost: string | null = null;
   #error: string | null = null;
-  #stats = { liveBuffers: 0, liveBytes: 0, createdBuffers: 0, dispatches: 0, submits: 0 };
+  #stats = {
+    liveBuffers: 0,
+    liveBytes: 0,
+    createdBuffers: 0,
+    dispatches: 0,
+    submits: 0,
+    liveTextures: 0,
+    createdTextures: 0,
+  };
 
   constructor(device: GPUDevice, info: GPUAdapterInfo) {
     this.device = device;
@@ -71,6 +103,8 @@ export class Gpu {
     this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, cap);
     this.maxBufferBytes = device.limits.maxBufferSize;
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
+    this.maxTextureDim = device.limits.maxTextureDimension2D;
+    this.maxTextureLayers = device.limits.maxTextureArrayLayers;
     device.lost.then((info) => {
       this.#lost = `GPU device lost (${info.reason}): ${info.message || "no message"}`;
     });
@@ -121,21 +155,72 @@ export class Gpu {
     list.push(buf);
   }
 
-  /** Destroys every pooled (unused) buffer. */
+  /**
+   * An `rgba32float` 2-D array texture of at least `width` × `height` texels and exactly
+   * `layers` layers from the pool (contents undefined; usable as a sampled or storage
+   * texture and as a copy destination).
+   */
+  acquireTexture(width: number, height: number, layers: number): GPUTexture {
+    const max = this.maxTextureDim;
+    if (width > max || height > max || layers > this.maxTextureLayers) {
+      throw new Error(`texture ${width}×${height}×${layers} exceeds this adapter's limits`);
+    }
+    const w = texBucket(width, max), h = texBucket(height, max);
+    const key = `${w}x${h}x${layers}`;
+    let tex = this.#freeTex.get(key)?.pop();
+    if (!tex) {
+      this.check();
+      tex = this.device.createTexture({
+        size: [w, h, layers],
+        format: "rgba32float",
+        usage: TEX_USAGE,
+      });
+      this.#stats.createdTextures++;
+    }
+    this.#stats.liveTextures++;
+    return tex;
+  }
+
+  /** Returns a texture to the pool. Commands already recorded that use it still see it. */
+  releaseTexture(tex: GPUTexture): void {
+    this.#stats.liveTextures--;
+    const key = `${tex.width}x${tex.height}x${tex.depthOrArrayLayers}`;
+    let list = this.#freeTex.get(key);
+    if (!list) this.#freeTex.set(key, list = []);
+    list.push(tex);
+  }
+
+  /** The 2-D array view of a texture (cached). */
+  view(tex: GPUTexture): GPUTextureView {
+    let v = this.#views.get(tex);
+    if (!v) this.#views.set(tex, v = tex.createView({ dimension: "2d-array" }));
+    return v;
+  }
+
+  /** Destroys every pooled (unused) buffer and texture. */
   trim(): void {
     this.flush();
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
+    for (const list of this.#freeTex.values()) for (const t of list) t.destroy();
+    this.#freeTex.clear();
   }
 
   /** Current counters. */
   stats(): GpuStats {
-    let pooledBuffers = 0, pooledBytes = 0;
+    let pooledBuffers = 0, pooledBytes = 0, pooledTextures = 0;
     for (const [size, list] of this.#free) {
       pooledBuffers += list.length;
       pooledBytes += size * list.length;
     }
-    return { ...this.#stats, pooledBuffers, pooledBytes, pipelines: this.#pipelines.size };
+    for (const list of this.#freeTex.values()) pooledTextures += list.length;
+    return {
+      ...this.#stats,
+      pooledBuffers,
+      pooledBytes,
+      pooledTextures,
+      pipelines: this.#pipelines.size,
+    };
   }
 
   /** The compiled pipeline for a WGSL source (entry point `main`), cached by source. */
@@ -164,13 +249,14 @@ export class Gpu {
   }
 
   /** Records one dispatch of `code` with `bindings` at @group(0) @binding(0..n-1). */
-  dispatch(code: string, bindings: Binding[], workgroups: [number, number?, number?]): void {
+  dispatch(code: string, bindings: Bindable[], workgroups: [number, number?, number?]): void {
     const pipeline = this.pipeline(code);
     const entries = bindings.map((b, i) =>
-      b instanceof GPUBuffer ? { binding: i, resource: { buffer: b } } : {
-        binding: i,
-        resource: { buffer: b.buffer, offset: b.offset, size: b.size },
-      }
+      b instanceof GPUBuffer
+        ? { binding: i, resource: { buffer: b } }
+        : b instanceof GPUTextureView
+        ? { binding: i, resource: b }
+        : { binding: i, resource: { buffer: b.buffer, offset: b.offset, size: b.size } }
     );
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -187,6 +273,27 @@ export class Gpu {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.#endPass();
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /**
+   * Records a copy of `rows` rows of `bytesPerRow` bytes (a multiple of 256) from `src` at
+   * byte `offset` (a multiple of 16) into an `rgba32float` texture at row `y`, layer `layer`.
+   */
+  copyToTexture(
+    src: GPUBuffer,
+    offset: number,
+    bytesPerRow: number,
+    rows: number,
+    tex: GPUTexture,
+    y: number,
+    layer: number,
+  ): void {
+    this.#endPass();
+    this.#encoderNow().copyBufferToTexture(
+      { buffer: src, offset, bytesPerRow },
+      { texture: tex, origin: [0, y, layer] },
+      [bytesPerRow / 16, rows, 1],
+    );
   }
 
   /** Records zero-filling of a byte range. */
@@ -274,6 +381,8 @@ export function initGpu(): Promise<Gpu> {
         "maxComputeWorkgroupSizeX",
         "maxComputeWorkgroupSizeY",
         "maxStorageBuffersPerShaderStage",
+        "maxTextureDimension2D",
+        "maxTextureArrayLayers",
       ] as const
     ) want[k] = adapter.limits[k];
     const device = await adapter.requestDevice({ requiredLimits: want });

@@ -31,7 +31,8 @@ import { type Binding, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { add, elementwise, relu as reluOp } from "./elementwise.ts";
 import { decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
-import { type CpuTuning, matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
+import type { MatmulSpec } from "./matmul_wgsl.ts";
+import { gemmInto } from "./matmul.ts";
 import { stridedCopy } from "./shape.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 
@@ -200,18 +201,7 @@ function gemm(
   c: Tensor | Binding,
   spec: Omit<MatmulSpec, "variant" | "bias">,
 ): void {
-  const plan = matmulPlan({ ...spec, bias: false, variant: gpu().variant }, cpuTuning(spec.M));
-  run(plan.code, [a, b, c], plan.workgroups);
-}
-
-/**
- * The "cpu" matmul's workgroup is 8×8 tiles of 8 rows × 16 columns: conv products have
- * few rows (16–64 output channels), so most of a workgroup's rows would idle. Reshape the
- * workgroup to the row tiles there are, keeping 64 invocations.
- */
-function cpuTuning(M: number): Partial<CpuTuning> {
-  const wgy = Math.min(8, 2 ** Math.ceil(Math.log2(Math.ceil(M / 8))));
-  return { wgy, wgx: 64 / wgy };
+  gemmInto(a, b, c, { ...spec, bias: false });
 }
 
 /** A binding of elements [start, start + count) of t, or null when the offset is unaligned. */

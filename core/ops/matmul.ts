@@ -1,13 +1,15 @@
 /**
  * Matrix products: batched matmul with transposed operands, and the fused linear layer
  * y = x·Wᵀ + b (optionally followed by ReLU), each with its gradient. The kernels come
- * from `matmul_wgsl.ts`, tuned per adapter kind.
+ * from `matmul_wgsl.ts` (real GPUs) and `matmul_texture.ts` (software adapters, operands
+ * read through textures), tuned per adapter kind.
  */
 import { record } from "../autograd.ts";
-import { type Binding, gpu } from "../gpu.ts";
+import { type Binding, type BufferWindow, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, run } from "./kernel.ts";
 import { matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
+import { matmulTexturePlan, type OperandTexture } from "./matmul_texture.ts";
 import { elementwise } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
 import { reshape, slice, stridedCopy } from "./shape.ts";
@@ -30,8 +32,51 @@ function dims(
   return { batch: sh.slice(0, -2) as number[], rows: trans ? c : r, cols: trans ? r : c };
 }
 
-/** Records C = op(A)·op(B) (+ bias) (+ ReLU) into `out` with the adapter's kernel. */
-function gemmInto(
+let forceStorage = false;
+
+/**
+ * Picks the software adapters' kernel: `"texture"` (the default) or `"storage"` (the
+ * storage-buffer kernel, kept for side-by-side benchmarks). Returns the previous choice.
+ */
+export function setCpuMatmulKernel(kind: "texture" | "storage"): "texture" | "storage" {
+  const old = forceStorage ? "storage" : "texture";
+  forceStorage = kind === "storage";
+  return old;
+}
+
+/** A tensor or binding as a buffer window. */
+function windowOf(t: Tensor | Binding): BufferWindow {
+  if ("shape" in t) return { buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) };
+  return t instanceof GPUBuffer ? { buffer: t, offset: 0, size: t.size } : t;
+}
+
+/** Records the filling of a pooled texture with an operand; returns the texture. */
+function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
+  const g = gpu();
+  const tex = g.acquireTexture(o.size.width, o.size.height, o.size.layers);
+  for (const st of o.steps) {
+    if (st.kind === "copy") {
+      g.copyToTexture(
+        src.buffer,
+        src.offset + st.offset,
+        st.bytesPerRow,
+        st.rows,
+        tex,
+        st.y,
+        st.layer,
+      );
+    } else g.dispatch(st.code, [src, g.view(tex)], st.workgroups);
+  }
+  return tex;
+}
+
+/**
+ * Records C = op(A)·op(B) (+ bias) (+ ReLU) into `out` with the adapter's kernel: on
+ * software adapters both operands are first packed into pooled textures (see
+ * `matmul_texture.ts`); elsewhere, or when an operand exceeds the texture limits, the
+ * storage-buffer kernel of `matmul_wgsl.ts` reads them directly.
+ */
+export function gemmInto(
   a: Tensor | Binding,
   b: Tensor | Binding,
   out: Tensor | Binding,
@@ -41,7 +86,20 @@ function gemmInto(
   for (const [name, t] of [["A", a], ["B", b], ["C", out]] as const) {
     if ("shape" in t) fitsBinding(`matmul ${name}`, t.bytes);
   }
-  const plan = matmulPlan({ ...spec, variant: gpu().variant });
+  const g = gpu();
+  if (g.variant === "cpu" && !forceStorage) {
+    const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
+    const plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim);
+    if (plan) {
+      const ta = packOperand(windowOf(a), plan.a), tb = packOperand(windowOf(b), plan.b);
+      const rest = [out, ...(bias ? [bias] : [])].map(windowOf);
+      g.dispatch(plan.code, [g.view(ta), g.view(tb), ...rest], plan.workgroups);
+      g.releaseTexture(ta);
+      g.releaseTexture(tb);
+      return;
+    }
+  }
+  const plan = matmulPlan({ ...spec, variant: g.variant });
   run(plan.code, bias ? [a, b, out, bias] : [a, b, out], plan.workgroups);
 }
 

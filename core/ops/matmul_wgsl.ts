@@ -6,7 +6,9 @@
  * batch count. Every size is baked into the source as a constant, so the source
  * doubles as the pipeline-cache key.
  *
- * Two kernel families:
+ * Two kernel families (on software adapters the op layer, `matmul.ts`, prefers the
+ * texture kernel of `matmul_texture.ts`, 3× faster; the `"cpu"` family here remains for
+ * operands beyond the texture limits and for callers that bind buffers directly):
  * - `"cpu"`: for Mesa's software adapters (lavapipe / llvmpipe), which run 8 (or 16)
  *   invocations as the lanes of one SIMD register. There every storage load is a loop
  *   over the lanes with a bounds check per lane (Mesa 22.x), costing as much as dozens of
@@ -145,13 +147,14 @@ function validate(s: MatmulSpec): void {
 }
 
 /** A float literal that WGSL accepts. */
-function f32(v: number): string {
+export function f32(v: number): string {
   if (!Number.isFinite(v)) throw new Error(`matmulPlan: alpha must be finite, got ${v}`);
   const s = String(Math.fround(v));
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
-function u32(v: number): string {
+/** A WGSL u32 literal. */
+export function u32(v: number): string {
   return `${v}u`;
 }
 
@@ -177,7 +180,7 @@ function header(s: MatmulSpec, aVec = false, bVec = false, cVec = false): string
  * exceeds 65535 the grid is folded into a linear index over two dimensions and decoded
  * in the shader; `decode` is WGSL that defines `tx`, `ty` and `bz` from `wg`.
  */
-function grid(gx: number, gy: number, gz: number): {
+export function tileGrid(gx: number, gy: number, gz: number): {
   workgroups: [number, number, number];
   decode: string;
 } {
@@ -236,7 +239,7 @@ function cpuPlan(s: MatmulSpec, t: CpuTuning): KernelPlan {
   const cVec = N % 4 === 0 && TN % 4 === 0;
   const colTiles = Math.ceil(N / TN);
   const rowTiles = Math.ceil(M / TM);
-  const g = grid(Math.ceil(colTiles / WX), Math.ceil(rowTiles / WY), s.batch);
+  const g = tileGrid(Math.ceil(colTiles / WX), Math.ceil(rowTiles / WY), s.batch);
   const edgeM = M % TM !== 0;
   const edgeN = N % TN !== 0;
   // A K-chunk of 4 needs both operands loadable 4 k at a time; otherwise step k by 1
@@ -359,7 +362,20 @@ function cpuPlan(s: MatmulSpec, t: CpuTuning): KernelPlan {
     step(u32(k), kc, "    ");
   }
 
-  // Epilogue.
+  storeTile(s, TM, TN, cVec, L);
+  L.push(`}`);
+  return { code: L.join("\n") + "\n", workgroups: g.workgroups, bindings: s.bias ? 4 : 3 };
+}
+
+/**
+ * Appends the store of a TM × TN register tile `c{i}_{j}` at (`row0`, `col0`) of batch
+ * `bz` (scale, bias, ReLU, accumulate; rows and columns past the edge are skipped).
+ * `cVec`: C is declared `array<vec4<f32>>` (needs N % 4 == 0).
+ */
+function storeTile(s: MatmulSpec, TM: number, TN: number, cVec: boolean, L: string[]): void {
+  const { M, N } = s;
+  const edgeM = M % TM !== 0;
+  const edgeN = N % TN !== 0;
   const alpha = s.alpha ?? 1;
   const fin = (v: string, col: string): string => {
     let e = v;
@@ -400,8 +416,6 @@ function cpuPlan(s: MatmulSpec, t: CpuTuning): KernelPlan {
     }
     L.push(`  }`);
   }
-  L.push(`}`);
-  return { code: L.join("\n") + "\n", workgroups: g.workgroups, bindings: s.bias ? 4 : 3 };
 }
 
 // ---------------------------------------------------------------------------------
@@ -411,7 +425,7 @@ function gpuPlan(s: MatmulSpec): KernelPlan {
   const BM = 64, BN = 64, BK = 16, RM = 4, RN = 4;
   const WX = BN / RN, WY = BM / RM; // 16 × 16 invocations
   const threads = WX * WY;
-  const g = grid(Math.ceil(s.N / BN), Math.ceil(s.M / BM), s.batch);
+  const g = tileGrid(Math.ceil(s.N / BN), Math.ceil(s.M / BM), s.batch);
   // Tile loads: A tile is BM × BK, B tile is BK × BN; each invocation loads
   // (BM*BK)/threads and (BK*BN)/threads elements.
   const aLoads = (BM * BK) / threads;

@@ -1,0 +1,80 @@
+/**
+ * Matmul throughput through the engine's own op (`matmul` after `initGpu`), for
+ * n = 256, 1024, 2048: the plain product and the transposed forms the backward pass uses
+ * (A·Bᵀ for dX-like products and Aᵀ·B for weight gradients), packing included. On
+ * software adapters the storage-buffer kernel (before the texture kernel) runs beside it
+ * in the same process for n ≤ 1024. The issue's goal: ≥ 25 GFLOP/s at n = 1024 on lavapipe.
+ */
+import process from "node:process";
+import { gpu, initGpu } from "../core/gpu.ts";
+import { matmul, setCpuMatmulKernel } from "../core/ops/matmul.ts";
+import { Rng } from "../core/random.ts";
+import { fromArray, type Tensor } from "../core/tensor.ts";
+import { median } from "./util.ts";
+
+/** GFLOP/s (wall) and GFLOP per CPU-second × cores of `reps` products per timed round. */
+async function rate(
+  a: Tensor,
+  b: Tensor,
+  opts: { transA?: boolean; transB?: boolean },
+  n: number,
+): Promise<{ wall: number; cpu: number; first: number }> {
+  const flops = 2 * n ** 3;
+  const round = async (reps: number) => {
+    const u0 = process.cpuUsage(), t0 = performance.now();
+    for (let r = 0; r < reps; r++) matmul(a, b, opts).dispose();
+    await gpu().sync();
+    const s = (performance.now() - t0) / 1000, u = process.cpuUsage(u0);
+    return { s, cpu: (u.user + u.system) / 1e6 };
+  };
+  const first = (await round(1)).s; // compiles
+  const once = (await round(1)).s;
+  const reps = Math.max(1, Math.min(50, Math.round(0.5 / once)));
+  const walls: number[] = [], cpus: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await round(reps);
+    walls.push((flops * reps) / r.s / 1e9);
+    cpus.push((flops * reps) / r.cpu / 1e9 * navigator.hardwareConcurrency);
+  }
+  return { wall: median(walls), cpu: median(cpus), first };
+}
+
+/** Prints the matmul benchmark (engine op, packing included) beside the issue's goal. */
+export async function benchMatmul(): Promise<void> {
+  const g = await initGpu();
+  const rng = new Rng(1);
+  const forms = [["A·B", {}], ["A·Bᵀ", { transB: true }], ["Aᵀ·B", { transA: true }]] as const;
+  const kinds: ("texture" | "storage")[] = g.variant === "cpu" ? ["texture", "storage"] : [
+    "texture",
+  ];
+  console.log(
+    `matmul through the op, GFLOP/s wall [GFLOP per CPU-second × ${navigator.hardwareConcurrency} cores]` +
+      ` (first call incl. compile); goal ≥ 25 at n = 1024 on lavapipe`,
+  );
+  for (const n of [256, 1024, 2048]) {
+    const a = fromArray(Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)), [n, n]);
+    const b = fromArray(Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)), [n, n]);
+    for (const [name, opts] of forms) {
+      const parts: string[] = [];
+      for (const kind of kinds) {
+        if (kind === "storage" && n > 1024) continue;
+        const old = setCpuMatmulKernel(kind);
+        try {
+          const r = await rate(a, b, opts, n);
+          const label = g.variant === "cpu" ? kind : "kernel";
+          parts.push(
+            `${label} ${r.wall.toFixed(1)} [${r.cpu.toFixed(1)}] (${r.first.toFixed(2)} s)`,
+          );
+        } finally {
+          setCpuMatmulKernel(old);
+        }
+      }
+      const goal = n === 1024 && g.variant === "cpu" ? "  (goal ≥ 25)" : "";
+      console.log(`  n=${n} ${name}: ${parts.join(", ")}${goal}`);
+    }
+    a.dispose();
+    b.dispose();
+  }
+}
+
+if (import.meta.main) await benchMatmul();
