@@ -6,70 +6,16 @@
  * Linear(1000, 6) → LogSoftmax; NLL loss, Adam. With no flags it runs on the fixtures.
  */
 import { initGpu } from "../core/gpu.ts";
-import { Flatten, LogSoftmax, ReLU } from "../core/nn/activation.ts";
-import { BatchNorm1d, BatchNorm2d } from "../core/nn/batchnorm.ts";
-import { Conv2d } from "../core/nn/conv.ts";
-import { Dropout } from "../core/nn/dropout.ts";
-import { Linear } from "../core/nn/linear.ts";
-import type { Module } from "../core/nn/module.ts";
-import { Sequential } from "../core/nn/sequential.ts";
 import { nll } from "../core/ops/loss.ts";
-import { Rng } from "../core/random.ts";
-import { AvgPool2d } from "../plugins/pooling/average.ts";
 import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create } from "../plugins/registry.ts";
 import { definePipeline } from "../pipeline.ts";
-import { fit, type Stateful } from "../stages/fit.ts";
+import { dropoutGenerators, sceneCnn } from "./nets.ts";
+export { dropoutGenerators, sceneCnn };
+import { fit } from "../stages/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
 import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
-
-/** The custom scene CNN for `classes` outputs, initialised from `seed`. */
-export function sceneCnn(classes = 6, seed = 0, dropout = 0.5): Sequential {
-  const rng = new Rng(seed);
-  const block = (i: number, o: number) => [
-    new Conv2d(i, o, 5, { rng }),
-    new BatchNorm2d(o),
-    new ReLU(),
-    new AvgPool2d({ kernel: 3, stride: 3 }),
-  ];
-  return new Sequential(
-    ...block(3, 64),
-    ...block(64, 32),
-    ...block(32, 16),
-    new Flatten(),
-    new Linear(144, 4000, { rng }),
-    new BatchNorm1d(4000),
-    new ReLU(),
-    new Dropout(dropout, { seed: seed + 1 }),
-    new Linear(4000, 4000, { rng }),
-    new BatchNorm1d(4000),
-    new ReLU(),
-    new Dropout(dropout, { seed: seed + 2 }),
-    new Linear(4000, 1000, { rng }),
-    new BatchNorm1d(1000),
-    new ReLU(),
-    new Linear(1000, classes, { rng }),
-    new LogSoftmax(),
-  );
-}
-
-/** Every Dropout layer of a model as a named generator for checkpoints. */
-export function dropoutGenerators(model: Sequential): Record<string, Stateful> {
-  const out: Record<string, Stateful> = {};
-  model.layers.forEach((m: Module, i) => {
-    if (m instanceof Dropout) {
-      out[`dropout.${i}`] = {
-        rngState: () => {
-          const s = m.rngState();
-          return [s.seed, s.step];
-        },
-        setRngState: ([seed, step]) => m.setRngState({ seed, step }),
-      };
-    }
-  });
-  return out;
-}
 
 export default definePipeline({
   name: "custom_cnn",

@@ -8,17 +8,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
-import { Flatten, LogSoftmax, ReLU } from "../core/nn/activation.ts";
-import { Conv2d } from "../core/nn/conv.ts";
-import { Linear } from "../core/nn/linear.ts";
-import { Sequential } from "../core/nn/sequential.ts";
 import { nll } from "../core/ops/loss.ts";
-import { Rng } from "../core/random.ts";
-import { MaxPool2d } from "../plugins/pooling/max.ts";
 import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create } from "../plugins/registry.ts";
 import { definePipeline, UsageError } from "../pipeline.ts";
+import { fashionCnn } from "./nets.ts";
+export { fashionCnn };
 import { batch } from "../stages/batch.ts";
 import {
   FASHION_MNIST_CLASSES,
@@ -29,24 +25,6 @@ import {
 import { fit } from "../stages/fit.ts";
 import { normalize } from "../stages/normalize.ts";
 import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
-
-/** The CNN of the Fashion-MNIST benchmark, initialised from `seed`. */
-export function fashionCnn(seed = 0): Sequential {
-  const rng = new Rng(seed);
-  return new Sequential(
-    new Conv2d(1, 16, 3, { padding: 1, rng }),
-    new ReLU(),
-    new MaxPool2d({ kernel: 2 }),
-    new Conv2d(16, 32, 3, { padding: 1, rng }),
-    new ReLU(),
-    new MaxPool2d({ kernel: 2 }),
-    new Flatten(),
-    new Linear(1568, 128, { rng }),
-    new ReLU(),
-    new Linear(128, 10, { rng }),
-    new LogSoftmax(),
-  );
-}
 
 const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
 
