@@ -7,15 +7,12 @@
  */
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import "../plugins/optimizers/index.ts";
-import type { Optimizer } from "../plugins/optimizers/chain.ts";
-import { create } from "../plugins/registry.ts";
 import { definePipeline } from "../pipeline.ts";
 import { dropoutGenerators, sceneCnn } from "./nets.ts";
 export { dropoutGenerators, sceneCnn };
 import { fit } from "../stages/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
+import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
 
 export default definePipeline({
   name: "custom_cnn",
@@ -46,13 +43,7 @@ export default definePipeline({
         async (r) => {
           const seed = r.options.seed as number, bs = r.options.batchSize as number;
           const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
-          const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
-            params: model.namedParameters(),
-            lr: r.options.lr as number,
-            regularizers: (r.options.weightDecay as number) > 0
-              ? [{ name: "l2", lambda: r.options.weightDecay as number }]
-              : [],
-          });
+          const optimizer = runOptimizer(model.namedParameters(), r.options);
           try {
             return await fit({
               run: r.name,

@@ -9,9 +9,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import "../plugins/optimizers/index.ts";
-import type { Optimizer } from "../plugins/optimizers/chain.ts";
-import { create } from "../plugins/registry.ts";
 import { definePipeline, UsageError } from "../pipeline.ts";
 import { fashionCnn } from "./nets.ts";
 export { fashionCnn };
@@ -24,7 +21,7 @@ import {
 } from "../stages/fashion_mnist.ts";
 import { fit } from "../stages/fit.ts";
 import { normalize } from "../stages/normalize.ts";
-import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
+import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
 
 const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
 
@@ -62,13 +59,7 @@ export default definePipeline({
     await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed"], async (r) => {
       const seed = r.options.seed as number, bs = r.options.batchSize as number;
       const model = fashionCnn(seed);
-      const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
-        params: model.namedParameters(),
-        lr: r.options.lr as number,
-        regularizers: (r.options.weightDecay as number) > 0
-          ? [{ name: "l2", lambda: r.options.weightDecay as number }]
-          : [],
-      });
+      const optimizer = runOptimizer(model.namedParameters(), r.options);
       try {
         return await fit({
           run: r.name,

@@ -31,13 +31,10 @@ import {
 } from "../onnx/features.ts";
 import { importOnnxFile } from "../onnx/import.ts";
 import { transferModel, type TransferNet } from "../onnx/transfer.ts";
-import "../plugins/optimizers/index.ts";
-import type { Optimizer } from "../plugins/optimizers/chain.ts";
-import { create } from "../plugins/registry.ts";
 import { definePipeline, UsageError } from "../pipeline.ts";
 import { fit } from "../stages/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkTraining, runGrid, trainingOptions } from "../stages/runs.ts";
+import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
 import type { Batch } from "../stages/types.ts";
 
 /** The model `fit` trains: the head on precomputed frozen features; state is the whole net. */
@@ -170,13 +167,10 @@ export default definePipeline({
             train = (epoch) => featureBatches(tr.set, { batchSize: bs, seed, epoch });
             test = () => featureBatches(te.set, { batchSize: bs });
           }
-          const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
-            params: net.namedParameters().filter(([, p]) => p.requiresGrad),
-            lr: r.options.lr as number,
-            regularizers: (r.options.weightDecay as number) > 0
-              ? [{ name: "l2", lambda: r.options.weightDecay as number }]
-              : [],
-          });
+          const optimizer = runOptimizer(
+            net.namedParameters().filter(([, p]) => p.requiresGrad),
+            r.options,
+          );
           try {
             const history = await fit({
               run: r.name,

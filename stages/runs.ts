@@ -10,6 +10,10 @@ import { UsageError } from "../pipeline.ts";
 import type { EpochMetrics, HValue } from "./evaluate.ts";
 import { bestTable, expandGrid, type Grid, parseGrid, type Row } from "./grid.ts";
 import { readCsv } from "./log/csv.ts";
+import type { Tensor } from "../core/tensor.ts";
+import "../plugins/optimizers/index.ts";
+import type { Optimizer } from "../plugins/optimizers/chain.ts";
+import { create } from "../plugins/registry.ts";
 
 /** Defaults a pipeline gives the shared flags. */
 export interface TrainingDefaults {
@@ -140,4 +144,17 @@ export async function runGrid(
     console.log(bestTable(rows as Row[], top, "TestAccuracy"));
     console.log(`metrics: ${csvPath}`);
   }
+}
+
+/**
+ * The optimizer a run's options name (`--optimizer`, `--lr`, and `--weight-decay` as the
+ * L2 regularizer C₀ + (λ/2)·Σw²) over named parameters.
+ */
+export function runOptimizer(params: [string, Tensor][], options: Options): Optimizer {
+  const wd = (options.weightDecay as number | undefined) ?? 0;
+  return create<Optimizer>("optimizer", options.optimizer as string, {
+    params,
+    lr: options.lr as number,
+    regularizers: wd > 0 ? [{ name: "l2", lambda: wd }] : [],
+  });
 }

@@ -12,15 +12,13 @@ import { Sequential } from "../../core/nn/sequential.ts";
 import { nll } from "../../core/ops/loss.ts";
 import { Rng } from "../../core/random.ts";
 import { MaxPool2d } from "../../plugins/pooling/max.ts";
-import "../../plugins/optimizers/index.ts";
 import "../../plugins/regularizers/layer_index.ts";
-import type { Optimizer } from "../../plugins/optimizers/chain.ts";
 import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
 import { definePipeline } from "../../pipeline.ts";
 import { fit } from "../../stages/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
-import { checkTraining, runGrid, trainingOptions } from "../../stages/runs.ts";
+import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../../stages/runs.ts";
 import { dropoutGenerators } from "../../pipelines/custom_cnn.ts";
 
 export default definePipeline({
@@ -60,10 +58,7 @@ export default definePipeline({
           new Linear(256, data.classes.length, { rng }),
           new LogSoftmax(),
         );
-        const optimizer = create<Optimizer>("optimizer", r.options.optimizer as string, {
-          params: model.namedParameters(),
-          lr: r.options.lr as number,
-        });
+        const optimizer = runOptimizer(model.namedParameters(), r.options);
         const patience = o.patience as number;
         const earlyStopping = patience > 0
           ? create<EarlyStopping>("regularizer", "early_stopping", {
