@@ -3,14 +3,15 @@
  * n = 256, 1024, 2048: the plain product and the transposed forms the backward pass uses
  * (A·Bᵀ for dX-like products and Aᵀ·B for weight gradients), packing included. On
  * software adapters the storage-buffer kernel (before the texture kernel) runs beside it
- * in the same process for n ≤ 1024. The issue's goal: ≥ 25 GFLOP/s at n = 1024 on lavapipe.
+ * in the same process for n ≤ 1024, and TensorFlow.js's WebGPU matMul on the same adapter
+ * (a child process of the same run) is the peer for the plain product. The issue's goal: ≥ 25 GFLOP/s at n = 1024 on lavapipe.
  */
 import process from "node:process";
 import { gpu, initGpu } from "../core/gpu.ts";
 import { matmul, setCpuMatmulKernel } from "../core/ops/matmul.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, type Tensor } from "../core/tensor.ts";
-import { median } from "./util.ts";
+import { median, peer } from "./util.ts";
 
 /** GFLOP/s (wall) and GFLOP per CPU-second × cores of `reps` products per timed round. */
 async function rate(
@@ -68,6 +69,15 @@ export async function benchMatmul(): Promise<void> {
         } finally {
           setCpuMatmulKernel(old);
         }
+      }
+      if (name === "A·B" && n <= 1024) {
+        const tfjs = await peer("bench/peers/tfjs.ts", ["matmul", String(n)]);
+        const ours = parseFloat(parts[0].split(" ")[1]);
+        parts.push(
+          tfjs === null
+            ? "tfjs-webgpu unavailable"
+            : `tfjs-webgpu ${tfjs.toFixed(1)} (ratio ${(ours / tfjs).toFixed(1)}×)`,
+        );
       }
       const goal = n === 1024 && g.variant === "cpu" ? "  (goal ≥ 25)" : "";
       console.log(`  n=${n} ${name}: ${parts.join(", ")}${goal}`);

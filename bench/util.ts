@@ -9,8 +9,8 @@ export function median(xs: number[]): number {
 
 /**
  * Runs a peer benchmark script in a child Deno process (its own WebGPU device, so the two
- * do not interfere) and returns the `imagesPerSec` of the JSON line it prints last, or
- * null when it fails.
+ * do not interfere) and returns the `imagesPerSec` (or `gflops`) of the JSON line it
+ * prints last, or null when it fails.
  */
 export async function peer(script: string, args: string[]): Promise<number | null> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -20,7 +20,8 @@ export async function peer(script: string, args: string[]): Promise<number | nul
   }).output();
   const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
   try {
-    return JSON.parse(text).imagesPerSec ?? null;
+    const r = JSON.parse(text);
+    return r.imagesPerSec ?? r.gflops ?? null;
   } catch {
     console.error(`peer ${script} ${args.join(" ")} failed:`);
     console.error(new TextDecoder().decode(out.stderr).split("\n").slice(-5).join("\n"));

@@ -213,6 +213,32 @@ export async function tfjsSceneImagesPerSec(opts: TfjsBenchOptions = {}): Promis
   return rate;
 }
 
+/** GFLOP/s of TensorFlow.js's WebGPU matMul for n×n operands (median of 3 timed rounds). */
+export async function tfjsMatmulGflops(n: number): Promise<number> {
+  await initTfjs();
+  const a = tf.randomUniform([n, n], -1, 1, "float32", 1);
+  const b = tf.randomUniform([n, n], -1, 1, "float32", 2);
+  const round = async (reps: number) => {
+    const t0 = performance.now();
+    let last: tf.Tensor | null = null;
+    for (let r = 0; r < reps; r++) {
+      last?.dispose();
+      last = tf.matMul(a, b);
+    }
+    await last!.data();
+    last!.dispose();
+    return (performance.now() - t0) / 1000;
+  };
+  await round(1); // compiles
+  const once = await round(1);
+  const reps = Math.max(1, Math.min(50, Math.round(0.5 / once)));
+  const rates = [];
+  for (let i = 0; i < 3; i++) rates.push((2 * n ** 3 * reps) / (await round(reps)) / 1e9);
+  a.dispose();
+  b.dispose();
+  return rates.sort((x, y) => x - y)[1];
+}
+
 /**
  * Runs this file in a child Deno process (its own WebGPU device) and returns its
  * images per second; the child inherits the environment (e.g. `DENO_WEBGPU_BACKEND`).
@@ -233,8 +259,16 @@ export async function runTfjsPeer(model: "mlp" | "cnn" | "scene", steps?: number
 
 if (import.meta.main) {
   const model = Deno.args[0];
+  if (model === "matmul") {
+    const n = Number(Deno.args[1] ?? 1024);
+    const gflops = await tfjsMatmulGflops(n);
+    console.log(
+      JSON.stringify({ peer: "tfjs-webgpu", model, backend: tf.getBackend(), n, gflops }),
+    );
+    Deno.exit(0);
+  }
   if (model !== "mlp" && model !== "cnn" && model !== "scene") {
-    console.error("usage: deno run -A bench/peers/tfjs.ts mlp|cnn|scene [steps]");
+    console.error("usage: deno run -A bench/peers/tfjs.ts mlp|cnn|scene [steps] | matmul [n]");
     Deno.exit(2);
   }
   const steps = Deno.args[1] ? Number(Deno.args[1]) : undefined;
