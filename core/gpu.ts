@@ -365,9 +365,20 @@ export const NO_ADAPTER =
   "no WebGPU adapter: install Mesa's software driver (apt-get install mesa-vulkan-drivers) " +
   "and run with DENO_WEBGPU_BACKEND=vulkan, or install your GPU's Vulkan driver";
 
+/**
+ * Test hook: with `WEBGPU_TRAIN_NO_GPU=1` in the environment, any attempt to start GPU work
+ * (or a GPU-backed runtime) throws, so a test can prove that bad input is refused first.
+ */
+export function assertGpuAllowed(what: string): void {
+  if (Deno.env.get("WEBGPU_TRAIN_NO_GPU") === "1") {
+    throw new Error(`${what} called under WEBGPU_TRAIN_NO_GPU=1 (GPU work before validation)`);
+  }
+}
+
 /** Acquires the adapter and device once per process (later calls return the same one). */
 export function initGpu(): Promise<Gpu> {
   if (current) return Promise.resolve(current);
+  assertGpuAllowed("initGpu");
   return pending ??= (async () => {
     const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) throw new Error(NO_ADAPTER);

@@ -61,6 +61,7 @@ export async function ortSession(
   model: Uint8Array,
   opts: OrtOptions = {},
 ): Promise<OrtRunner> {
+  assertGpuAllowed(`ortSession(${kind})`);
   const threads = opts.threads ?? navigator.hardwareConcurrency ?? 1;
   let ort: Ort;
   let sessionOpts: Record<string, unknown>;
