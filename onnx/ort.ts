@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { assertGpuAllowed } from "../core/gpu.ts";
 
 /** The ONNX Runtime backends this project can use. */
 export type OrtKind = "ort-node" | "ort-wasm" | "ort-webgpu";
