@@ -250,13 +250,22 @@ Deno.test("a pooling plugin written outside plugins/ registers and trains", asyn
       4,
     ]);
     x.requiresGrad = true;
-    const live = gpu().stats().liveBuffers;
+    // Tensors left to the garbage collector by the checks above give their buffers back
+    // whenever a FinalizationRegistry callback runs, which is only ever between tasks,
+    // never inside synchronous code. So each count below is a difference taken around a
+    // synchronous block: it sees exactly what that block allocated or freed.
+    const before = gpu().stats().liveBuffers;
     tidy(() => backward(sum(net.forward(x))));
-    const g = await x.grad!.data();
+    const added = gpu().stats().liveBuffers - before;
+    assertEquals(added, 1, `forward + backward left ${added} new live buffers, not 1 (x's grad)`);
+    const grad = x.grad!;
+    const g = await grad.data();
     assertEquals(g.reduce((a, b) => a + b, 0), 2 * 3 * 2 * 2); // one tap per window
-    x.grad!.dispose();
-    assertEquals(gpu().stats().liveBuffers, live - 1);
+    const held = gpu().stats().liveBuffers;
+    grad.dispose();
     x.dispose();
+    const freed = held - gpu().stats().liveBuffers;
+    assertEquals(freed, 2, `disposing x and its gradient freed ${freed} buffers, not 2`);
   } finally {
     unregister("pooling", "medianpool");
   }

@@ -1,7 +1,9 @@
 /**
  * Child process for checkpoint_test.ts. `deno run -A _checkpoint_writer.ts <dir> <mode>`:
  *   hang: writes a good checkpoint (epoch 1), then starts a large one (epoch 2) and, once
- *         part of it is in the temporary file, prints "PARTIAL <tmp>" and waits forever;
+ *         part of it is in the temporary file, prints "PARTIAL <tmp>" and blocks reading
+ *         stdin, which the parent keeps open, so it is still mid-write when it is killed
+ *         (if stdin ends instead, it exits with status 3 without finishing the write);
  *   loop: writes checkpoints of epoch 1, 2, 3, … (weights filled with the epoch) forever,
  *         printing "SAVED <epoch>" after each.
  */
@@ -33,7 +35,12 @@ if (mode === "hang") {
     afterChunk: async (bytes, tmp) => {
       if (bytes < 1 << 20) return;
       console.log(`PARTIAL ${tmp}`);
-      await new Promise(() => {});
+      // A bare never-settling promise would not do: with nothing pending, Deno ends the
+      // process ("top-level await promise never resolved"), racing the parent's kill.
+      // A pending read of stdin keeps this process alive and blocked right here.
+      const buf = new Uint8Array(1);
+      while (await Deno.stdin.read(buf) !== null);
+      Deno.exit(3);
     },
   });
 } else {

@@ -110,6 +110,8 @@ Deno.test("checkpoint: run folder keeps last and best; resolve finds them", asyn
 function child(dir: string, mode: string) {
   const p = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", WRITER, dir, mode],
+    // kept open until the child is dead: the "hang" writer blocks reading it
+    stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -131,6 +133,7 @@ function child(dir: string, mode: string) {
       p.kill("SIGKILL");
       const s = await p.status;
       await lines.cancel();
+      await p.stdin.close().catch(() => {}); // the pipe's reader is gone with the child
       return s;
     },
   };
