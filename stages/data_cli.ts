@@ -2,10 +2,11 @@
  * `deno task data <dir> [--strict] [--workers N]`: prints what a pipeline would see —
  * the layout recognised, classes with counts per split, an image-size histogram and every
  * file it could not use, with the reason. Exit code 0 when there are usable images
- * (and, under --strict, no unusable ones); 1 otherwise.
+ * (and, under --strict, no unusable ones); 1 otherwise; 2 for bad arguments or a data
+ * folder that cannot be used (one line, then the usage line for arguments).
  */
-import { parseArgs } from "node:util";
 import { relative } from "node:path";
+import { intFlag, oneLine, parseFlags, UsageError } from "./cli_args.ts";
 import { decode } from "./decode.ts";
 import { fileSource, type ImageDataset, openImageDataset } from "./load.ts";
 import { DataError, type FileEntry, newReport, type SkippedFile } from "./types.ts";
@@ -107,26 +108,71 @@ export function printScan(scan: ScanResult, strict = false): number {
   return 0;
 }
 
-if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    options: { strict: { type: "boolean" }, workers: { type: "string" } },
-    allowPositionals: true,
+const USAGE = "usage: deno task data <dir> [--strict] [--workers N]";
+
+/** What the data command was asked to do (see `parseDataArgs`). */
+export interface DataArgs {
+  help: boolean;
+  dir: string;
+  strict: boolean;
+  workers?: number;
+}
+
+/** Checks the data command's arguments; throws a UsageError (one line) for bad ones. */
+export function parseDataArgs(args: readonly string[]): DataArgs {
+  const { values, positionals } = parseFlags(args, {
+    strict: { type: "boolean" },
+    workers: { type: "string" },
+    help: { type: "boolean", short: "h" },
   });
-  if (positionals.length !== 1) {
-    console.error("usage: deno task data <dir> [--strict] [--workers N]");
-    Deno.exit(2);
+  if (values.help) return { help: true, dir: "", strict: false };
+  if (positionals.length === 0) throw new UsageError("missing the data folder");
+  if (positionals.length > 1) {
+    throw new UsageError(`expected one data folder, got ${positionals.length}`);
+  }
+  const dir = positionals[0];
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(dir);
+  } catch {
+    throw new UsageError(`data folder not found: ${dir}`);
+  }
+  if (!info.isDirectory) throw new UsageError(`not a folder: ${dir}`);
+  const workers = values.workers === undefined
+    ? undefined
+    : intFlag("--workers", values.workers as string, 0);
+  return { help: false, dir, strict: values.strict === true, workers };
+}
+
+/** Runs the data command on `args`; returns the exit code (2 for bad input). */
+export async function main(args: readonly string[]): Promise<number> {
+  let a: DataArgs;
+  try {
+    a = parseDataArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`data: ${e.message}`);
+    console.error(USAGE);
+    return 2;
+  }
+  if (a.help) {
+    console.log(USAGE);
+    return 0;
   }
   try {
-    const scan = await scanDataset(positionals[0], {
-      workers: values.workers ? Number(values.workers) : undefined,
-    });
-    Deno.exit(printScan(scan, values.strict));
+    const scan = await scanDataset(a.dir, { workers: a.workers });
+    return printScan(scan, a.strict);
   } catch (e) {
-    if (e instanceof DataError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(1);
-    }
-    throw e;
+    console.error(`data: ${oneLine(e)}`);
+    return e instanceof DataError ? 2 : 1;
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`data: ${oneLine(e)}`);
+    Deno.exit(1);
   }
 }

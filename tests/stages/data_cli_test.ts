@@ -26,9 +26,50 @@ Deno.test("data task: prints layout, class counts, sizes and unusable files; exi
   assert(out.includes("Unlabelled (pred): 5 usable"), out);
 });
 
-Deno.test("data task: --strict fails on unusable files; a missing folder fails naming it", async () => {
+Deno.test("data task: --strict fails on unusable files; --workers 0 decodes inline", async () => {
   assertEquals((await run(INTEL, "--strict")).code, 1);
-  const missing = await run("/nonexistent/folder");
-  assertEquals(missing.code, 1);
-  assert(missing.out.includes("/nonexistent/folder"), missing.out);
+  const inline = await run(INTEL, "--workers", "0");
+  assertEquals(inline.code, 0, inline.out);
+  assert(/total\s+34\s+12/.test(inline.out), inline.out);
+});
+
+Deno.test("data task: --help prints the usage and exits 0", async () => {
+  const { code, out } = await run("--help");
+  assertEquals(code, 0);
+  assert(out.startsWith("usage: deno task data <dir>"), out);
+  assert(!out.includes("    at "), out);
+});
+
+Deno.test("data task: bad arguments exit 2 with one line and the usage line", async () => {
+  const cases: [string[], string][] = [
+    [[], "data: missing the data folder"],
+    [[INTEL, "--bogus"], "data: unknown flag --bogus"],
+    [[INTEL, "extra"], "data: expected one data folder, got 2"],
+    [["/nonexistent/folder"], "data: data folder not found: /nonexistent/folder"],
+    [[`${INTEL}/../make_intel.py`], `data: not a folder: ${INTEL}/../make_intel.py`],
+    [[INTEL, "--workers", "abc"], "data: --workers must be an integer ≥ 0, got abc"],
+    [[INTEL, "--workers", "-1"], "data: --workers must be an integer ≥ 0, got -1"],
+    [[INTEL, "--workers"], "data: --workers needs a value"],
+    [[INTEL, "--strict=yes"], "data: --strict does not take a value"],
+  ];
+  for (const [args, message] of cases) {
+    const { code, out } = await run(...args);
+    const lines = out.trim().split("\n");
+    assertEquals(code, 2, `${args.join(" ")}: ${out}`);
+    assertEquals(lines[0], message);
+    assertEquals(lines.length, 2, out);
+    assert(lines[1].startsWith("usage: deno task data"), out);
+  }
+});
+
+Deno.test("data task: an unusable data folder (DataError) exits 2 with one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/notes.txt`, "no images\n");
+    const { code, out } = await run(dir);
+    assertEquals(code, 2, out);
+    assertEquals(out.trim(), `data: no images in data folder ${dir}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
