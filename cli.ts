@@ -1,11 +1,22 @@
 /**
  * `deno task pipeline <file> [flags]`: runs `pipelines/<file>`, or any path or URL to a
- * pipeline file. Exit codes: 0 success, 1 training failed, 2 bad usage or bad input.
+ * pipeline file. Exit codes: 0 success, 1 training failed, 2 bad usage or bad input,
+ * 3 the output folder is locked by a live run, 130/143 interrupted (checkpoint written).
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseOptions, type Pipeline, TrainingError, usage, UsageError } from "./pipeline.ts";
+import {
+  invocation,
+  parseOptions,
+  type Pipeline,
+  TrainingError,
+  usage,
+  UsageError,
+} from "./pipeline.ts";
+import { DataError } from "./stages/types.ts";
+import { InterruptedError } from "./training/interrupt.ts";
+import { LockHeldError } from "./training/lock.ts";
 
 const USAGE = "usage: deno task pipeline <file.ts> [flags]   (e.g. linear_regression.ts --help)";
 
@@ -24,7 +35,8 @@ async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return file ? 0 : 2;
   }
-  let pipeline: Pipeline;
+  let pipeline: Pipeline | undefined;
+  invocation.file = file;
   try {
     const mod = await import(locate(file));
     pipeline = mod.default;
@@ -37,9 +49,20 @@ async function main(args: string[]): Promise<number> {
     await pipeline.run(opts);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\n${USAGE}`);
+    if (e instanceof UsageError || e instanceof DataError) {
+      const line = pipeline
+        ? usage(pipeline).split("\n")[0] + "   (--help lists the flags)"
+        : USAGE;
+      console.error(`error: ${e.message}\n${line}`);
       return 2;
+    }
+    if (e instanceof LockHeldError) {
+      console.error(`error: ${e.message}`);
+      return 3;
+    }
+    if (e instanceof InterruptedError) {
+      console.error(e.message);
+      return e.exitCode;
     }
     if (e instanceof TrainingError) {
       console.error(`training failed: ${e.message}`);

@@ -1,7 +1,8 @@
 /**
  * The contract of a pipeline file: a default export made by `definePipeline`, with its own
  * options (turned into `--flags`) and a `run` function. `cli.ts` finds the file, parses the
- * flags and runs it; errors map to exit codes (1 training failed, 2 bad usage or input).
+ * flags and runs it; errors map to exit codes (1 training failed, 2 bad usage or input,
+ * 3 the output folder's lock is held, 130/143 interrupted after writing a checkpoint).
  */
 import { parseArgs } from "node:util";
 
@@ -47,7 +48,8 @@ export class TrainingError extends Error {
   override name = "TrainingError";
 }
 
-function kebab(s: string): string {
+/** The flag name of an option (`batchSize` → `batch-size`). */
+export function kebab(s: string): string {
   return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
@@ -61,6 +63,16 @@ export function usage(p: Pipeline): string {
   lines.push("  --help  this text");
   return lines.join("\n");
 }
+
+const explicit = new WeakMap<Options, Set<string>>();
+
+/** The options a user gave on the command line (not filled from defaults), by key. */
+export function givenOptions(o: Options): Set<string> {
+  return explicit.get(o) ?? new Set(Object.keys(o).filter((k) => o[k] !== undefined));
+}
+
+/** How the running pipeline was named on the command line (for the resume hint). */
+export const invocation = { file: "" };
 
 /** Parses `args` against the pipeline's options; throws UsageError on unknown or bad flags. */
 export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
@@ -76,8 +88,11 @@ export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
   }
   if (values.help) return "help";
   const out: Options = {};
+  const given = new Set<string>();
+  explicit.set(out, given);
   for (const [k, o] of Object.entries(p.options)) {
     const v = values[kebab(k)];
+    if (v !== undefined) given.add(k);
     if (v === undefined) out[k] = o.default;
     else if (o.type === "number") {
       const n = Number(v);

@@ -726,18 +726,13 @@ function assignPaths(imp: Importer): void {
 // ---- entry points -----------------------------------------------------------------------
 
 /**
- * Builds an `OnnxNet` from a read model. Throws `OnnxImportError` (one line: file,
- * problem, operator, node, opset) for anything it cannot run, before uploading weights
- * of later nodes. Needs `initGpu()` first.
- *
- * @example
- * const net = importOnnx(readOnnxFileSync("vgg16.onnx"), { file: "vgg16.onnx" });
+ * The checks that need no GPU: every operator supported, one graph input and one output.
+ * Throws OnnxImportError naming the file and the first problem (a pipeline runs this before
+ * any GPU work, so a bad model file is refused at once).
  */
-export function importOnnx(model: OnnxModel, opts: ImportOptions = {}): OnnxNet {
-  const file = opts.file ?? "<model>";
+export function checkImportable(model: OnnxModel, file = "<model>"): void {
   const imp = new Importer(model, file);
   const g = model.graph;
-  // Check every operator first, so nothing is built for a file that cannot load.
   for (const node of g.nodes) {
     if (!SUPPORTED_OPS.includes(node.opType) || (node.domain && node.domain !== "ai.onnx")) {
       imp.fail(node, "unsupported operator");
@@ -753,6 +748,21 @@ export function importOnnx(model: OnnxModel, opts: ImportOptions = {}): OnnxNet 
   if (g.outputs.length !== 1) {
     throw new OnnxImportError(`${file}: expected one graph output, found ${g.outputs.length}`);
   }
+}
+
+/**
+ * Builds an `OnnxNet` from a read model. Throws `OnnxImportError` (one line: file,
+ * problem, operator, node, opset) for anything it cannot run, before uploading weights
+ * of later nodes. Needs `initGpu()` first.
+ *
+ * @example
+ * const net = importOnnx(readOnnxFileSync("vgg16.onnx"), { file: "vgg16.onnx" });
+ */
+export function importOnnx(model: OnnxModel, opts: ImportOptions = {}): OnnxNet {
+  const file = opts.file ?? "<model>";
+  checkImportable(model, file);
+  const imp = new Importer(model, file);
+  const g = model.graph;
   for (const [name, t] of g.initializers) {
     try {
       imp.vals.set(name, { kind: "const", v: cpuOf(t), init: name });

@@ -8,11 +8,11 @@
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
 import { definePipeline } from "../pipeline.ts";
-import { dropoutGenerators, sceneCnn } from "./nets.ts";
-export { dropoutGenerators, sceneCnn };
-import { fit } from "../stages/fit.ts";
+import { exportRunModel, sceneCnn } from "./nets.ts";
+export { sceneCnn };
+import { fit } from "../training/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
+import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
 
 export default definePipeline({
   name: "custom_cnn",
@@ -28,46 +28,42 @@ export default definePipeline({
     dropout: { type: "number", default: 0.5, help: "dropout probability of the head" },
   },
   async run(o) {
-    checkTraining(o);
-    await initGpu();
+    const plan = await planRuns(o, {
+      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed", "dropout"],
+      check: (x) => checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true }),
+    });
+    const opts = plan.options;
     const data = openImageData({
-      root: o.data as string,
-      seed: o.seed as number,
-      strict: o.strict as boolean,
+      root: opts.data as string,
+      seed: opts.seed as number,
+      strict: opts.strict as boolean,
       augment: { hflip: 0.5 },
     });
     try {
-      await runGrid(
-        o,
-        ["lr", "batchSize", "weightDecay", "optimizer", "seed", "dropout"],
-        async (r) => {
-          const seed = r.options.seed as number, bs = r.options.batchSize as number;
-          const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
-          const optimizer = runOptimizer(model.namedParameters(), r.options);
-          try {
-            return await fit({
-              run: r.name,
-              runDir: r.dir,
-              csvPath: r.csvPath,
-              model,
-              loss: nll,
-              optimizer,
-              train: (epoch) => data.train(epoch, bs),
-              test: () => data.test(bs),
-              stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
-              classes: data.classes,
-              epochs: r.options.epochs as number,
-              hparams: r.hparams,
-              generators: dropoutGenerators(model),
-              resume: r.options.resume as string | undefined,
-              grid: r.grid,
-            });
-          } finally {
-            optimizer.dispose();
-            model.dispose();
-          }
-        },
-      );
+      if (opts.strict) await data.checkAll();
+      await plan.execute(async (r) => {
+        await initGpu();
+        const seed = r.options.seed as number, bs = r.options.batchSize as number;
+        const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
+        const optimizer = runOptimizer(model.namedParameters(), r.options);
+        try {
+          const history = await fit({
+            ...r.fit,
+            model,
+            loss: nll,
+            optimizer,
+            train: (epoch) => data.train(epoch, bs),
+            test: () => data.test(bs),
+            stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
+            classes: data.classes,
+          });
+          await exportRunModel(model, r.dir, [1, 3, 150, 150], data.classes);
+          return history;
+        } finally {
+          optimizer.dispose();
+          model.dispose();
+        }
+      });
     } finally {
       data.close();
     }

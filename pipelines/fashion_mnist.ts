@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
 import { definePipeline, UsageError } from "../pipeline.ts";
-import { fashionCnn } from "./nets.ts";
+import { exportRunModel, fashionCnn } from "./nets.ts";
 export { fashionCnn };
 import { batch } from "../stages/batch.ts";
 import {
@@ -19,9 +19,9 @@ import {
   fashionMnistSource,
   readFashionMnist,
 } from "../stages/fashion_mnist.ts";
-import { fit } from "../stages/fit.ts";
+import { fit } from "../training/fit.ts";
 import { normalize } from "../stages/normalize.ts";
-import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
+import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
 
 const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
 
@@ -39,8 +39,12 @@ export default definePipeline({
     limit: { type: "number", default: 0, help: "use only the first N training images (0: all)" },
   },
   async run(o) {
-    checkTraining(o);
-    const dir = o.data as string;
+    const plan = await planRuns(o, {
+      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed"],
+      check: (x) => checkNumber(x, "limit", { min: 0, int: true }),
+    });
+    const opts = plan.options;
+    const dir = opts.data as string;
     if (!existsSync(join(dir, "train-images-idx3-ubyte.gz"))) {
       if (dir === FASHION_MNIST_DIR) {
         await new Deno.Command("sh", { args: ["scripts/setup.sh", "--fashion"] }).output();
@@ -51,20 +55,18 @@ export default definePipeline({
         );
       }
     }
-    await initGpu();
     const train = await readFashionMnist("train", dir);
     const test = await readFashionMnist("t10k", dir);
-    const limit = o.limit as number;
+    const limit = opts.limit as number;
     if (limit > 0) train.count = Math.min(limit, train.count);
-    await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed"], async (r) => {
+    await plan.execute(async (r) => {
+      await initGpu();
       const seed = r.options.seed as number, bs = r.options.batchSize as number;
       const model = fashionCnn(seed);
       const optimizer = runOptimizer(model.namedParameters(), r.options);
       try {
-        return await fit({
-          run: r.name,
-          runDir: r.dir,
-          csvPath: r.csvPath,
+        const history = await fit({
+          ...r.fit,
           model,
           loss: nll,
           optimizer,
@@ -76,11 +78,9 @@ export default definePipeline({
             fashionMnistSource(test).pipeThrough(normalize(NORM)).pipeThrough(batch({ size: 500 })),
           stepsPerEpoch: Math.ceil(train.count / bs),
           classes: [...FASHION_MNIST_CLASSES],
-          epochs: r.options.epochs as number,
-          hparams: r.hparams,
-          resume: r.options.resume as string | undefined,
-          grid: r.grid,
         });
+        await exportRunModel(model, r.dir, [1, 1, 28, 28], [...FASHION_MNIST_CLASSES]);
+        return history;
       } finally {
         optimizer.dispose();
         model.dispose();

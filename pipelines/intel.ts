@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
 import { LogSoftmax } from "../core/nn/activation.ts";
-import { Module } from "../core/nn/module.ts";
+import { Module, type Stateful } from "../core/nn/module.ts";
 import { nll } from "../core/ops/loss.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { exportOnnx } from "../onnx/export.ts";
@@ -29,12 +29,13 @@ import {
   openFeatureBackend,
   selectFeatureBackend,
 } from "../onnx/features.ts";
-import { importOnnxFile } from "../onnx/import.ts";
+import { checkImportable, importOnnxFile } from "../onnx/import.ts";
+import { readOnnxFile } from "../onnx/read.ts";
 import { transferModel, type TransferNet } from "../onnx/transfer.ts";
 import { definePipeline, UsageError } from "../pipeline.ts";
-import { fit } from "../stages/fit.ts";
+import { fit } from "../training/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../stages/runs.ts";
+import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
 import type { Batch } from "../stages/types.ts";
 
 /** The model `fit` trains: the head on precomputed frozen features; state is the whole net. */
@@ -51,6 +52,9 @@ class HeadOnFeatures extends Module {
   }
   override namedBuffers(prefix = ""): [string, Tensor][] {
     return this.net.namedBuffers(prefix);
+  }
+  override namedGenerators(prefix = ""): [string, Stateful][] {
+    return this.net.namedGenerators(prefix);
   }
   override train(on = true): this {
     this.net.train(on);
@@ -96,112 +100,107 @@ export default definePipeline({
     features: { type: "string", default: "auto", help: `frozen-part backend: ${BACKENDS}` },
   },
   async run(o) {
-    checkTraining(o);
-    if (!BACKENDS.includes(o.features as string)) {
-      throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
+    const plan = await planRuns(o, {
+      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed", "hidden", "dropout"],
+      check(x) {
+        checkNumber(x, "hidden", { min: 1, int: true });
+        checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true });
+        if (!BACKENDS.includes(x.features as string)) {
+          throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
+        }
+      },
+    });
+    const opts = plan.options;
+    const augment = !(opts.noAugment as boolean);
+    // Fail before any GPU work on a missing, truncated or unsupported model.
+    const weights = opts.weights as string;
+    try {
+      checkImportable(await readOnnxFile(weights), weights);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
     }
-    if (o.grid === "none") o.grid = undefined;
-    const augment = !(o.noAugment as boolean);
-    await initGpu();
     const data = openImageData({
-      root: o.data as string,
-      seed: o.seed as number,
-      strict: o.strict as boolean,
+      root: opts.data as string,
+      seed: opts.seed as number,
+      strict: opts.strict as boolean,
       augment: augment ? { hflip: 0.5, perspective: { distortion: 0.2, p: 0.5 } } : undefined,
     });
-    // Fail before training on a missing, truncated or unsupported model; each run then
-    // imports its own copy, so runs of a grid never share trained weights.
-    const load = () =>
-      importOnnxFile(o.weights as string).catch((e) => {
-        throw new UsageError((e as Error).message);
-      });
-    (await load()).dispose();
     let chosen: FeatureBackendKind | undefined;
     try {
-      await runGrid(
-        o,
-        ["lr", "batchSize", "weightDecay", "optimizer", "seed", "hidden", "dropout"],
-        async (r) => {
-          const seed = r.options.seed as number, bs = r.options.batchSize as number;
-          const net = transferModel(await load(), {
-            classes: data.classes.length,
-            hidden: [r.options.hidden as number],
-            dropout: r.options.dropout as number,
-            unfreezeLastBlock: r.options.unfreezeLastBlock as boolean,
-            seed,
+      if (opts.strict) await data.checkAll();
+      await plan.execute(async (r) => {
+        await initGpu();
+        const seed = r.options.seed as number, bs = r.options.batchSize as number;
+        // Each run imports its own copy, so runs of a grid never share trained weights.
+        const net = transferModel(await importOnnxFile(weights), {
+          classes: data.classes.length,
+          hidden: [r.options.hidden as number],
+          dropout: r.options.dropout as number,
+          unfreezeLastBlock: r.options.unfreezeLastBlock as boolean,
+          seed,
+        });
+        const model = new HeadOnFeatures(net);
+        // The backend is measured once (first run) and reused by the rest of the grid.
+        const kind = chosen ?? (opts.features as string);
+        const backend = kind === "auto"
+          ? (await selectFeatureBackend(net, { log: (l) => console.log(l) })).backend
+          : await openFeatureBackend(kind as FeatureBackendKind, net);
+        chosen = backend.kind;
+        console.log(`${r.name}: frozen features on ${backend.kind}`);
+        const shape = [...net.featureShape];
+        let train = (epoch: number) =>
+          data.train(epoch, bs).pipeThrough(toFeatures(backend, shape));
+        let test = () => data.test(bs).pipeThrough(toFeatures(backend, shape));
+        if (!augment && !(r.options.unfreezeLastBlock as boolean)) {
+          const modelHash = await hashModel(await frozenOnnx(net), net.inputSize);
+          const cache = {
+            backend,
+            dir: join(plan.out, ".features"),
+            modelHash,
+            itemShape: shape,
+            log: (l: string) => console.log(l),
+          };
+          const tr = await cachedFeatures({
+            ...cache,
+            files: data.dataset.train,
+            batches: () => data.test(bs, data.dataset.train),
           });
-          const model = new HeadOnFeatures(net);
-          // The backend is measured once (first run) and reused by the rest of the grid.
-          const kind = chosen ?? (o.features as string);
-          // The frozen part: its backend (measured once per run, logged), then its features.
-          const backend = kind === "auto"
-            ? (await selectFeatureBackend(net, { log: (l) => console.log(l) })).backend
-            : await openFeatureBackend(kind as FeatureBackendKind, net);
-          chosen = backend.kind;
-          console.log(`${r.name}: frozen features on ${backend.kind}`);
-          const shape = [...net.featureShape];
-          let train = (epoch: number) =>
-            data.train(epoch, bs).pipeThrough(toFeatures(backend, shape));
-          let test = () => data.test(bs).pipeThrough(toFeatures(backend, shape));
-          if (!augment && !(r.options.unfreezeLastBlock as boolean)) {
-            const modelHash = await hashModel(await frozenOnnx(net), net.inputSize);
-            const dir = join(o.out as string, ".features");
-            const tr = await cachedFeatures({
-              backend,
-              files: data.dataset.train,
-              batches: () => data.test(bs, data.dataset.train),
-              dir,
-              modelHash,
-              itemShape: shape,
-              log: (l) => console.log(l),
-            });
-            const te = await cachedFeatures({
-              backend,
-              files: data.dataset.val,
-              batches: () => data.test(bs),
-              dir,
-              modelHash,
-              itemShape: shape,
-              log: (l) => console.log(l),
-            });
-            train = (epoch) => featureBatches(tr.set, { batchSize: bs, seed, epoch });
-            test = () => featureBatches(te.set, { batchSize: bs });
-          }
-          const optimizer = runOptimizer(
-            net.namedParameters().filter(([, p]) => p.requiresGrad),
-            r.options,
-          );
-          try {
-            const history = await fit({
-              run: r.name,
-              runDir: r.dir,
-              csvPath: r.csvPath,
-              model,
-              loss: nll,
-              optimizer,
-              train,
-              test,
-              stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
-              classes: data.classes,
-              epochs: r.options.epochs as number,
-              hparams: r.hparams,
-              resume: r.options.resume as string | undefined,
-              grid: r.grid,
-            });
-            const file = join(r.dir, "model.onnx");
-            await exportOnnx(net, file, {
-              inputShape: [1, ...net.inputSize],
-              classes: data.classes,
-            });
-            console.log(`${r.name}: exported ${file} (deno task predict ${r.dir} <images>)`);
-            return history;
-          } finally {
-            await backend.release();
-            optimizer.dispose();
-            net.dispose();
-          }
-        },
-      );
+          const te = await cachedFeatures({
+            ...cache,
+            files: data.dataset.val,
+            batches: () => data.test(bs),
+          });
+          train = (epoch) => featureBatches(tr.set, { batchSize: bs, seed, epoch });
+          test = () => featureBatches(te.set, { batchSize: bs });
+        }
+        const optimizer = runOptimizer(
+          net.namedParameters().filter(([, p]) => p.requiresGrad),
+          r.options,
+        );
+        try {
+          const history = await fit({
+            ...r.fit,
+            model,
+            loss: nll,
+            optimizer,
+            train,
+            test,
+            stepsPerEpoch: Math.ceil(data.dataset.train.length / bs),
+            classes: data.classes,
+          });
+          const file = join(r.dir, "model.onnx");
+          await exportOnnx(net, file, {
+            inputShape: [1, ...net.inputSize],
+            classes: data.classes,
+          });
+          console.log(`${r.name}: exported ${file} (deno task predict ${r.dir} <images>)`);
+          return history;
+        } finally {
+          await backend.release();
+          optimizer.dispose();
+          net.dispose();
+        }
+      });
     } finally {
       data.close();
     }

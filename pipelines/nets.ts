@@ -1,6 +1,7 @@
 /**
  * The networks of the pipelines, built in code (no data dependencies, so benchmarks and
- * tests import them alone): the Fashion-MNIST CNN and the custom scene CNN.
+ * tests import them alone): the Fashion-MNIST CNN and the custom scene CNN, and the export
+ * of a trained one as its run's model.onnx.
  */
 import { Flatten, LogSoftmax, ReLU } from "../core/nn/activation.ts";
 import { BatchNorm1d, BatchNorm2d } from "../core/nn/batchnorm.ts";
@@ -12,7 +13,8 @@ import { Sequential } from "../core/nn/sequential.ts";
 import { Rng } from "../core/random.ts";
 import { AvgPool2d } from "../plugins/pooling/average.ts";
 import { MaxPool2d } from "../plugins/pooling/max.ts";
-import type { Stateful } from "../stages/fit.ts";
+import { join } from "node:path";
+import { exportOnnx } from "../onnx/export.ts";
 
 /** The CNN of the Fashion-MNIST benchmark, initialised from `seed`. */
 export function fashionCnn(seed = 0): Sequential {
@@ -62,19 +64,18 @@ export function sceneCnn(classes = 6, seed = 0, dropout = 0.5): Sequential {
   );
 }
 
-/** Every Dropout layer of a model as a named generator for checkpoints. */
-export function dropoutGenerators(model: Sequential): Record<string, Stateful> {
-  const out: Record<string, Stateful> = {};
-  model.layers.forEach((m: Module, i) => {
-    if (m instanceof Dropout) {
-      out[`dropout.${i}`] = {
-        rngState: () => {
-          const s = m.rngState();
-          return [s.seed, s.step];
-        },
-        setRngState: ([seed, step]) => m.setRngState({ seed, step }),
-      };
-    }
-  });
-  return out;
+/**
+ * Exports a trained network as the run's `model.onnx` (eval mode, class names in its
+ * metadata), so `deno task predict <run folder>` works for every pipeline.
+ */
+export async function exportRunModel(
+  model: Module,
+  runDir: string,
+  inputShape: number[],
+  classes: string[],
+): Promise<void> {
+  const file = join(runDir, "model.onnx");
+  model.eval();
+  await exportOnnx(model, file, { inputShape, classes });
+  console.log(`exported ${file} (deno task predict ${runDir} <images>)`);
 }

@@ -7,6 +7,7 @@
  */
 import { UsageError } from "../pipeline.ts";
 import type { HValue } from "./evaluate.ts";
+import { compareEpochs, type Scored } from "./log/best.ts";
 
 /** Key → the values to try, in order. */
 export type Grid = Record<string, HValue[]>;
@@ -122,7 +123,8 @@ export type Row = Record<string, string | number | boolean | null | undefined>;
 
 /**
  * The best `n` rows by the numeric column `by` (highest first; lowest first for a column
- * ending in "Loss"); rows whose value is not a number come last. With `perRun`, only each
+ * ending in "Loss"), ties to the lower TestLoss and then the earlier epoch (the rule of
+ * `log/best.ts`); rows whose value is not a number come last. With `perRun`, only each
  * run's best row competes.
  */
 export function bestRows<R extends Row>(
@@ -131,23 +133,19 @@ export function bestRows<R extends Row>(
   by = "TestAccuracy",
   opts: { perRun?: boolean } = {},
 ): R[] {
-  const sign = by.endsWith("Loss") ? -1 : 1;
-  const score = (r: R) => {
-    const v = Number(r[by]);
-    return r[by] === "" || r[by] == null || !Number.isFinite(v) ? -Infinity : sign * v;
-  };
+  const cmp = (a: R, b: R) => compareEpochs(a as Scored, b as Scored, by);
   let pool = rows;
   if (opts.perRun) {
     const best = new Map<string, R>();
     for (const r of rows) {
       const k = String(r.run);
       const b = best.get(k);
-      if (!b || score(r) > score(b)) best.set(k, r);
+      if (!b || cmp(r, b) < 0) best.set(k, r);
     }
     pool = [...best.values()];
   }
-  return pool.map((r, i) => ({ r, i, s: score(r) }))
-    .sort((a, b) => b.s - a.s || a.i - b.i)
+  return pool.map((r, i) => ({ r, i }))
+    .sort((a, b) => cmp(a.r, b.r) || a.i - b.i)
     .slice(0, Math.max(0, n))
     .map((x) => x.r);
 }

@@ -6,7 +6,8 @@
 import { DataError } from "./types.ts";
 import type { AugmentOptions } from "./augment.ts";
 import { imageBatches } from "./images.ts";
-import { type ImageDataset, openImageDataset } from "./load.ts";
+import { decode } from "./decode.ts";
+import { fileSource, type ImageDataset, openImageDataset } from "./load.ts";
 import type { NormalizeOptions } from "./normalize.ts";
 import { type Batch, type DataReport, type FileEntry, newReport } from "./types.ts";
 import { DecodePool } from "./workers/prefetch.ts";
@@ -30,6 +31,11 @@ export interface ImageData {
   train(epoch: number, batchSize: number): ReadableStream<Batch>;
   /** Batches of `files` (default: the test split) in order, without augmentation. */
   test(batchSize: number, files?: readonly FileEntry[]): ReadableStream<Batch>;
+  /**
+   * Decodes every training and test file once and fails (DataError, exit 2) naming the
+   * unusable ones: what `--strict` runs before any GPU work.
+   */
+  checkAll(): Promise<void>;
   close(): void;
 }
 
@@ -37,7 +43,17 @@ export interface ImageData {
 export function openImageData(o: ImageDataOptions): ImageData {
   const dataset = openImageDataset(o.root, { seed: o.seed });
   if (!dataset.train.length) throw new DataError(`${o.root} has no labelled training images`);
-  if (!dataset.val.length) throw new DataError(`${o.root} has no test or validation images`);
+  if (dataset.classes.length < 2) {
+    throw new DataError(
+      `${o.root} has ${dataset.classes.length} class folder(s) (${dataset.classes.join(", ")}); ` +
+        `a classifier needs at least 2`,
+    );
+  }
+  if (!dataset.val.length) {
+    throw new DataError(
+      `${o.root} has no test split and too few images per class to hold out a validation set`,
+    );
+  }
   const pool = new DecodePool(o.workers ?? 2);
   const report = newReport();
   const warned = new Set<string>();
@@ -66,6 +82,20 @@ export function openImageData(o: ImageDataOptions): ImageData {
         augment: o.augment,
       }),
     test: (batchSize, files = dataset.val) => imageBatches(files, { ...common, batchSize }),
+    async checkAll() {
+      const seen = newReport();
+      const files = [...dataset.train, ...dataset.val];
+      const all = fileSource(files).pipeThrough(decode({ pool, report: seen, onSkip: () => {} }));
+      for await (const _ of all) { /* decoding is the check */ }
+      const bad = [...dataset.ignored, ...seen.skipped];
+      if (bad.length) {
+        const list = bad.slice(0, 3).map((b) => `${b.path} (${b.reason})`).join("; ");
+        throw new DataError(
+          `--strict: ${bad.length} unusable file(s) in ${o.root}: ${list}` +
+            (bad.length > 3 ? "; …" : "") + " (deno task data lists them all)",
+        );
+      }
+    },
     close: () => pool.close(),
   };
 }

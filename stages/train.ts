@@ -29,6 +29,12 @@ export interface TrainStepOptions {
   readEvery?: number;
   /** The step number the epoch starts at (a resumed run continues its count). */
   firstStep?: number;
+  /** The epoch's running sums so far `[loss·n, correct, n]` (a run resumed mid-epoch). */
+  stats?: number[];
+  /** Asked after every step: true ends the epoch there with an `interrupted` result. */
+  stop?: () => boolean;
+  /** Awaited after every step with the step number (test hooks, callbacks). */
+  afterStep?: (step: number) => Promise<void> | void;
 }
 
 /** Emitted every `readEvery` steps and once at the end of the epoch (`final`). */
@@ -43,6 +49,10 @@ export interface StepResult {
   accuracy: number;
   seconds: number;
   final: boolean;
+  /** The epoch was cut short by `stop()` (the run resumes from here). */
+  interrupted?: boolean;
+  /** The running sums `[loss·n, correct, n]` as read back. */
+  stats: number[];
 }
 
 /**
@@ -57,9 +67,11 @@ export function trainStep(o: TrainStepOptions): TransformStream<DeviceBatch, Ste
   let acc: Tensor | null = null;
   let step = o.firstStep ?? 0;
   const t0 = performance.now();
-  async function report(final: boolean): Promise<StepResult> {
+  async function report(final: boolean, interrupted = false): Promise<StepResult> {
     const [lossSum, right, n] = await acc!.data();
     const r: StepResult = {
+      stats: [lossSum, right, n],
+      interrupted,
       epoch: o.epoch,
       step,
       images: n,
@@ -78,7 +90,7 @@ export function trainStep(o: TrainStepOptions): TransformStream<DeviceBatch, Ste
   }
   return new TransformStream({
     start() {
-      acc = statsAccumulator();
+      acc = statsAccumulator(o.stats);
       o.model.train();
     },
     async transform(b, c) {
@@ -92,11 +104,20 @@ export function trainStep(o: TrainStepOptions): TransformStream<DeviceBatch, Ste
       });
       disposeDeviceBatch(b);
       step++;
+      await o.afterStep?.(step);
+      if (o.stop?.()) {
+        c.enqueue(await report(true, true));
+        acc!.dispose();
+        acc = null;
+        c.terminate();
+        return;
+      }
       if (step % readEvery === 0) c.enqueue(await report(false));
     },
     async flush(c) {
+      if (!acc) return;
       c.enqueue(await report(true));
-      acc!.dispose();
+      acc.dispose();
     },
   });
 }

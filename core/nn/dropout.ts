@@ -24,30 +24,34 @@ export interface DropoutOptions {
  * const y = drop.forward(x); // training: masked and scaled; after drop.eval(): y === x
  */
 export class Dropout extends Module {
-  readonly generator: DropoutGenerator;
+  readonly masks: DropoutGenerator;
 
   constructor(readonly p = 0.5, opts: DropoutOptions = {}) {
     super();
     if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
-    this.generator = opts.generator ?? new DropoutGenerator(opts.seed ?? 0);
+    const g = this.masks = opts.generator ?? new DropoutGenerator(opts.seed ?? 0);
+    this.generator("mask", {
+      rngState: () => [g.state().seed, g.state().step],
+      setRngState: ([seed, step]) => g.setState({ seed, step }),
+    });
   }
 
   forward(x: Tensor): Tensor {
-    return this.training ? dropout(x, this.p, this.generator) : x;
+    return this.training ? dropout(x, this.p, this.masks) : x;
   }
 
   /** The mask generator's state (seed and masks drawn so far), for checkpoints. */
   rngState(): DropoutState {
-    return this.generator.state();
+    return this.masks.state();
   }
 
   /** Restores the mask generator's state from `rngState()`. */
   setRngState(s: DropoutState): void {
-    this.generator.setState(s);
+    this.masks.setState(s);
   }
 
   override dispose(): void {
     super.dispose();
-    this.generator.dispose();
+    this.masks.dispose();
   }
 }

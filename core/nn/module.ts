@@ -16,6 +16,14 @@ export interface StateEntry {
 /** Name → entry, as PyTorch's `state_dict()` (parameters and buffers). */
 export type StateDict = Record<string, StateEntry>;
 
+/** A generator whose state a checkpoint saves and restores (Dropout masks, samplers …). */
+export interface Stateful {
+  /** The state as numbers (JSON-able). */
+  rngState(): number[];
+  /** Restores a state from `rngState()`. */
+  setRngState(s: number[]): void;
+}
+
 /** The base class of layers and networks. */
 export abstract class Module {
   /** Whether the module is in training mode (dropout active, batch statistics). */
@@ -23,6 +31,7 @@ export abstract class Module {
   #params = new Map<string, Tensor>();
   #buffers = new Map<string, Tensor>();
   #children = new Map<string, Module>();
+  #generators = new Map<string, Stateful>();
 
   /** Computes the output for `x`. */
   abstract forward(x: Tensor): Tensor;
@@ -42,6 +51,21 @@ export abstract class Module {
     t.name = name;
     this.#buffers.set(name, t);
     return t;
+  }
+
+  /**
+   * Registers a random generator under `name`: checkpoints save and restore it as they do
+   * parameters, so a module that draws random numbers needs nothing from the pipeline.
+   */
+  protected generator(name: string, g: Stateful): void {
+    this.#generators.set(name, g);
+  }
+
+  /** Every registered generator with its dotted name (`3.mask`, `classifier.2.mask`). */
+  namedGenerators(prefix = ""): [string, Stateful][] {
+    const out: [string, Stateful][] = [...this.#generators].map(([n, g]) => [prefix + n, g]);
+    for (const [n, c] of this.#children) out.push(...c.namedGenerators(`${prefix}${n}.`));
+    return out;
   }
 
   /** Registers a child module under `name`. */

@@ -4,11 +4,11 @@
  * someone needs to see them.
  */
 import { decls, main1d, run } from "./kernel.ts";
-import { type Tensor, zeros } from "../tensor.ts";
+import { fromArray, type Tensor, zeros } from "../tensor.ts";
 
-/** A fresh accumulator [Σ loss·n, Σ correct, Σ n] (kept; dispose it when done). */
-export function statsAccumulator(): Tensor {
-  return zeros([3]).keep();
+/** An accumulator [Σ loss·n, Σ correct, Σ n], zero or from `start` (kept; dispose it when done). */
+export function statsAccumulator(start?: number[]): Tensor {
+  return (start ? fromArray(new Float32Array(start), [3]) : zeros([3])).keep();
 }
 
 /**

@@ -10,8 +10,8 @@
  * `start()`: a name that does not exist is an error that lists the ones that do.
  */
 import { gpu } from "../../core/gpu.ts";
-import type { Module } from "../../core/nn/module.ts";
-import { empty, type Tensor } from "../../core/tensor.ts";
+import type { Module, StateDict } from "../../core/nn/module.ts";
+import { empty, fromArray, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
 import { checkOptions } from "./layer_options.ts";
 
@@ -197,13 +197,31 @@ export class EarlyStopping {
     };
   }
 
-  /** Restores counters from `state()` (the best weights are not part of it). */
+  /** Restores counters from `state()` (the kept weights come back with `setKeptWeights`). */
   setState(s: EarlyStoppingState): void {
     this.#epoch = s.epoch;
     this.#best = s.best;
     this.#bestEpoch = s.bestEpoch;
     this.#wait = s.wait;
     this.#stopped = s.stopped;
+  }
+
+  /** The kept best weights read back (for a checkpoint); null when none are kept. */
+  async keptWeights(): Promise<StateDict | null> {
+    if (!this.#copy) return null;
+    const out: StateDict = {};
+    for (const [name, t] of this.#copy) out[name] = { shape: [...t.shape], data: await t.data() };
+    return out;
+  }
+
+  /** Restores the kept best weights from `keptWeights()` (a resumed run stops the same). */
+  setKeptWeights(dict: StateDict | null): void {
+    this.dispose();
+    if (!dict) return;
+    this.#copy = new Map();
+    for (const [name, e] of Object.entries(dict)) {
+      this.#copy.set(name, fromArray(e.data, e.shape).keep());
+    }
   }
 
   /** Releases the kept weight copy. */

@@ -214,10 +214,9 @@ export function renderReport(data: ReportData): string {
   const hp = Object.entries(data.hparams ?? {})
     .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(String(v))}</td></tr>`).join("");
   const last = data.history.at(-1);
-  const best = data.history.reduce<ReportEpoch | undefined>(
-    (b, e) => (!b || e.testAccuracy > b.testAccuracy ? e : b),
-    undefined,
-  );
+  // The best epoch is the summary's (one rule for every output); the confusion matrix
+  // shown is that epoch's.
+  const best = data.history.find((e) => e.epoch === data.confusionEpoch) ?? last;
   const pct = (v: number | undefined) => v === undefined ? "–" : `${(100 * v).toFixed(2)}%`;
   const cm = data.confusionEpoch === undefined ? "" : ` (epoch ${data.confusionEpoch})`;
   return `<!DOCTYPE html>

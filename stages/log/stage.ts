@@ -50,11 +50,17 @@ export function logStage(options: LogOptions): TransformStream<EpochMetrics, Epo
         events = await EventWriter.create(options.runDir);
         events.hparams(m.hparams, m.epoch - 1);
       }
-      events.scalars(epochScalars(m, options.classes), m.epoch, wall);
-      await events.flush();
-      await appendMetrics(options.csvPath, m);
       history.push(m);
       const summary = buildSummary(history, options.classes, options.by);
+      // The best epoch so far, by the same rule as best.ckpt, summary.json and the report.
+      const scalars: Record<string, number> = {
+        ...epochScalars(m, options.classes),
+        "Best/epoch": summary.bestEpoch,
+        "Best/TestAccuracy": summary.best.TestAccuracy,
+      };
+      events.scalars(scalars, m.epoch, wall);
+      await events.flush();
+      await appendMetrics(options.csvPath, m);
       await writeSummary(join(options.runDir, "summary.json"), summary);
       const best = history.find((h) => h.epoch === summary.bestEpoch)!;
       await writeReport(join(options.runDir, "report.html"), {

@@ -3,6 +3,7 @@
  * and confusion matrix, next to the run's hyper-parameters and the per-epoch curve.
  */
 import type { EpochMetrics, HValue } from "../evaluate.ts";
+import { bestOf } from "./best.ts";
 
 /** The figures of one epoch as summary.json holds them. */
 export interface SummaryEpoch {
@@ -67,22 +68,14 @@ function row(m: EpochMetrics): SummaryEpoch {
 }
 
 /**
- * The best epoch of `history`: highest `by` (lowest when `by` ends in "Loss"), ties to the
- * lower test loss and then the earlier epoch. Non-finite values never win.
+ * The best epoch of `history` by the one rule of `best.ts`: highest `by` (lowest when `by`
+ * ends in "Loss"), ties to the lower test loss and then the earlier epoch.
  */
 export function bestEpoch(history: EpochMetrics[], by = "TestAccuracy"): EpochMetrics {
   if (!history.length) throw new Error("summary: no epochs");
-  const lower = by.endsWith("Loss");
-  const score = (m: EpochMetrics) => {
-    const v = (row(m) as unknown as Record<string, number>)[by];
-    if (v === undefined) throw new Error(`summary: unknown metric ${by}`);
-    return Number.isFinite(v) ? (lower ? -v : v) : -Infinity;
-  };
-  return history.reduce((b, m) => {
-    const d = score(m) - score(b);
-    if (d > 0 || (d === 0 && m.test.loss < b.test.loss)) return m;
-    return b;
-  });
+  if (!(by in row(history[0]))) throw new Error(`summary: unknown metric ${by}`);
+  const rows = history.map((m, i) => ({ ...row(m), i }));
+  return history[bestOf(rows, by)!.i];
 }
 
 /** Builds the summary of a run from its epochs. */

@@ -15,11 +15,10 @@ import { MaxPool2d } from "../../plugins/pooling/max.ts";
 import "../../plugins/regularizers/layer_index.ts";
 import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
-import { definePipeline } from "../../pipeline.ts";
-import { fit } from "../../stages/fit.ts";
+import { definePipeline, UsageError } from "../../pipeline.ts";
+import { fit, MONITORED } from "../../training/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
-import { checkTraining, runGrid, runOptimizer, trainingOptions } from "../../stages/runs.ts";
-import { dropoutGenerators } from "../../pipelines/custom_cnn.ts";
+import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../../training/runs.ts";
 
 export default definePipeline({
   name: "tiny",
@@ -36,17 +35,27 @@ export default definePipeline({
     monitor: { type: "string", default: "TestLoss", help: "early-stopping metric" },
   },
   async run(o) {
-    checkTraining(o);
-    await initGpu();
+    const plan = await planRuns(o, {
+      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed"],
+      check(x) {
+        checkNumber(x, "patience", { min: 0, int: true });
+        if (!MONITORED.includes(x.monitor as string)) {
+          throw new UsageError(`--monitor ${x.monitor}: known metrics are ${MONITORED.join(", ")}`);
+        }
+      },
+    });
+    const opts = plan.options;
     const data = openImageData({
-      root: o.data as string,
-      seed: o.seed as number,
+      root: opts.data as string,
+      seed: opts.seed as number,
       size: 32,
-      strict: o.strict as boolean,
+      strict: opts.strict as boolean,
       augment: { hflip: 0.5 },
     });
     try {
-      await runGrid(o, ["lr", "batchSize", "weightDecay", "optimizer", "seed"], async (r) => {
+      if (opts.strict) await data.checkAll();
+      await plan.execute(async (r) => {
+        await initGpu();
         const seed = r.options.seed as number, bs = r.options.batchSize as number;
         const rng = new Rng(seed);
         const model = new Sequential(
@@ -59,32 +68,26 @@ export default definePipeline({
           new LogSoftmax(),
         );
         const optimizer = runOptimizer(model.namedParameters(), r.options);
-        const patience = o.patience as number;
-        const earlyStopping = patience > 0
-          ? create<EarlyStopping>("regularizer", "early_stopping", {
-            monitor: o.monitor as string,
-            mode: String(o.monitor).endsWith("Loss") ? "min" : "max",
-            patience,
-          })
-          : undefined;
+        const patience = r.options.patience as number;
+        let earlyStopping: EarlyStopping | undefined;
         try {
+          earlyStopping = patience > 0
+            ? create<EarlyStopping>("regularizer", "early_stopping", {
+              monitor: r.options.monitor as string,
+              mode: String(r.options.monitor).endsWith("Loss") ? "min" : "max",
+              patience,
+            })
+            : undefined;
           return await fit({
-            run: r.name,
-            runDir: r.dir,
-            csvPath: r.csvPath,
+            ...r.fit,
             model,
             loss: nll,
             optimizer,
             train: (epoch) => data.train(epoch, bs),
             test: () => data.test(bs),
             classes: data.classes,
-            epochs: r.options.epochs as number,
-            hparams: r.hparams,
-            generators: dropoutGenerators(model),
             earlyStopping,
-            resume: r.options.resume as string | undefined,
             readEvery: 2,
-            grid: r.grid,
           });
         } finally {
           earlyStopping?.dispose();

@@ -59,7 +59,7 @@ Deno.test("grid: Cartesian product, run count, stable readable unique names", ()
   assertEquals(expandGrid(parseGrid("a=1,2,3;b=x,y;c=true,false")).length, 12);
 });
 
-Deno.test("grid: best-N rows by test accuracy and the aligned table", () => {
+Deno.test("grid: best-N rows by test accuracy (ties to the lower test loss) and the aligned table", () => {
   const rows = [
     { run: "a", epoch: "1", TestAccuracy: "0.5", TestLoss: "1.2" },
     { run: "a", epoch: "2", TestAccuracy: "0.8125", TestLoss: "0.7" },
@@ -67,12 +67,12 @@ Deno.test("grid: best-N rows by test accuracy and the aligned table", () => {
     { run: "b", epoch: "2", TestAccuracy: "", TestLoss: "NaN" },
     { run: "c", epoch: "1", TestAccuracy: "0.8125", TestLoss: "0.6" },
   ];
-  assertEquals(bestRows(rows, 3).map((r) => `${r.run}${r.epoch}`), ["b1", "a2", "c1"]);
+  assertEquals(bestRows(rows, 3).map((r) => `${r.run}${r.epoch}`), ["b1", "c1", "a2"]);
   assertEquals(bestRows(rows, 2, "TestLoss").map((r) => `${r.run}${r.epoch}`), ["c1", "a2"]);
   assertEquals(bestRows(rows, 9, "TestAccuracy", { perRun: true }).map((r) => r.run), [
     "b",
-    "a",
     "c",
+    "a",
   ]);
   assertEquals(bestRows(rows, 9).at(-1), rows[3]);
   assertEquals(
@@ -81,7 +81,7 @@ Deno.test("grid: best-N rows by test accuracy and the aligned table", () => {
       "#  run  epoch  TestAccuracy",
       "-  ---  -----  ------------",
       "1  b        1           0.9",
-      "2  a        2        0.8125",
+      "2  c        1        0.8125",
     ].join("\n"),
   );
   assertEquals(

@@ -1,0 +1,307 @@
+/**
+ * One training run, epoch by epoch: train stream → evaluate → log → checkpoint → early
+ * stopping. The data source is a function of the epoch, so a resumed run replays exactly
+ * the batches the interrupted one would have seen; weights, optimizer state, every
+ * generator the model registers (and any given here), the step count, the logged history
+ * and early stopping's kept weights come back from the checkpoint. A SIGINT/SIGTERM stop
+ * (`interrupt`) ends the epoch after the current step and writes a mid-epoch checkpoint
+ * that resumes at the next batch.
+ *
+ * Test hook: `WEBGPU_TRAIN_BLOCK_AFTER_STEP=N` makes the run print a line and wait after
+ * global step N until it is interrupted or killed, so tests stop it at a known point.
+ */
+import { noGrad } from "../core/autograd.ts";
+import type { Module, StateDict, Stateful } from "../core/nn/module.ts";
+import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
+import type { EarlyStopping } from "../plugins/regularizers/early_stopping.ts";
+import { loadCheckpoint, resolveCheckpoint, saveRunCheckpoint } from "../stages/checkpoint.ts";
+import { toDevice } from "../stages/device.ts";
+import { type EpochMetrics, evaluateStream, type HValue } from "../stages/evaluate.ts";
+import { ProgressWriter } from "../stages/log/progress.ts";
+import { logStage } from "../stages/log/stage.ts";
+import { type StepResult, trainStep } from "../stages/train.ts";
+import type { Batch } from "../stages/types.ts";
+import { UsageError } from "../pipeline.ts";
+import { bestEpoch } from "../stages/log/summary.ts";
+import { type Interrupt, InterruptedError } from "./interrupt.ts";
+
+/** An optimizer as `fit` needs it (the plugins' `Optimizer` is one). */
+export interface FitOptimizer {
+  step(): void;
+  zeroGrad(): void;
+  lr: number;
+  state(): Promise<unknown>;
+  // deno-lint-ignore no-explicit-any
+  loadState(s: any): void;
+}
+
+export type { Stateful };
+
+/** Options of `fit`. */
+export interface FitOptions {
+  run: string;
+  runDir: string;
+  csvPath: string;
+  model: Module;
+  loss: (out: Tensor, y: Tensor) => Tensor;
+  optimizer: FitOptimizer;
+  /** The training batches of an epoch (1-based), shuffled/augmented from its seed. */
+  train: (epoch: number) => ReadableStream<Batch>;
+  /** The evaluation batches (test or validation split). */
+  test: () => ReadableStream<Batch>;
+  /** Batches per training epoch, when known (for the progress line's ETA). */
+  stepsPerEpoch?: number;
+  classes: string[];
+  epochs: number;
+  hparams: Record<string, HValue>;
+  earlyStopping?: EarlyStopping;
+  /** Generators to checkpoint besides those the model registers (`namedGenerators`). */
+  generators?: Record<string, Stateful>;
+  /** A stop request (SIGINT/SIGTERM): checkpoint after the current step and throw. */
+  interrupt?: Interrupt;
+  /** A run folder or checkpoint to continue from. */
+  resume?: string;
+  /** Steps between loss readbacks (default 50). */
+  readEvery?: number;
+  /** Where the grid stands, for the ETA. */
+  grid?: { epochsDone: number; epochs: number };
+  progress?: ProgressWriter;
+  /** Extra scalars for the early-stopping monitor, computed per epoch. */
+  onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+}
+
+/** The names early stopping and the best-epoch choice can monitor. */
+export const MONITORED = ["TrainLoss", "TrainAccuracy", "TestLoss", "TestAccuracy"];
+
+function figures(m: EpochMetrics): Record<string, number> {
+  return {
+    TrainLoss: m.train.loss,
+    TrainAccuracy: m.train.accuracy,
+    TestLoss: m.test.loss,
+    TestAccuracy: m.test.accuracy,
+  };
+}
+
+/** Runs the model on a batch in eval mode without gradients and reads the scores back. */
+export function scoresOf(model: Module): (b: Batch) => Promise<Float32Array> {
+  return async (b) => {
+    const out = noGrad(() => tidy(() => model.forward(fromArray(b.x, b.shape))));
+    const data = await out.data();
+    out.dispose();
+    return data;
+  };
+}
+
+/** What a checkpoint's `extra` holds for `fit`. */
+interface FitExtra {
+  history?: EpochMetrics[];
+  early?: unknown;
+  /** Early stopping's kept best weights. */
+  earlyWeights?: StateDict | null;
+  /** Early stopping ended the run. */
+  stopped?: boolean;
+  /** Set when the checkpoint was written mid-epoch (SIGINT/SIGTERM). */
+  partial?: { epoch: number; steps: number; stats: number[] };
+}
+
+function sameHparams(a: Record<string, HValue>, b: Record<string, HValue>): boolean {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  return keys.every((k) => a[k] === b[k]);
+}
+
+/** Drops the first `n` batches of a stream (a run resumed mid-epoch skips what it trained). */
+function dropFirst(n: number): TransformStream<Batch, Batch> {
+  let seen = 0;
+  return new TransformStream({
+    transform(b, c) {
+      if (seen++ >= n) c.enqueue(b);
+    },
+  });
+}
+
+const BLOCK_AT = Number(Deno.env.get("WEBGPU_TRAIN_BLOCK_AFTER_STEP") ?? NaN);
+
+/** Trains for the remaining epochs of a run and returns every epoch's record. */
+export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
+  const progress = o.progress ?? new ProgressWriter();
+  const generators: Record<string, Stateful> = {
+    ...Object.fromEntries(o.model.namedGenerators().map(([n, g]) => [`model.${n}`, g])),
+    ...o.generators,
+  };
+  let history: EpochMetrics[] = [];
+  let first = 1, step = 0;
+  let partial: FitExtra["partial"];
+  try {
+    o.earlyStopping?.start(MONITORED, o.model);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (o.resume) {
+    const ck = await loadCheckpoint(await resolveCheckpoint(o.resume));
+    if (!sameHparams(ck.hparams, o.hparams)) {
+      throw new UsageError(
+        `${o.resume} was trained with ${JSON.stringify(ck.hparams)}, not ${
+          JSON.stringify(o.hparams)
+        }`,
+      );
+    }
+    try {
+      o.model.loadStateDict(ck.weights);
+    } catch (e) {
+      throw new UsageError(`${o.resume} does not fit this model: ${(e as Error).message}`);
+    }
+    if (ck.optimizer) o.optimizer.loadState(ck.optimizer);
+    for (const [k, g] of Object.entries(generators)) {
+      if (!ck.rng[k]) throw new UsageError(`${o.resume} has no state for generator ${k}`);
+      g.setRngState(ck.rng[k]);
+    }
+    const extra = (ck.extra ?? {}) as FitExtra;
+    history = extra.history ?? [];
+    if (extra.early && o.earlyStopping) {
+      o.earlyStopping.setState(extra.early as never);
+      o.earlyStopping.setKeptWeights(extra.earlyWeights ?? null);
+    }
+    first = ck.epoch + 1;
+    step = ck.step;
+    partial = extra.partial?.epoch === first ? extra.partial : undefined;
+    progress.log(
+      `${o.run}: resumed after epoch ${ck.epoch}` +
+        (partial ? ` and ${partial.steps} step(s) of epoch ${first}` : "") + ` (step ${step})`,
+    );
+    if (extra.stopped) {
+      progress.log(`${o.run}: early stopping had ended this run; nothing to do`);
+      return history;
+    }
+  }
+  const log = logStage({ runDir: o.runDir, csvPath: o.csvPath, classes: o.classes, history });
+  const logWriter = log.writable.getWriter();
+  const drained = log.readable.pipeTo(new WritableStream());
+  const checkpoint = async (epoch: number, extra: Partial<FitExtra>, isBest: boolean) => {
+    const best = history.length ? bestEpoch(history) : undefined;
+    await saveRunCheckpoint(o.runDir, {
+      weights: await o.model.stateDict(),
+      optimizer: await o.optimizer.state(),
+      epoch,
+      step,
+      rng: Object.fromEntries(Object.entries(generators).map(([k, g]) => [k, g.rngState()])),
+      classes: Object.fromEntries(o.classes.map((c, i) => [c, i])),
+      hparams: o.hparams,
+      best: best ? { epoch: best.epoch, ...figures(best) } : undefined,
+      extra: {
+        history: history.map(slim),
+        early: o.earlyStopping?.state(),
+        earlyWeights: await o.earlyStopping?.keptWeights(),
+        ...extra,
+      },
+    }, isBest);
+  };
+  const interrupted = (where: string) =>
+    new InterruptedError(
+      o.interrupt!.signal!,
+      `${o.run}: interrupted by ${o.interrupt!.signal} ${where}; checkpoint ${o.runDir}/last.ckpt`,
+    );
+  const epochTimes: number[] = [];
+  try {
+    for (let epoch = first; epoch <= o.epochs; epoch++) {
+      const t0 = performance.now();
+      let last: StepResult | undefined;
+      const skip = partial?.epoch === epoch ? partial.steps : 0;
+      const state = (r: StepResult) => ({
+        run: o.run,
+        epoch,
+        epochs: o.epochs,
+        step: r.step - step + skip,
+        steps: o.stepsPerEpoch ?? 0,
+        images: r.images,
+        elapsedSec: r.seconds,
+        loss: r.loss,
+        gridEpochsDone: o.grid ? o.grid.epochsDone + epoch - 1 : undefined,
+        gridEpochs: o.grid?.epochs,
+        meanEpochSec: epochTimes.length
+          ? epochTimes.reduce((a, b) => a + b) / epochTimes.length
+          : undefined,
+      });
+      const stepsBefore = step - skip;
+      await o.train(epoch)
+        .pipeThrough(dropFirst(skip))
+        .pipeThrough(toDevice())
+        .pipeThrough(trainStep({
+          model: o.model,
+          loss: o.loss,
+          optimizer: o.optimizer,
+          epoch,
+          firstStep: step,
+          readEvery: o.readEvery,
+          stats: skip ? partial!.stats : undefined,
+          stop: () => o.interrupt?.requested ?? false,
+          afterStep: async (s) => {
+            if (s !== BLOCK_AT) return;
+            progress.log(`${o.run}: test hook: blocking after step ${s}`);
+            await (o.interrupt?.wait() ?? new Promise<void>(() => {}));
+          },
+        }))
+        .pipeTo(
+          new WritableStream({
+            write(r) {
+              last = r;
+              progress.update(state(r));
+            },
+          }),
+        );
+      if (!last) throw new Error(`epoch ${epoch} had no training batches`);
+      step = last.step;
+      if (last.interrupted) {
+        await checkpoint(epoch - 1, {
+          partial: { epoch, steps: step - stepsBefore, stats: last.stats },
+        }, false);
+        throw interrupted(`in epoch ${epoch} after step ${step}`);
+      }
+      partial = undefined;
+      const trainImgsPerSec = last.images / last.seconds;
+      o.model.eval();
+      const test = await evaluateStream(o.test(), {
+        forward: scoresOf(o.model),
+        numClasses: o.classes.length,
+      });
+      o.model.train();
+      const seconds = (performance.now() - t0) / 1000;
+      epochTimes.push(seconds);
+      const m: EpochMetrics = {
+        run: o.run,
+        epoch,
+        step,
+        train: { loss: last.loss, accuracy: last.accuracy, count: last.images },
+        test,
+        lr: o.optimizer.lr,
+        durationSec: seconds,
+        hparams: o.hparams,
+      };
+      await o.onEpoch?.(m);
+      await logWriter.write(m);
+      history.push(m);
+      const f = figures(m);
+      const stop = o.earlyStopping?.update(f, o.model) ?? false;
+      await checkpoint(epoch, { stopped: stop }, bestEpoch(history).epoch === epoch);
+      progress.done(
+        `${o.run}  epoch ${epoch}/${o.epochs}  train loss ${f.TrainLoss.toFixed(4)} ` +
+          `acc ${(100 * f.TrainAccuracy).toFixed(2)}%  test loss ${f.TestLoss.toFixed(4)} ` +
+          `acc ${(100 * f.TestAccuracy).toFixed(2)}%  ${trainImgsPerSec.toFixed(1)} img/s  ` +
+          `${seconds.toFixed(1)}s`,
+      );
+      if (stop) {
+        progress.log(`${o.run}: early stopping after epoch ${epoch} (best weights restored)`);
+        break;
+      }
+      if (o.interrupt?.requested && epoch < o.epochs) throw interrupted(`after epoch ${epoch}`);
+    }
+  } finally {
+    await logWriter.close().catch(() => {});
+    await drained.catch(() => {});
+  }
+  return history;
+}
+
+/** An epoch record without its sample thumbnails' bulk, for the checkpoint's history. */
+function slim(m: EpochMetrics): EpochMetrics {
+  return { ...m, test: { ...m.test } };
+}

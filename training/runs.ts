@@ -1,0 +1,398 @@
+/**
+ * What every training pipeline shares: the common flags and the grid of runs.
+ *
+ * An invocation plans its runs first (`planRuns`: flags, grid values and a resume target
+ * checked, nothing started), the pipeline then checks its data, and `execute` takes the
+ * output folder's lock and trains each run of the grid into its own folder:
+ *
+ *   <out>/.lock                      held while an invocation runs (exit 3 for a second one)
+ *   <out>/version_N/options.json     the invocation's options (what --resume restores)
+ *   <out>/version_N/metrics.csv      one row per run and epoch, this invocation's runs only
+ *   <out>/version_N/<run>/           checkpoints, logs, summary, report, model of one run
+ *
+ * A new invocation into a used `--out` gets the next `version_N` (as Lightning numbers its
+ * logs), so nothing ever appends to another invocation's rows.
+ */
+import { join } from "node:path";
+import type { Options, OptionSpec } from "../pipeline.ts";
+import { UsageError } from "../pipeline.ts";
+import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
+import { bestTable, expandGrid, type Grid, parseGrid, type Row } from "../stages/grid.ts";
+import { readCsv } from "../stages/log/csv.ts";
+import type { Tensor } from "../core/tensor.ts";
+import "../plugins/optimizers/index.ts";
+import type { Optimizer } from "../plugins/optimizers/chain.ts";
+import { create, names } from "../plugins/registry.ts";
+import { Interrupt, InterruptedError } from "./interrupt.ts";
+import { acquireLock } from "./lock.ts";
+import {
+  nextVersionDir,
+  pipelineFile,
+  readRunStatus,
+  resolveResume,
+  restoreOptions,
+  type RunStatus,
+  writeJsonAtomic,
+  writeRunStatus,
+} from "./session.ts";
+import { LAST } from "../stages/checkpoint.ts";
+
+/** Defaults a pipeline gives the shared flags (`weights` only where the pipeline uses it). */
+export interface TrainingDefaults {
+  data?: string;
+  weights?: string;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  weightDecay?: number;
+  optimizer?: string;
+  seed?: number;
+  out: string;
+}
+
+/** The shared flags, with a pipeline's defaults. */
+export function trainingOptions(d: TrainingDefaults): Record<string, OptionSpec> {
+  return {
+    data: { type: "string", default: d.data, help: "data folder" },
+    ...(d.weights === undefined ? {} : {
+      weights: { type: "string", default: d.weights, help: "pretrained weights (ONNX file)" },
+    } as Record<string, OptionSpec>),
+    epochs: { type: "number", default: d.epochs, help: "epochs per run" },
+    lr: { type: "number", default: d.lr, help: "learning rate" },
+    batchSize: { type: "number", default: d.batchSize, help: "batch size" },
+    weightDecay: { type: "number", default: d.weightDecay ?? 0, help: "weight decay (L2)" },
+    optimizer: { type: "string", default: d.optimizer ?? "adam", help: "optimizer plugin name" },
+    seed: { type: "number", default: d.seed ?? 0, help: "seed of every random choice" },
+    out: {
+      type: "string",
+      default: d.out,
+      help: "output folder: each invocation trains into a new version_N in it",
+    },
+    resume: {
+      type: "string",
+      help: "continue a run: its --out folder (every unfinished run of the latest version), " +
+        "version folder, run folder or checkpoint",
+    },
+    grid: {
+      type: "string",
+      help: 'hyper-parameter grid: JSON, or "lr=3e-4,3e-5;batch_size=32,64"',
+    },
+    strict: { type: "boolean", default: false, help: "a bad image fails the run (exit 2)" },
+  };
+}
+
+/** The camelCase option a grid key names (`batch_size`, `batch-size` → `batchSize`). */
+export function optionKey(key: string): string {
+  return key.replace(/[-_]([a-z])/g, (_, c) => c.toUpperCase());
+}
+
+/** The snake_case hyper-parameter name logged for an option (`batchSize` → `batch_size`). */
+export function hparamName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+}
+
+/** The flag of an option (`batchSize` → `--batch-size`). */
+export function flagName(key: string): string {
+  return "--" + hparamName(key).replace(/_/g, "-");
+}
+
+/**
+ * Requires `o[key]` to be a number in a range (exit code 2 otherwise).
+ *
+ * @example
+ * checkNumber(o, "dropout", { min: 0, max: 1, maxOpen: true }); // 0 ≤ p < 1
+ */
+export function checkNumber(
+  o: Options,
+  key: string,
+  r: { min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; int?: boolean },
+): void {
+  const v = o[key];
+  const ok = typeof v === "number" && Number.isFinite(v) &&
+    (r.min === undefined || (r.minOpen ? v > r.min : v >= r.min)) &&
+    (r.max === undefined || (r.maxOpen ? v < r.max : v <= r.max)) &&
+    (!r.int || Number.isInteger(v));
+  if (ok) return;
+  const lo = r.min === undefined ? "" : `${r.minOpen ? ">" : "≥"} ${r.min}`;
+  const hi = r.max === undefined ? "" : `${r.maxOpen ? "<" : "≤"} ${r.max}`;
+  const what = `${r.int ? "a whole number" : "a number"}${
+    lo || hi ? " " + [lo, hi].filter(Boolean).join(" and ") : ""
+  }`;
+  throw new UsageError(`${flagName(key)} must be ${what}, got ${JSON.stringify(v)}`);
+}
+
+/** Checks the shared flags (exit code 2 on bad values), the optimizer's name included. */
+export function checkTraining(o: Options): void {
+  checkNumber(o, "epochs", { min: 0, minOpen: true, int: true });
+  checkNumber(o, "lr", { min: 0, minOpen: true });
+  checkNumber(o, "batchSize", { min: 0, minOpen: true, int: true });
+  checkNumber(o, "weightDecay", { min: 0 });
+  checkNumber(o, "seed", { min: 0, int: true });
+  const known = names("optimizer");
+  if (!known.some((n) => n.toLowerCase() === String(o.optimizer).toLowerCase())) {
+    throw new UsageError(`--optimizer: no optimizer "${o.optimizer}"; known: ${known.join(", ")}`);
+  }
+}
+
+/** One run of a grid: its name, folder and options, and what `fit` needs of them. */
+export interface RunSpec {
+  name: string;
+  dir: string;
+  csvPath: string;
+  options: Options;
+  hparams: Record<string, HValue>;
+  /** Where the grid stands before this run, in epochs. */
+  grid: { epochsDone: number; epochs: number };
+  /** The checkpoint to continue from, when the run was started before. */
+  resume?: string;
+  interrupt: Interrupt;
+  /** The fields of `fit`'s options that come from the run: spread them into `fit({…})`. */
+  fit: {
+    run: string;
+    runDir: string;
+    csvPath: string;
+    hparams: Record<string, HValue>;
+    epochs: number;
+    resume?: string;
+    grid: { epochsDone: number; epochs: number };
+    interrupt: Interrupt;
+  };
+}
+
+/** What a pipeline tells `planRuns`. */
+export interface GridSpec {
+  /** Option names logged as hyper-parameters. */
+  tracked: string[];
+  /** The pipeline's own range checks, run on the flags and on every grid combination. */
+  check?: (o: Options) => void;
+}
+
+/** A checked plan of runs; `execute` trains them. */
+export interface RunPlan {
+  /** The options in force: the flags, or on resume the run's own restored ones. */
+  options: Options;
+  /** The `--out` folder. */
+  out: string;
+  /** Set when resuming: the version folder continued. */
+  resumeVersion?: string;
+  /** Trains every planned run (skipping finished ones on resume); see the module comment. */
+  execute(runOne: (r: RunSpec) => Promise<EpochMetrics[]>, top?: number): Promise<void>;
+}
+
+interface Planned {
+  name: string;
+  options: Options;
+  hparams: Record<string, HValue>;
+}
+
+function parseGridOption(text: string | undefined): Grid {
+  if (text === undefined || text.trim() === "" || text.trim() === "none") return {};
+  return parseGrid(text.trim());
+}
+
+/**
+ * Checks the flags, the grid (every combination passes the same range checks as the flags)
+ * and, with `--resume`, finds the run and restores its options. Throws UsageError (exit 2)
+ * before anything is started.
+ */
+export async function planRuns(o: Options, spec: GridSpec): Promise<RunPlan> {
+  let options: Options = { ...o };
+  let resumeVersion: string | undefined;
+  let only: string | undefined;
+  if (o.resume !== undefined) {
+    const target = await resolveResume(String(o.resume));
+    options = await restoreOptions(o, target);
+    resumeVersion = target.versionDir;
+    only = target.run;
+  }
+  const check = (x: Options, where: string) => {
+    try {
+      checkTraining(x);
+      spec.check?.(x);
+    } catch (e) {
+      if (e instanceof UsageError && where) throw new UsageError(`${where}: ${e.message}`);
+      throw e;
+    }
+  };
+  check(options, "");
+  const grid = parseGridOption(options.grid as string | undefined);
+  const known = new Set(Object.keys(options));
+  for (const k of Object.keys(grid)) {
+    const key = optionKey(k);
+    if (!known.has(key) || ["out", "resume", "grid", "data"].includes(key)) {
+      throw new UsageError(`--grid: "${k}" is not a hyper-parameter of this pipeline`);
+    }
+  }
+  const base: Record<string, HValue> = {};
+  for (const k of spec.tracked) base[hparamName(k)] = options[k] as HValue;
+  // Keys as logged (snake_case) name the run folders: lr=0.001_batch_size=32.
+  const combos = expandGrid(
+    Object.fromEntries(Object.entries(grid).map(([k, v]) => [hparamName(optionKey(k)), v])),
+    base,
+  );
+  const planned: Planned[] = combos.map((c) => {
+    const opts: Options = { ...options };
+    for (const [k, v] of Object.entries(c.params)) opts[optionKey(k)] = v;
+    const label = Object.keys(grid).length ? `--grid run ${c.name}` : "";
+    check(opts, label);
+    const hparams = Object.fromEntries(spec.tracked.map((k) => [hparamName(k), opts[k] as HValue]));
+    return { name: c.name, options: opts, hparams };
+  });
+  if (only && !planned.some((p) => p.name === only)) {
+    throw new UsageError(`--resume: ${only} is not a run of ${resumeVersion}`);
+  }
+  const runs = only ? planned.filter((p) => p.name === only) : planned;
+  const out = String(options.out);
+  return {
+    options,
+    out,
+    resumeVersion,
+    execute: (runOne, top) =>
+      execute({ options, out, resumeVersion, runs, all: planned }, runOne, top),
+  };
+}
+
+/** The command that resumes a version folder, as the user would type it. */
+export function resumeCommand(pipeline: string, versionDir: string): string {
+  const onPath = (Deno.env.get("PATH") ?? "").split(":").some((d) => {
+    try {
+      return Deno.statSync(join(d, "deno")).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return `${
+    onPath ? "deno" : "npx --yes deno@2.9.6"
+  } task pipeline ${pipeline} --resume ${versionDir}`;
+}
+
+async function execute(
+  p: { options: Options; out: string; resumeVersion?: string; runs: Planned[]; all: Planned[] },
+  runOne: (r: RunSpec) => Promise<EpochMetrics[]>,
+  top = 5,
+): Promise<void> {
+  const lock = acquireLock(p.out);
+  const interrupt = new Interrupt();
+  const unlisten = interrupt.listen();
+  try {
+    const versionDir = p.resumeVersion ?? nextVersionDir(p.out);
+    if (!p.resumeVersion) {
+      await Deno.mkdir(versionDir, { recursive: true });
+      const { resume: _r, ...saved } = p.options;
+      await writeJsonAtomic(join(versionDir, "options.json"), {
+        pipeline: pipelineFile(),
+        created: new Date().toISOString(),
+        options: saved,
+      });
+      console.log(`runs of this invocation: ${versionDir}`);
+    } else console.log(`resuming ${versionDir}`);
+    const csvPath = join(versionDir, "metrics.csv");
+    const epochs = p.options.epochs as number;
+    for (const r of p.runs) {
+      const i = p.all.indexOf(r);
+      const dir = join(versionDir, r.name);
+      const status = await readRunStatus(dir);
+      const runEpochs = r.options.epochs as number;
+      if (status && skip(status, runEpochs)) {
+        console.log(`${r.name}: finished (${status.epochsDone} epochs), skipped`);
+        continue;
+      }
+      if (interrupt.requested) break;
+      const resume = status ? await exists(join(dir, LAST)) : undefined;
+      const started = status?.started ?? new Date().toISOString();
+      await writeRunStatus(dir, { ...baseStatus(r, started), state: "running" });
+      const grid = { epochsDone: i * epochs, epochs: p.all.length * epochs };
+      const fitFields = {
+        run: r.name,
+        runDir: dir,
+        csvPath,
+        hparams: r.hparams,
+        epochs: runEpochs,
+        resume,
+        grid,
+        interrupt,
+      };
+      let history: EpochMetrics[];
+      try {
+        history = await runOne({
+          name: r.name,
+          dir,
+          csvPath,
+          options: r.options,
+          hparams: r.hparams,
+          grid,
+          resume,
+          interrupt,
+          fit: fitFields,
+        });
+      } catch (e) {
+        const state = e instanceof InterruptedError ? "interrupted" : "failed";
+        await writeRunStatus(dir, { ...baseStatus(r, started), state, error: String(e) });
+        if (e instanceof InterruptedError) {
+          throw new InterruptedError(
+            e.signal,
+            `${e.message}\nresume with: ${resumeCommand(pipelineFile(), versionDir)}`,
+          );
+        }
+        throw e;
+      }
+      const last = history.at(-1);
+      await writeRunStatus(dir, {
+        ...baseStatus(r, started),
+        state: "finished",
+        epochsDone: last?.epoch ?? 0,
+        stoppedEarly: (last?.epoch ?? 0) < runEpochs,
+        finished: new Date().toISOString(),
+      });
+    }
+    if (interrupt.requested) {
+      throw new InterruptedError(
+        interrupt.signal!,
+        `interrupted by ${interrupt.signal} between runs\nresume with: ${
+          resumeCommand(pipelineFile(), versionDir)
+        }`,
+      );
+    }
+    const rows = await readCsv(csvPath).catch(() => [] as Row[]);
+    if (rows.length) {
+      const k = Math.min(top, rows.length);
+      console.log(`\nbest ${k} row(s) by TestAccuracy, over ${p.all.length} run(s):`);
+      console.log(bestTable(rows as Row[], top, "TestAccuracy"));
+      console.log(`metrics: ${csvPath}`);
+    }
+  } finally {
+    unlisten();
+    lock.release();
+  }
+}
+
+function baseStatus(r: Planned, started: string): RunStatus {
+  return { name: r.name, hparams: r.hparams, state: "running", started, epochsDone: 0 };
+}
+
+/** A finished run is skipped on resume unless `--epochs` now asks for more (and it ran all). */
+function skip(s: RunStatus, epochs: number): boolean {
+  return s.state === "finished" && (s.stoppedEarly === true || s.epochsDone >= epochs);
+}
+
+async function exists(path: string): Promise<string | undefined> {
+  try {
+    await Deno.stat(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The optimizer a run's options name (`--optimizer`, `--lr`, and `--weight-decay` as the
+ * L2 regularizer C₀ + (λ/2)·Σw²) over named parameters.
+ */
+export function runOptimizer(params: [string, Tensor][], options: Options): Optimizer {
+  const wd = (options.weightDecay as number | undefined) ?? 0;
+  return create<Optimizer>("optimizer", options.optimizer as string, {
+    params,
+    lr: options.lr as number,
+    regularizers: wd > 0 ? [{ name: "l2", lambda: wd }] : [],
+  });
+}
