@@ -1,50 +1,49 @@
 /**
- * `deno task predict <model> <images> [flags]`: class predictions for a folder of images.
+ * `deno task predict <model> <images...> [flags]`: class predictions for images.
  *
  * <model> is an exported `.onnx` file, or a run folder / checkpoint: a run folder holding
- * `model.onnx` uses it (weights from `best.ckpt` or `last.ckpt` when present and
- * `--weights` is given); a bare checkpoint needs `--onnx <file>` for the architecture
- * (its parameter names must match the checkpoint's). Class names come from the model's
- * `classes` metadata or the checkpoint. Prints `path<TAB>class<TAB>probability` per image.
+ * `model.onnx` uses it (with `--weights`, loading the run's `best.ckpt`, else `last.ckpt`,
+ * into it); a bare checkpoint needs `--onnx <file>` for the architecture. A checkpoint
+ * must fit the architecture exactly (names and shapes). Class names come from the model's
+ * `classes` metadata or the checkpoint. <images...> are image files and folders (searched
+ * recursively), mixed as you like.
+ *
+ * Output on stdout: a table (path, class, probability and, with `--top K`, the next
+ * classes), or `--csv` (header `path,class,probability[,class2,probability2…]`), or
+ * `--json` (an array of `{path, top: [{class, probability}]}`). The count goes to stderr.
  *
  * Flags: --backend engine|ort-node|ort-wasm|ort-webgpu (default engine), --batch N (16),
- * --size N (input side when the model does not fix it; 150), --top K (1), --weights
- * (load the run's checkpoint into model.onnx), --onnx FILE.
+ * --size N (input side when the model does not fix it; 150), --top K (1), --weights,
+ * --onnx FILE, --csv, --json.
+ *
+ * Exit codes: 0 done; 2 bad input (flags, paths, model or checkpoint), refused with one
+ * line and the usage line before any GPU work where it can be known before; 1 an error
+ * during inference.
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { noGrad } from "./core/autograd.ts";
 import { initGpu } from "./core/gpu.ts";
 import { fromArray, tidy } from "./core/tensor.ts";
-import { importOnnx } from "./onnx/import.ts";
-import { type OrtKind, ortSession } from "./onnx/ort.ts";
-import { readOnnxFile } from "./onnx/read.ts";
+import { importOnnx, OnnxImportError } from "./onnx/import.ts";
+import { ortSession } from "./onnx/ort.ts";
 import { writeOnnx } from "./onnx/write.ts";
-import { BEST, LAST, loadCheckpoint } from "./stages/checkpoint.ts";
+import { oneLine } from "./stages/cli_args.ts";
 import { imageBatches } from "./stages/images.ts";
-import { listUnlabelled } from "./stages/load.ts";
-
-const USAGE = "usage: deno task predict <model.onnx | run folder | checkpoint> <image folder> " +
-  "[--backend engine|ort-node|ort-wasm|ort-webgpu] [--batch 16] [--size 150] [--top 1] [--weights] [--onnx FILE]";
-
-function isDir(p: string): boolean {
-  try {
-    return Deno.statSync(p).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { csvLine } from "./stages/log/csv.ts";
+import type { FileEntry } from "./stages/types.ts";
+import {
+  checkFit,
+  type InputSpec,
+  inputSpec,
+  listImages,
+  parsePredictArgs,
+  type PredictArgs,
+  type ResolvedModel,
+  resolveModel,
+  USAGE,
+  UsageError,
+} from "./stages/predict_args.ts";
 
 /** Probabilities from a row of scores (probabilities, log-probabilities or logits). */
 export function toProbabilities(row: Float32Array): Float32Array {
@@ -56,114 +55,194 @@ export function toProbabilities(row: Float32Array): Float32Array {
   return e.map((v) => v / s);
 }
 
-/** Resolves the model argument to an ONNX file and optional checkpoint. */
-function resolveModel(
-  arg: string,
-  v: { weights?: boolean; onnx?: string },
-): { onnx: string; ckpt?: string } {
-  if (isDir(arg)) {
-    const onnx = v.onnx ?? join(arg, "model.onnx");
-    if (!exists(onnx)) {
-      throw new Error(`${arg}: no model.onnx in the run folder (export one, or pass --onnx FILE)`);
+/** One image's top classes. */
+export interface Prediction {
+  path: string;
+  top: { class: string; probability: number }[];
+}
+
+/** Writes predictions as they come, in the chosen format. */
+interface Sink {
+  row(p: Prediction): void;
+  end(): void;
+}
+
+const round = (p: number) => Number(p.toFixed(6));
+
+function csvSink(write: (line: string) => void): Sink {
+  let header = false;
+  return {
+    row(p) {
+      if (!header) {
+        const cols = ["path"];
+        p.top.forEach((_, k) => {
+          const s = k === 0 ? "" : String(k + 1);
+          cols.push(`class${s}`, `probability${s}`);
+        });
+        write(csvLine(cols));
+        header = true;
+      }
+      write(csvLine([p.path, ...p.top.flatMap((t) => [t.class, round(t.probability)])]));
+    },
+    end() {},
+  };
+}
+
+function jsonSink(write: (line: string) => void): Sink {
+  const rows: Prediction[] = [];
+  return {
+    row(p) {
+      rows.push({
+        path: p.path,
+        top: p.top.map((t) => ({ ...t, probability: round(t.probability) })),
+      });
+    },
+    end() {
+      write(JSON.stringify(rows, null, 2));
+    },
+  };
+}
+
+/** An aligned table; the column widths come from every path and class name up front. */
+function tableSink(write: (line: string) => void, paths: string[], classes: string[]): Sink {
+  const pw = Math.max(4, ...paths.map((p) => p.length));
+  const cw = Math.max(5, ...classes.map((c) => c.length), 3);
+  let header = false;
+  return {
+    row(p) {
+      if (!header) {
+        const cols = p.top.map((_, k) => {
+          const s = k === 0 ? "" : String(k + 1);
+          return `${`class${s}`.padEnd(cw)}  ${`probability${s}`.padStart(12)}`;
+        });
+        write(`${"path".padEnd(pw)}  ${cols.join("  ")}`.trimEnd());
+        header = true;
+      }
+      const cols = p.top.map((t) =>
+        `${t.class.padEnd(cw)}  ${t.probability.toFixed(4).padStart(12)}`
+      );
+      write(`${p.path.padEnd(pw)}  ${cols.join("  ")}`.trimEnd());
+    },
+    end() {},
+  };
+}
+
+/** Runs a batch [N, C, H, W] through the model; returns the scores, N × classes. */
+type Runner = (x: Float32Array, shape: number[]) => Promise<Float32Array>;
+
+async function openRunner(
+  r: ResolvedModel,
+  a: PredictArgs,
+): Promise<{ run: Runner; close: () => Promise<void> }> {
+  if (a.backend !== "engine") {
+    const s = await ortSession(a.backend, writeOnnx(r.model));
+    return { run: async (x, shape) => (await s.run(x, shape)).data, close: () => s.release() };
+  }
+  await initGpu();
+  let net;
+  try {
+    net = importOnnx(r.model, { file: r.onnx, keepSource: false });
+  } catch (e) {
+    if (e instanceof OnnxImportError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (r.ckpt) {
+    try {
+      checkFit(r.ckpt.weights, net, r.ckptPath!, r.onnx);
+    } catch (e) {
+      net.dispose();
+      throw e;
     }
-    const ck = [BEST, LAST].map((n) => join(arg, n)).find(exists);
-    return { onnx, ckpt: v.weights ? ck : undefined };
+    net.loadStateDict(r.ckpt.weights, { strict: true });
   }
-  if (!exists(arg)) throw new Error(`${arg}: not found`);
-  if (arg.endsWith(".onnx")) return { onnx: arg };
-  if (!v.onnx) {
-    throw new Error(`${arg}: a checkpoint needs --onnx FILE for the network's architecture`);
-  }
-  return { onnx: v.onnx, ckpt: arg };
+  net.eval();
+  const run: Runner = async (x, shape) => {
+    const y = noGrad(() => tidy(() => net.forward(fromArray(x, shape))));
+    try {
+      return await y.data();
+    } finally {
+      y.dispose();
+    }
+  };
+  return { run, close: () => Promise.resolve(net.dispose()) };
 }
 
 /** Runs the predict command on `args`; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      backend: { type: "string", default: "engine" },
-      batch: { type: "string", default: "16" },
-      size: { type: "string", default: "150" },
-      top: { type: "string", default: "1" },
-      weights: { type: "boolean", default: false },
-      onnx: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help || positionals.length !== 2) {
+  let a: PredictArgs, r: ResolvedModel, spec: InputSpec, files: FileEntry[];
+  try {
+    a = parsePredictArgs(args);
+    if (a.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    r = await resolveModel(a);
+    spec = inputSpec(r, a.size);
+    files = listImages(a.images);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`predict: ${e.message}`);
     console.error(USAGE);
-    return values.help ? 0 : 2;
+    return 2;
   }
-  const [modelArg, imagesArg] = positionals;
-  const { onnx, ckpt } = resolveModel(modelArg, values);
-  const model = await readOnnxFile(onnx);
-  let classes: string[] = model.metadata.classes ? JSON.parse(model.metadata.classes) : [];
-  const inShape = model.graph.inputs[0]?.type?.kind === "tensor"
-    ? model.graph.inputs[0].type.shape ?? []
-    : [];
-  const side = Number(values.size);
-  const h = typeof inShape[2] === "number" ? inShape[2] : side;
-  const w = typeof inShape[3] === "number" ? inShape[3] : side;
-  const fixedBatch = typeof inShape[0] === "number" ? inShape[0] : null;
-  const batchSize = fixedBatch ?? Number(values.batch);
-  const backend = values.backend as "engine" | OrtKind;
-  let run: (x: Float32Array, shape: number[]) => Promise<Float32Array>;
-  let close: () => Promise<void> = () => Promise.resolve();
-  if (backend === "engine") {
-    await initGpu();
-    const net = importOnnx(model, { file: onnx, keepSource: false });
-    if (ckpt) {
-      const ck = await loadCheckpoint(ckpt);
-      net.loadStateDict(ck.weights, { strict: false });
-      if (!classes.length) {
-        classes = Object.entries(ck.classes).sort((a, b) => a[1] - b[1]).map(([k]) => k);
+  let runner;
+  try {
+    // A model the importer cannot build, or a checkpoint that does not fit it: still bad
+    // input (exit 2), found once the network exists.
+    runner = await openRunner(r, a);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`predict: ${e.message}`);
+    return 2;
+  }
+  const write = (line: string) => console.log(line);
+  const sink = a.format === "csv"
+    ? csvSink(write)
+    : a.format === "json"
+    ? jsonSink(write)
+    : tableSink(write, files.map((f) => f.path), spec.classes);
+  const batchSize = spec.fixedBatch ?? a.batch;
+  let n = 0;
+  try {
+    const batches = imageBatches(files, {
+      batchSize,
+      width: spec.width,
+      height: spec.height,
+      normalize: spec.normalize,
+      onSkip: (s) => console.error(`skipped ${s.path}: ${s.reason}`),
+    });
+    for await (const b of batches) {
+      let x = b.x, shape: number[] = b.shape;
+      const real = b.shape[0];
+      if (spec.fixedBatch && real < spec.fixedBatch) {
+        x = new Float32Array((b.x.length / real) * spec.fixedBatch);
+        x.set(b.x);
+        shape = [spec.fixedBatch, ...b.shape.slice(1)];
+      }
+      const out = await runner.run(x, shape);
+      const k = out.length / shape[0];
+      if (!Number.isInteger(k) || k < 1) {
+        throw new Error(`the model gave ${out.length} values for a batch of ${shape[0]}`);
+      }
+      for (let i = 0; i < real; i++) {
+        const p = toProbabilities(out.subarray(i * k, (i + 1) * k));
+        const order = [...p.keys()].sort((u, v) => p[v] - p[u]).slice(0, a.top);
+        sink.row({
+          path: b.paths[i],
+          top: order.map((c) => ({ class: spec.classes[c] ?? String(c), probability: p[c] })),
+        });
+        n++;
       }
     }
-    run = async (x, shape) => {
-      const y = noGrad(() => tidy(() => net.forward(fromArray(x, shape))));
-      const d = await y.data();
-      y.dispose();
-      return d;
-    };
-    close = () => Promise.resolve(net.dispose());
-  } else {
-    if (ckpt) throw new Error(`--weights works with --backend engine only`);
-    const s = await ortSession(backend, writeOnnx(model));
-    run = async (x, shape) => (await s.run(x, shape)).data;
-    close = () => s.release();
+  } finally {
+    await runner.close();
   }
-  const { files } = listUnlabelled(imagesArg);
-  const top = Number(values.top);
-  let n = 0;
-  for await (
-    const b of imageBatches(files, {
-      batchSize,
-      width: w,
-      height: h,
-      onSkip: (s) => console.error(`skipped ${s.path}: ${s.reason}`),
-    })
-  ) {
-    let x = b.x, shape: number[] = b.shape;
-    const real = b.shape[0];
-    if (fixedBatch && real < fixedBatch) {
-      x = new Float32Array((b.x.length / real) * fixedBatch);
-      x.set(b.x);
-      shape = [fixedBatch, ...b.shape.slice(1)];
-    }
-    const out = await run(x, shape);
-    const k = out.length / shape[0];
-    for (let i = 0; i < real; i++) {
-      const p = toProbabilities(out.subarray(i * k, (i + 1) * k));
-      const order = [...p.keys()].sort((a, c) => p[c] - p[a]).slice(0, top);
-      const cols = order.map((c) => `${classes[c] ?? c}\t${p[c].toFixed(4)}`);
-      console.log(`${b.paths[i]}\t${cols.join("\t")}`);
-      n++;
-    }
-  }
-  await close();
+  sink.end();
   console.error(`${n} images`);
+  if (n === 0) {
+    console.error(`predict: none of the ${files.length} images could be decoded`);
+    return 1;
+  }
   return 0;
 }
 
@@ -171,7 +250,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {
-    console.error(`predict: ${(e as Error).message}`);
+    console.error(`predict: ${oneLine(e)}`);
     Deno.exit(1);
   }
 }
