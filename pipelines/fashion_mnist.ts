@@ -79,7 +79,9 @@ export default definePipeline({
           stepsPerEpoch: Math.ceil(train.count / bs),
           classes: [...FASHION_MNIST_CLASSES],
         });
-        await exportRunModel(model, r.dir, [1, 1, 28, 28], [...FASHION_MNIST_CLASSES]);
+        await exportRunModel(model, r.dir, [1, 1, 28, 28], [...FASHION_MNIST_CLASSES], {
+          normalize: JSON.stringify(NORM),
+        });
         return history;
       } finally {
         optimizer.dispose();

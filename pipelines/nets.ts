@@ -65,17 +65,18 @@ export function sceneCnn(classes = 6, seed = 0, dropout = 0.5): Sequential {
 }
 
 /**
- * Exports a trained network as the run's `model.onnx` (eval mode, class names in its
- * metadata), so `deno task predict <run folder>` works for every pipeline.
+ * Exports a trained network as the run's `model.onnx` (eval mode, class names and any other
+ * `metadata` such as predict's `normalize` in it), so `deno task predict <run folder>` works
+ * for every pipeline.
  */
 export async function exportRunModel(
   model: Module,
   runDir: string,
   inputShape: number[],
   classes: string[],
+  metadata?: Record<string, string>,
 ): Promise<void> {
   const file = join(runDir, "model.onnx");
-  model.eval();
-  await exportOnnx(model, file, { inputShape, classes });
+  await exportOnnx(model, file, { inputShape, classes, metadata });
   console.log(`exported ${file} (deno task predict ${runDir} <images>)`);
 }

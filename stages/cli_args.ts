@@ -6,15 +6,10 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { UsageError } from "../pipeline.ts";
 
-/** Bad command-line input: the message is one line saying what is wrong. */
-export class UsageError extends Error {
-  /** Builds the error from its message (line breaks folded into spaces). */
-  constructor(message: string) {
-    super(message.replace(/\s*\n\s*/g, " "));
-    this.name = "UsageError";
-  }
-}
+/** Bad command-line input (exit code 2), the same class the pipelines throw. */
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import type { Module, StateDict } from "../core/nn/module.ts";
-import { SUPPORTED_OPS } from "../onnx/import.ts";
+import { checkImportable } from "../onnx/import.ts";
 import { type OnnxModel, readOnnxFile } from "../onnx/read.ts";
 import { BEST, type Checkpoint, decodeCheckpoint, LAST } from "./checkpoint.ts";
 import { intFlag, oneLine, parseFlags, UsageError } from "./cli_args.ts";
@@ -197,19 +197,11 @@ export async function resolveModel(a: PredictArgs): Promise<ResolvedModel> {
 
 /** Refuses, before any GPU work, a model the engine's importer cannot run. */
 export function checkEngineSupport(model: OnnxModel, file: string): void {
-  const g = model.graph;
-  const bad = g.nodes.find((n) =>
-    !SUPPORTED_OPS.includes(n.opType) || (n.domain && n.domain !== "ai.onnx")
-  );
-  if (bad) {
-    throw new UsageError(
-      `${file}: unsupported operator '${bad.opType}' (node '${bad.name}'); try --backend ort-node`,
-    );
-  }
-  if (g.inputs.length !== 1 || g.outputs.length !== 1) {
-    throw new UsageError(
-      `${file}: expected one input and one output, found ${g.inputs.length} and ${g.outputs.length}`,
-    );
+  try {
+    checkImportable(model, file);
+  } catch (e) {
+    const unsupported = /unsupported operator/.test((e as Error).message);
+    throw new UsageError((e as Error).message + (unsupported ? "; try --backend ort-node" : ""));
   }
 }
 

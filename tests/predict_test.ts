@@ -208,7 +208,9 @@ Deno.test("predict: bad input exits 2 with one line, before any GPU work", async
     [
       "operator the engine lacks",
       [f["erf.onnx"], img],
-      `${f["erf.onnx"]}: unsupported operator 'Erf' (node 'erf0'); try --backend ort-node`,
+      `${
+        f["erf.onnx"]
+      }: unsupported operator (operator 'Erf', node 'erf0', opset 13); try --backend ort-node`,
     ],
     [
       "--weights with an .onnx file",

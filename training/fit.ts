@@ -7,8 +7,9 @@
  * (`interrupt`) ends the epoch after the current step and writes a mid-epoch checkpoint
  * that resumes at the next batch.
  *
- * Test hook: `WEBGPU_TRAIN_BLOCK_AFTER_STEP=N` makes the run print a line and wait after
- * global step N until it is interrupted or killed, so tests stop it at a known point.
+ * Test hook: `WEBGPU_TRAIN_BLOCK_AFTER_STEP=N` (or `RUN@N` for one run of a grid) makes
+ * the run print a line and wait after its step N until it is interrupted or killed, so
+ * tests stop it at a known point.
  */
 import { noGrad } from "../core/autograd.ts";
 import type { Module, StateDict, Stateful } from "../core/nn/module.ts";
@@ -119,7 +120,7 @@ function dropFirst(n: number): TransformStream<Batch, Batch> {
   });
 }
 
-const BLOCK_AT = Number(Deno.env.get("WEBGPU_TRAIN_BLOCK_AFTER_STEP") ?? NaN);
+const BLOCK = /^(?:(.+)@)?(\d+)$/.exec(Deno.env.get("WEBGPU_TRAIN_BLOCK_AFTER_STEP") ?? "");
 
 /** Trains for the remaining epochs of a run and returns every epoch's record. */
 export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
@@ -235,7 +236,7 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
           stats: skip ? partial!.stats : undefined,
           stop: () => o.interrupt?.requested ?? false,
           afterStep: async (s) => {
-            if (s !== BLOCK_AT) return;
+            if (!BLOCK || s !== Number(BLOCK[2]) || (BLOCK[1] && BLOCK[1] !== o.run)) return;
             progress.log(`${o.run}: test hook: blocking after step ${s}`);
             await (o.interrupt?.wait() ?? new Promise<void>(() => {}));
           },
