@@ -4,7 +4,8 @@
  * flags and runs it; errors map to exit codes (1 training failed, 2 bad usage or input,
  * 3 the output folder's lock is held, 130/143 interrupted after writing a checkpoint).
  */
-import { parseArgs } from "node:util";
+import { TrainingError, UsageError } from "./errors.ts";
+import { parseFlags } from "./stages/cli_args.ts";
 
 /** One option of a pipeline, exposed as `--name value`. */
 export interface OptionSpec {
@@ -38,15 +39,7 @@ export function definePipeline<O extends Options>(p: Pipeline<O>): Pipeline<O> {
   return p;
 }
 
-/** Bad flags or bad input: exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** Training failed (for example a diverging loss): exit code 1. */
-export class TrainingError extends Error {
-  override name = "TrainingError";
-}
+export { TrainingError, UsageError };
 
 /** The flag name of an option (`batchSize` → `batch-size`). */
 export function kebab(s: string): string {
@@ -80,12 +73,8 @@ export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
   for (const [k, o] of Object.entries(p.options)) {
     spec[kebab(k)] = { type: o.type === "boolean" ? "boolean" : "string" };
   }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args, options: spec, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values, positionals } = parseFlags(args, spec);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (values.help) return "help";
   const out: Options = {};
   const given = new Set<string>();

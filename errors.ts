@@ -1,0 +1,19 @@
+/**
+ * The errors that decide a command's exit code: `UsageError` for bad flags or bad input
+ * (exit 2, one line, before any GPU work) and `TrainingError` for a training that failed
+ * (exit 1, e.g. a diverging loss).
+ */
+
+/** Bad flags or bad input: exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  /** Builds the error from its message (line breaks folded into spaces: one line). */
+  constructor(message: string) {
+    super(message.replace(/\s*\n\s*/g, " "));
+  }
+}
+
+/** Training failed (for example a diverging loss): exit code 1. */
+export class TrainingError extends Error {
+  override name = "TrainingError";
+}
