@@ -1,0 +1,57 @@
+/**
+ * The real pipelines stopped mid-run and resumed end bit-identical to an uninterrupted run:
+ * intel.ts with its default head dropout 0.3 (SIGKILL, and SIGTERM with its mid-epoch
+ * checkpoint), custom_cnn.ts (SIGKILL) and fashion_mnist.ts (SIGKILL) — every generator
+ * comes back from the checkpoint without the pipeline listing it.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { assertSameCheckpoint, assertSameMetrics, cli, lastOf, startBlocked } from "./_cli.ts";
+
+/** Runs `args` into a fresh folder uninterrupted; then again, stopped after `step` by `signal`, resumed. */
+async function stopAndResume(
+  args: string[],
+  step: number,
+  signal: "SIGKILL" | "SIGTERM",
+  hasDropout = true,
+): Promise<void> {
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const ref = await cli([...args, "--out", a]);
+  assertEquals(ref.code, 0, ref.err);
+  const blocked = await startBlocked([...args, "--out", b], step);
+  const stopped = await blocked.stop(signal);
+  if (signal === "SIGKILL") assertEquals(stopped.signal, "SIGKILL");
+  else assertEquals(stopped.code, 143, stopped.all);
+  const r = await cli([args[0], "--resume", b]);
+  assertEquals(r.code, 0, r.err);
+  assert(/resumed after epoch/.test(r.err), r.err);
+  const ca = await lastOf(`${a}/version_0/run`), cb = await lastOf(`${b}/version_0/run`);
+  assertSameCheckpoint(ca, cb, `${args[0]} ${signal}`);
+  if (hasDropout) {
+    assert(Object.keys(ca.rng).some((k) => /mask/.test(k)), "the dropout generator is saved");
+  }
+  await assertSameMetrics(`${a}/version_0/metrics.csv`, `${b}/version_0/metrics.csv`);
+  assert((await Deno.stat(`${b}/version_0/run/model.onnx`)).isFile, "model.onnx exported");
+}
+
+// 34 usable training images: 2 steps an epoch at batch 32; step 5 is in epoch 3.
+const INTEL = ["intel.ts", "--grid", "none", "--epochs", "3", "--features", "engine"];
+
+Deno.test("intel.ts (dropout 0.3) killed with SIGKILL in epoch 3 resumes bit-identical", async () => {
+  await stopAndResume(INTEL, 5, "SIGKILL");
+});
+
+Deno.test("intel.ts stopped by SIGTERM mid-epoch resumes bit-identical", async () => {
+  // 5 steps an epoch at batch 8: step 7 is the second of epoch 2.
+  const args = ["intel.ts", "--grid", "none", "--epochs", "2", "--features", "engine"];
+  await stopAndResume([...args, "--batch-size", "8"], 7, "SIGTERM");
+});
+
+Deno.test("custom_cnn.ts killed with SIGKILL in epoch 2 resumes bit-identical", async () => {
+  // 3 steps an epoch at batch 16: step 4 is the first of epoch 2.
+  await stopAndResume(["custom_cnn.ts", "--epochs", "2"], 4, "SIGKILL");
+});
+
+Deno.test("fashion_mnist.ts killed with SIGKILL in epoch 2 resumes bit-identical", async () => {
+  // 256 images at batch 64: 4 steps an epoch.
+  await stopAndResume(["fashion_mnist.ts", "--epochs", "2", "--limit", "256"], 6, "SIGKILL", false);
+});
