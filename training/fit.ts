@@ -138,7 +138,9 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     throw new UsageError((e as Error).message);
   }
   if (o.resume) {
-    const ck = await loadCheckpoint(await resolveCheckpoint(o.resume));
+    const ck = await loadCheckpoint(await resolveCheckpoint(o.resume)).catch((e) => {
+      throw new UsageError(`--resume: ${(e as Error).message}`);
+    });
     if (!sameHparams(ck.hparams, o.hparams)) {
       throw new UsageError(
         `${o.resume} was trained with ${JSON.stringify(ck.hparams)}, not ${
