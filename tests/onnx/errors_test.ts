@@ -67,7 +67,9 @@ Deno.test("errors: an unsupported operator names the operator, node and opset", 
     e.message,
     `${path}: unsupported operator (operator 'Einsum', node 'odd_one', opset 11)`,
   );
-  assertEquals(gpu().stats().liveBuffers, live, "nothing was uploaded");
+  // Tensors the garbage collector frees meanwhile can only lower the count: no new buffer.
+  const now = gpu().stats().liveBuffers;
+  assert(now <= live, `nothing was uploaded (live buffers ${live} → ${now})`);
   await Deno.remove(dir, { recursive: true });
 });
 
