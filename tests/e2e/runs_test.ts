@@ -124,6 +124,30 @@ Deno.test("resuming a grid continues the unfinished run, skips the finished one,
   await assertSameMetrics(`${ref}/version_0/metrics.csv`, `${out}/version_0/metrics.csv`);
 });
 
+Deno.test("early stopping's kept best weights survive a SIGKILL: the resumed run stops the same", async () => {
+  // Best test accuracy at epoch 2; patience 2 stops after epoch 4 and restores epoch 2.
+  const args = ["--epochs", "6", "--patience", "2", "--monitor", "TestAccuracy"];
+  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const ref = await cli([TINY, "--out", a, ...args]);
+  assertEquals(ref.code, 0, ref.err);
+  assert(/early stopping after epoch 4/.test(ref.err + ref.out), ref.err);
+  // Killed in epoch 4 (9 steps an epoch): the checkpoint is epoch 3's, the kept copy epoch 2's.
+  const killed = await startBlocked([TINY, "--out", b, ...args], 30);
+  assertEquals((await killed.stop("SIGKILL")).signal, "SIGKILL");
+  const r = await cli([TINY, "--resume", b]);
+  assertEquals(r.code, 0, r.err);
+  assert(/early stopping after epoch 4/.test(r.err + r.out), r.err);
+  assertSameCheckpoint(
+    await lastOf(`${a}/version_0/run`),
+    await lastOf(`${b}/version_0/run`),
+    "ES",
+  );
+  // The resume is finished for good: a further resume skips the run.
+  const again = await cli([TINY, "--resume", b]);
+  assertEquals(again.code, 0, again.err);
+  assert(/run: finished \(4 epochs\), skipped/.test(again.out), again.out);
+});
+
 Deno.test("one best epoch: ties go to the lower test loss, then the earlier epoch, in every output", async () => {
   const out = await Deno.makeTempDir();
   // A learning rate this small leaves every epoch's figures equal: a tie everywhere.
