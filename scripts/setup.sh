@@ -3,13 +3,16 @@
 #   mesa-vulkan-drivers  WebGPU on the CPU (lavapipe) when there is no GPU driver
 #   libonnx-testdata     ONNX's operator test vectors (tests)
 #   dataset-fashion-mnist  the real Fashion-MNIST (fashion_mnist pipeline)
-# Usage: sh scripts/setup.sh [--test] [--fashion]
-#   --test adds what only the tests need; --fashion adds the Fashion-MNIST data set
+#   postgresql           a PostgreSQL server (tests of the retraining history's PostgreSQL store)
+# Usage: sh scripts/setup.sh [--test] [--fashion] [--postgres]
+#   --test adds what only the tests need; --fashion adds the Fashion-MNIST data set;
+#   --postgres adds PostgreSQL (initdb and pg_ctl land in /usr/lib/postgresql/<version>/bin)
 set -e
 want="mesa-vulkan-drivers"
 for a in "$@"; do
   [ "$a" = "--test" ] && want="$want libonnx-testdata"
   [ "$a" = "--fashion" ] && want="$want dataset-fashion-mnist"
+  [ "$a" = "--postgres" ] && want="$want postgresql"
 done
 missing=""
 for p in $want; do
