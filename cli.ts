@@ -20,13 +20,47 @@ import { LockHeldError } from "./training/lock.ts";
 
 const USAGE = "usage: deno task pipeline <file.ts> [flags]   (e.g. linear_regression.ts --help)";
 
-function locate(file: string): string {
+/** The URL of a pipeline file given as a path, a name in `pipelines/`, or a URL. */
+export function locate(file: string): string {
   if (/^(https?|file):/.test(file)) return file;
   const here = new URL(".", import.meta.url).pathname;
   for (const p of [resolve(file), resolve(here, "pipelines", file)]) {
     if (existsSync(p)) return pathToFileURL(p).href;
   }
   throw new UsageError(`no pipeline file ${file} (looked in . and pipelines/)`);
+}
+
+/** Imports a pipeline file's `definePipeline` export (UsageError when it has none). */
+export async function loadPipeline(file: string): Promise<Pipeline> {
+  const mod = await import(locate(file));
+  const pipeline = mod.default as Pipeline | undefined;
+  if (!pipeline?.run) throw new UsageError(`${file} has no default export from definePipeline()`);
+  return pipeline;
+}
+
+/**
+ * Maps an error to its exit code, printing one line (and, for bad usage, the usage line):
+ * 2 bad usage or input, 3 a held lock, 130/143 interrupted, 1 anything else.
+ */
+export function exitCodeOf(e: unknown, usageLine: string): number {
+  if (e instanceof UsageError || e instanceof DataError) {
+    console.error(`error: ${e.message}\n${usageLine}`);
+    return 2;
+  }
+  if (e instanceof LockHeldError) {
+    console.error(`error: ${e.message}`);
+    return 3;
+  }
+  if (e instanceof InterruptedError) {
+    console.error(e.message);
+    return e.exitCode;
+  }
+  if (e instanceof TrainingError) {
+    console.error(`training failed: ${e.message}`);
+    return 1;
+  }
+  console.error(`error: ${(e as Error).message ?? e}`);
+  return 1;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -38,9 +72,7 @@ async function main(args: string[]): Promise<number> {
   let pipeline: Pipeline | undefined;
   invocation.file = file;
   try {
-    const mod = await import(locate(file));
-    pipeline = mod.default;
-    if (!pipeline?.run) throw new UsageError(`${file} has no default export from definePipeline()`);
+    pipeline = await loadPipeline(file);
     const opts = parseOptions(pipeline, rest);
     if (opts === "help") {
       console.log(usage(pipeline));
@@ -49,27 +81,8 @@ async function main(args: string[]): Promise<number> {
     await pipeline.run(opts);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof DataError) {
-      const line = pipeline
-        ? usage(pipeline).split("\n")[0] + "   (--help lists the flags)"
-        : USAGE;
-      console.error(`error: ${e.message}\n${line}`);
-      return 2;
-    }
-    if (e instanceof LockHeldError) {
-      console.error(`error: ${e.message}`);
-      return 3;
-    }
-    if (e instanceof InterruptedError) {
-      console.error(e.message);
-      return e.exitCode;
-    }
-    if (e instanceof TrainingError) {
-      console.error(`training failed: ${e.message}`);
-      return 1;
-    }
-    console.error(`error: ${(e as Error).message ?? e}`);
-    return 1;
+    const line = pipeline ? usage(pipeline).split("\n")[0] + "   (--help lists the flags)" : USAGE;
+    return exitCodeOf(e, line);
   }
 }
 

@@ -150,12 +150,16 @@ async function readModel(path: string, flag: string): Promise<OnnxModel> {
 }
 
 /**
- * Resolves the model argument and reads the ONNX file (and checkpoint): a run folder uses
+ * Resolves the model argument and reads the ONNX file (and checkpoint): a retraining
+ * registry uses its champion's run folder; a run folder uses
  * its `model.onnx` (or `--onnx`), with `--weights` its `best.ckpt` (else `last.ckpt`); a
  * checkpoint needs `--onnx`. Throws a {@link UsageError} for anything that does not fit.
  */
 export async function resolveModel(a: PredictArgs): Promise<ResolvedModel> {
-  const arg = a.model;
+  let arg = a.model;
+  // A retraining registry predicts with its champion (the run behind `champion`).
+  const champion = join(arg, "champion", "version_0", "run");
+  if (!stat(join(arg, "model.onnx")) && stat(join(champion, "model.onnx"))?.isFile) arg = champion;
   const info = stat(arg);
   if (!info) throw new UsageError(`model not found: ${arg}`);
   let onnx: string, ckptPath: string | undefined;

@@ -62,6 +62,8 @@ export interface FitOptions {
   interrupt?: Interrupt;
   /** A run folder or checkpoint to continue from. */
   resume?: string;
+  /** A checkpoint whose weights start a new run (warm start; ignored when resuming). */
+  init?: string;
   /** Steps between loss readbacks (default 50). */
   readEvery?: number;
   /** Where the grid stands, for the ETA. */
@@ -136,6 +138,19 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     o.earlyStopping?.start(MONITORED, o.model);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if (o.init && !o.resume) {
+    const ck = await loadCheckpoint(o.init).catch((e) => {
+      throw new UsageError(`--warm-start: ${(e as Error).message}`);
+    });
+    try {
+      o.model.loadStateDict(ck.weights);
+    } catch (e) {
+      throw new UsageError(
+        `--warm-start ${o.init} does not fit this model: ${(e as Error).message}`,
+      );
+    }
+    progress.log(`${o.run}: weights from ${o.init} (epoch ${ck.epoch})`);
   }
   if (o.resume) {
     const ck = await loadCheckpoint(await resolveCheckpoint(o.resume)).catch((e) => {

@@ -78,6 +78,10 @@ export function trainingOptions(d: TrainingDefaults): Record<string, OptionSpec>
       help: 'hyper-parameter grid: JSON, or "lr=3e-4,3e-5;batch_size=32,64"',
     },
     strict: { type: "boolean", default: false, help: "a bad image fails the run (exit 2)" },
+    warmStart: {
+      type: "string",
+      help: "start from this checkpoint's weights (they must fit the model; fresh optimizer)",
+    },
   };
 }
 
@@ -154,6 +158,8 @@ export interface RunSpec {
     hparams: Record<string, HValue>;
     epochs: number;
     resume?: string;
+    /** A checkpoint whose weights start the run (`--warm-start`). */
+    init?: string;
     grid: { epochsDone: number; epochs: number };
     interrupt: Interrupt;
   };
@@ -309,6 +315,7 @@ async function execute(
         hparams: r.hparams,
         epochs: runEpochs,
         resume,
+        init: r.options.warmStart as string | undefined,
         grid,
         interrupt,
       };

@@ -138,9 +138,11 @@ export abstract class Module {
       const missing = [...own.keys()].filter((k) => !(k in dict));
       const extra = Object.keys(dict).filter((k) => !own.has(k));
       if (missing.length || extra.length) {
-        throw new Error(
-          `loadStateDict: missing [${missing.join(", ")}], unexpected [${extra.join(", ")}]`,
-        );
+        const few = (l: string[]) =>
+          `${l.length}${
+            l.length ? ` (${l.slice(0, 3).join(", ")}${l.length > 3 ? ", …" : ""})` : ""
+          }`;
+        throw new Error(`loadStateDict: missing ${few(missing)}, unexpected ${few(extra)}`);
       }
     }
     for (const [name, t] of own) {

@@ -53,10 +53,14 @@ export interface Blocked {
   stop(signal: Deno.Signal): Promise<{ code: number; signal: Deno.Signal | null; all: string }>;
 }
 
-/** Starts `cli.ts …args` with the run set to block after global step `step`; resolves once it does. */
-export async function startBlocked(args: string[], step: number | string): Promise<Blocked> {
+/** Starts `<script> …args` (default cli.ts) with the run set to block after step `step`; resolves once it does. */
+export async function startBlocked(
+  args: string[],
+  step: number | string,
+  script = "cli.ts",
+): Promise<Blocked> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    args: ["run", "-A", `${ROOT}${script}`, ...args],
     cwd: ROOT,
     env: { WEBGPU_TRAIN_BLOCK_AFTER_STEP: String(step) },
     stdin: "null",

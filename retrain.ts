@@ -1,0 +1,75 @@
+/**
+ * `deno task retrain <pipeline.ts> --registry <dir> [flags]`: one unattended retraining
+ * cycle (training/retrain/cycle.ts), made for cron, a systemd timer or a Kubernetes CronJob;
+ * `--status` shows the champion and the last cycles, `--rollback` restores the previous
+ * champion, `--schedule "<cron>"` keeps running and starts a cycle at each time.
+ *
+ * Exit codes: 0 cycle done (promoted, kept or skipped: the last line says which), 1 training
+ * failed, 2 bad input, 3 another cycle holds the registry's lock, 130/143 interrupted (the
+ * next cycle resumes the candidate).
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { exitCodeOf, loadPipeline } from "./cli.ts";
+import { invocation } from "./pipeline.ts";
+import { UsageError } from "./errors.ts";
+import { InterruptedError } from "./training/interrupt.ts";
+import { parseRetrainArgs, RETRAIN_USAGE, type RetrainArgs } from "./training/retrain/args.ts";
+import { planCycle, runCycle } from "./training/retrain/cycle.ts";
+import { rollback, status } from "./training/retrain/status.ts";
+import { runSchedule } from "./training/retrain/schedule.ts";
+import type { RetrainStore } from "./training/retrain/store.ts";
+import { openSqliteStore } from "./training/retrain/store_sqlite.ts";
+import { openPostgresStore } from "./training/retrain/store_postgres.ts";
+
+/** Opens the registry's history store: SQLite in the registry, or PostgreSQL with --store. */
+export function openStore(a: RetrainArgs): Promise<RetrainStore> {
+  if (!a.store) return openSqliteStore(a.registry);
+  if (!/^postgres(ql)?:\/\//.test(a.store)) {
+    throw new UsageError(
+      `--store must be a postgres:// URL (the default is SQLite in the registry)`,
+    );
+  }
+  return openPostgresStore(a.store, resolve(a.registry));
+}
+
+/** Runs the retrain command on `argv`; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let store: RetrainStore | undefined;
+  try {
+    const args = await parseRetrainArgs(argv);
+    if (args.help) {
+      console.log(RETRAIN_USAGE);
+      return 0;
+    }
+    if (args.schedule) return await runSchedule(args.schedule, argv);
+    invocation.file = args.pipeline;
+    const pipeline = await loadPipeline(args.pipeline);
+    if (args.status) {
+      store = await openStore(args);
+      await status(args.registry, store);
+      return 0;
+    }
+    if (args.rollback) {
+      store = await openStore(args);
+      await rollback(args.registry, store);
+      return 0;
+    }
+    // Everything that can be wrong with the input is found before the lock and any GPU work.
+    const plan = planCycle(args, pipeline);
+    store = await openStore(args);
+    return await runCycle({ args, pipeline, store }, plan);
+  } catch (e) {
+    if (e instanceof InterruptedError) {
+      console.error(e.message.split("\n")[0]);
+      console.error("the next retrain cycle resumes this candidate");
+      return e.exitCode;
+    }
+    return exitCodeOf(e, RETRAIN_USAGE);
+  } finally {
+    await store?.close();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
