@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { readCsv } from "../../stages/log/csv.ts";
+import { postgresUnavailable, startPostgres } from "../_postgres.ts";
 import { type Result, ROOT, run, snapshot, startBlocked } from "./_cli.ts";
 
 const FIXTURES = `${ROOT}fixtures/intel`;
@@ -169,4 +170,46 @@ Deno.test("retrain: promote, skip, gate, keep a worse candidate out, lock, resum
     assertEquals(r.code, 0, r.err);
     assertEquals(r.out.trim().split("\n").length, 1 + 5, r.out);
   });
+});
+
+const pgMissing = await postgresUnavailable();
+if (pgMissing) console.error(`retrain PostgreSQL test ignored: ${pgMissing}`);
+
+Deno.test({
+  name:
+    "retrain --store postgres: two cycles started at once from two processes — one trains, the other exits 3",
+  ignore: pgMissing !== null,
+  async fn() {
+    const pg = await startPostgres();
+    assert(pg, "PostgreSQL is installed but did not start");
+    try {
+      const base = await Deno.makeTempDir();
+      const data = `${base}/data`, reg = `${base}/registry`;
+      await copyTree(FIXTURES, data);
+      const store = ["--store", pg.url];
+      const args = ["intel.ts", "--registry", reg, "--data", data, "--epochs", "2", ...store];
+      const first = await startBlocked([...args, "--features", "engine"], 3, "retrain.ts");
+      const second = await retrain(reg, data, store);
+      assertEquals(second.code, 3, second.err);
+      assert(/advisory lock/.test(second.err), second.err);
+      assert(!second.err.includes(pg.password) && !second.out.includes(pg.password), "password");
+      assert(
+        !(await Deno.stat(`${reg}/candidates`).then(() => true, () => false)) ||
+          [...Deno.readDirSync(`${reg}/candidates`)].length === 1,
+        "the second one trained nothing",
+      );
+      const stopped = await first.stop("SIGTERM");
+      assertEquals(stopped.code, 143, stopped.all);
+      assert(!stopped.all.includes(pg.password), "password in the first cycle's output");
+      const resumed = await retrain(reg, data, store);
+      assertEquals(resumed.code, 0, resumed.err);
+      assert(/^promoted c0001: first champion/.test(lastLine(resumed)), resumed.out);
+      const status = await run("retrain.ts", ["intel.ts", "--registry", reg, ...store, "--status"]);
+      assertEquals(status.code, 0, status.err);
+      assert(/history: postgres(ql)?:\/\/[^ ]*\*\*\*/.test(status.out), status.out);
+      assert(!status.out.includes(pg.password), "password in --status");
+    } finally {
+      await pg.stop();
+    }
+  },
 });
