@@ -22,6 +22,11 @@ export interface Pipeline<O extends Options = Options> {
   name: string;
   description: string;
   options: Record<string, OptionSpec>;
+  /**
+   * Range checks of the options (UsageError, exit 2), runnable without starting anything:
+   * `deno task retrain` calls it before taking the registry's lock.
+   */
+  check?(opts: O): void;
   run(opts: O): Promise<void>;
 }
 

@@ -7,16 +7,22 @@
  */
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import { definePipeline } from "../pipeline.ts";
+import { definePipeline, type Options } from "../pipeline.ts";
 import { exportRunModel, sceneCnn } from "./nets.ts";
 export { sceneCnn };
 import { fit } from "../training/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
 import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
 
+/** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
+function check(x: Options): void {
+  checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true });
+}
+
 export default definePipeline({
   name: "custom_cnn",
   description: "The from-scratch scene CNN (3 conv5+BN+avgpool blocks, FC 4000-4000-1000).",
+  check,
   options: {
     ...trainingOptions({
       data: "fixtures/intel",
@@ -30,7 +36,7 @@ export default definePipeline({
   async run(o) {
     const plan = await planRuns(o, {
       tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed", "dropout"],
-      check: (x) => checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true }),
+      check,
     });
     const opts = plan.options;
     const data = openImageData({

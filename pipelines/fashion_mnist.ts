@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import { definePipeline, UsageError } from "../pipeline.ts";
+import { definePipeline, type Options, UsageError } from "../pipeline.ts";
 import { exportRunModel, fashionCnn } from "./nets.ts";
 export { fashionCnn };
 import { batch } from "../stages/batch.ts";
@@ -25,9 +25,15 @@ import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../trainin
 
 const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
 
+/** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
+function check(x: Options): void {
+  checkNumber(x, "limit", { min: 0, int: true });
+}
+
 export default definePipeline({
   name: "fashion_mnist",
   description: "A small CNN on the real Fashion-MNIST (Debian's dataset-fashion-mnist).",
+  check,
   options: {
     ...trainingOptions({
       data: FASHION_MNIST_DIR,
@@ -41,7 +47,7 @@ export default definePipeline({
   async run(o) {
     const plan = await planRuns(o, {
       tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed"],
-      check: (x) => checkNumber(x, "limit", { min: 0, int: true }),
+      check,
     });
     const opts = plan.options;
     const dir = opts.data as string;

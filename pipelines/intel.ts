@@ -32,7 +32,7 @@ import {
 import { checkImportable, importOnnxFile } from "../onnx/import.ts";
 import { readOnnxFile } from "../onnx/read.ts";
 import { transferModel, type TransferNet } from "../onnx/transfer.ts";
-import { definePipeline, UsageError } from "../pipeline.ts";
+import { definePipeline, type Options, UsageError } from "../pipeline.ts";
 import { fit } from "../training/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
 import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
@@ -76,9 +76,19 @@ function toFeatures(backend: FeatureBackend, shape: number[]): TransformStream<B
 
 const BACKENDS = ["auto", "engine", "ort-node", "ort-wasm", "ort-webgpu"];
 
+/** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
+function check(x: Options): void {
+  checkNumber(x, "hidden", { min: 1, int: true });
+  checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true });
+  if (!BACKENDS.includes(x.features as string)) {
+    throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
+  }
+}
+
 export default definePipeline({
   name: "intel",
   description: "Intel scenes: transfer learning from VGG16 (ONNX) with a new head.",
+  check,
   options: {
     ...trainingOptions({
       data: "fixtures/intel",
@@ -102,13 +112,7 @@ export default definePipeline({
   async run(o) {
     const plan = await planRuns(o, {
       tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed", "hidden", "dropout"],
-      check(x) {
-        checkNumber(x, "hidden", { min: 1, int: true });
-        checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true });
-        if (!BACKENDS.includes(x.features as string)) {
-          throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
-        }
-      },
+      check,
     });
     const opts = plan.options;
     const augment = !(opts.noAugment as boolean);

@@ -1,5 +1,5 @@
 /**
- * Bad input to the three commands (`pipeline`, `predict`, `data`) is refused with exit code
+ * Bad input to the commands (`pipeline`, `retrain`, `predict`, `data`) is refused with exit code
  * 2 and one line saying what is wrong (plus the usage line), before any GPU work: every
  * case runs with `WEBGPU_TRAIN_NO_GPU=1`, under which starting WebGPU or an ONNX Runtime
  * session throws, so a case that reached GPU work would fail with another message and code.
@@ -78,12 +78,54 @@ function cases(d: Record<string, string>): Case[] {
     p("no pipeline file", ["nosuch.ts"], /no pipeline file nosuch\.ts/),
     ["data: missing folder", "stages/data_cli.ts", ["/nonexistent"], /not found/],
     ["data: unknown flag", "stages/data_cli.ts", ["--nosuch"], /unknown flag --nosuch/],
+    ["retrain: no pipeline", "retrain.ts", ["--registry", "r"], /name the pipeline/],
+    ["retrain: no registry", "retrain.ts", ["intel.ts"], /--registry <dir> is required/],
+    ["retrain: --keep 0", "retrain.ts", ["intel.ts", "--registry", "r", "--keep", "0"], /--keep/],
+    ["retrain: --gate", "retrain.ts", ["intel.ts", "--registry", "r", "--gate", "f1"], /--gate/],
+    [
+      "retrain: --grid",
+      "retrain.ts",
+      ["intel.ts", "--registry", "r", "--grid", "lr=1"],
+      /--grid is/,
+    ],
+    [
+      "retrain: bad cron",
+      "retrain.ts",
+      ["intel.ts", "--registry", "r", "--schedule", "99 * *"],
+      /--schedule/,
+    ],
+    [
+      "retrain: bad store",
+      "retrain.ts",
+      ["intel.ts", "--registry", "r", "--store", "mysql://x"],
+      /postgres:/,
+    ],
+    ["retrain: bad job", "retrain.ts", ["--job", "/nonexistent.json"], /--job \/nonexistent\.json/],
+    ["retrain: missing data", "retrain.ts", [
+      "intel.ts",
+      "--registry",
+      "r",
+      "--data",
+      "/nonexistent",
+    ], /not found/],
+    [
+      "retrain: no hold-out",
+      "retrain.ts",
+      ["intel.ts", "--registry", "r", "--data", d.tooFew],
+      /--holdout/,
+    ],
+    [
+      "retrain: pipeline flag",
+      "retrain.ts",
+      ["intel.ts", "--registry", "r", "--lr", "-1"],
+      /--lr must/,
+    ],
     ["predict: bad backend", "predict.ts", ["x.onnx", JPEG, "--backend", "bogus"], /--backend/],
     ["predict: bad --top", "predict.ts", ["x.onnx", JPEG, "--top", "abc"], /--top/],
   ];
 }
 
-Deno.test("bad input to pipeline, predict and data exits 2 with one line, before any GPU work", async (t) => {
+Deno.test("bad input to pipeline, retrain, predict and data exits 2 with one line, before any GPU work", async (t) => {
   const d = await dataFolders();
   for (const [what, script, args, message] of cases(d)) {
     await t.step(what, async () => {
@@ -94,6 +136,10 @@ Deno.test("bad input to pipeline, predict and data exits 2 with one line, before
       assert(lines.length <= 2 && /usage/.test(lines.at(-1)!), `${what}: ${r.err}`);
       assert(!/^\s+at /m.test(r.err), `${what}: stack trace\n${r.err}`);
     });
+  }
+  // Refused before anything was written: no registry "r" (retrain) and no runs/ folder.
+  for (const left of ["r", "runs/intel", "runs/custom_cnn", "runs/fashion_mnist"]) {
+    assert(!(await Deno.stat(`${ROOT}${left}`).then(() => true, () => false)), `${left} made`);
   }
 });
 

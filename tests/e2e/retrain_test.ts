@@ -213,3 +213,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test("retrain --schedule starts a cycle at each time and skips a time while one still runs", async () => {
+  const base = await Deno.makeTempDir();
+  const data = `${base}/data`, reg = `${base}/registry`;
+  await copyTree(FIXTURES, data);
+  // Every second; the first cycle blocks after its step 1 (the test hook reaches the child),
+  // so the next times find it running.
+  const args = ["intel.ts", "--registry", reg, "--data", data, "--epochs", "1", "--features"];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}retrain.ts`, ...args, "engine", "--schedule", "* * * * * *"],
+    cwd: ROOT,
+    env: { WEBGPU_TRAIN_BLOCK_AFTER_STEP: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let all = "";
+  let seen: () => void;
+  const skipped = new Promise<void>((r) => (seen = r));
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+      all += chunk;
+      if (/test hook: blocking/.test(all) && /still running; skipping/.test(all)) seen();
+    }
+  };
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  await Promise.race([skipped, child.status]);
+  child.kill("SIGTERM");
+  const status = await child.status;
+  await pumped;
+  assertEquals(status.code, 0, all);
+  assert(/schedule "\* \* \* \* \* \*": next cycle at /.test(all), all);
+  assertEquals((all.match(/starting a cycle/g) ?? []).length, 1, all);
+  assert(/the previous cycle is still running; skipping this one/.test(all), all);
+  assert(/cycle exited 143 \(interrupted\)/.test(all), all);
+});

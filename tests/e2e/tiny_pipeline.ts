@@ -15,14 +15,23 @@ import { MaxPool2d } from "../../plugins/pooling/max.ts";
 import "../../plugins/regularizers/layer_index.ts";
 import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
-import { definePipeline, UsageError } from "../../pipeline.ts";
+import { definePipeline, type Options, UsageError } from "../../pipeline.ts";
 import { fit, MONITORED } from "../../training/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
 import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../../training/runs.ts";
 
+/** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
+function check(x: Options): void {
+  checkNumber(x, "patience", { min: 0, int: true });
+  if (!MONITORED.includes(x.monitor as string)) {
+    throw new UsageError(`--monitor ${x.monitor}: known metrics are ${MONITORED.join(", ")}`);
+  }
+}
+
 export default definePipeline({
   name: "tiny",
   description: "A tiny CNN on the fixtures at 32×32 (for end-to-end tests).",
+  check,
   options: {
     ...trainingOptions({
       data: "fixtures/intel",
@@ -37,12 +46,7 @@ export default definePipeline({
   async run(o) {
     const plan = await planRuns(o, {
       tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed"],
-      check(x) {
-        checkNumber(x, "patience", { min: 0, int: true });
-        if (!MONITORED.includes(x.monitor as string)) {
-          throw new UsageError(`--monitor ${x.monitor}: known metrics are ${MONITORED.join(", ")}`);
-        }
-      },
+      check,
     });
     const opts = plan.options;
     const data = openImageData({

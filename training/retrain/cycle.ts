@@ -17,6 +17,7 @@ import { givenOptions, type Options, parseOptions, type Pipeline } from "../../p
 import { UsageError } from "../../errors.ts";
 import { openImageDataset } from "../../stages/load.ts";
 import { InterruptedError } from "../interrupt.ts";
+import { checkTraining } from "../runs.ts";
 import type { RetrainArgs } from "./args.ts";
 import { evaluateRun, type Holdout, openHoldout } from "./holdout.ts";
 import {
@@ -67,6 +68,8 @@ export function planCycle(args: RetrainArgs, pipeline: Pipeline): CyclePlan {
     holdoutDir = dataset.layout.test;
   }
   const holdout = openHoldout(holdoutDir);
+  checkTraining(parsed);
+  pipeline.check?.(parsed);
   const given = givenOptions(parsed);
   const options: Options = {};
   for (const k of given) options[k] = parsed[k];
