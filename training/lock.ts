@@ -77,7 +77,8 @@ export function acquireLock(dir: string, log: (line: string) => void = console.l
     pid: Deno.pid,
     host: hostname(),
     started: new Date().toISOString(),
-    command: ["deno", ...Deno.args].join(" "),
+    // A password in a URL argument (postgres://user:secret@host) never reaches the file.
+    command: ["deno", ...Deno.args].join(" ").replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, "$1***@"),
   };
   const text = JSON.stringify(info) + "\n";
   for (let attempt = 0; attempt < 3; attempt++) {

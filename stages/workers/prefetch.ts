@@ -34,6 +34,13 @@ export interface DecodeResponse {
 /** The outcome of one job: never a rejected promise, so queued failures cannot go unhandled. */
 export type Outcome<O> = { ok: true; value: O } | { ok: false; error: string };
 
+/**
+ * Deno's Web Worker, kept at load time: ONNX Runtime Web's threaded wasm build replaces
+ * `globalThis.Worker` with Node's `worker_threads.Worker` when it loads (it takes Deno for
+ * Node), and a decode worker started through that has no `self`.
+ */
+const WebWorker = globalThis.Worker;
+
 /** Web Workers that decode files; reuse one across epochs and `close()` it at the end. */
 export class DecodePool {
   #workers: Worker[] = [];
@@ -46,7 +53,7 @@ export class DecodePool {
   constructor(size: number) {
     const url = new URL("./decode_worker.ts", import.meta.url);
     for (let i = 0; i < Math.max(1, size); i++) {
-      const w = new Worker(url, { type: "module" });
+      const w = new WebWorker(url, { type: "module" });
       w.onmessage = (e: MessageEvent<DecodeResponse>) => this.#settle(e.data);
       w.onerror = (e) => {
         e.preventDefault();

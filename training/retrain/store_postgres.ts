@@ -329,7 +329,7 @@ export async function openPostgresStore(url: string, registryKey: string): Promi
             pid: Deno.pid,
             host: hostname(),
             started: new Date().toISOString(),
-            command: ["deno", ...Deno.args].join(" "),
+            command: maskUrl(["deno", ...Deno.args].join(" ")),
           };
           await conn`
             INSERT INTO webgpu_train_locks (registry, pid, host, started, command)
