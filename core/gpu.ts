@@ -375,10 +375,29 @@ export function assertGpuAllowed(what: string): void {
   }
 }
 
+/**
+ * Points `XDG_RUNTIME_DIR` at a private folder (mode 700) when it is unset, before the GPU
+ * stack loads: libwayland-client, which the Vulkan and GL drivers load, prints
+ * "XDG_RUNTIME_DIR is invalid or not set" on every start otherwise.
+ */
+export function ensureRuntimeDir(): void {
+  if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+  try {
+    const dir = `/tmp/webgpu-train-runtime-${Deno.uid() ?? 0}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (Deno.statSync(dir).uid !== Deno.uid()) return;
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // Only a warning's worth: leave the environment as it is.
+  }
+}
+
 /** Acquires the adapter and device once per process (later calls return the same one). */
 export function initGpu(): Promise<Gpu> {
   if (current) return Promise.resolve(current);
   assertGpuAllowed("initGpu");
+  ensureRuntimeDir();
   return pending ??= (async () => {
     const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) throw new Error(NO_ADAPTER);

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { assertGpuAllowed } from "../core/gpu.ts";
+import { assertGpuAllowed, ensureRuntimeDir } from "../core/gpu.ts";
 
 /** The ONNX Runtime backends this project can use. */
 export type OrtKind = "ort-node" | "ort-wasm" | "ort-webgpu";
@@ -63,6 +63,7 @@ export async function ortSession(
   opts: OrtOptions = {},
 ): Promise<OrtRunner> {
   assertGpuAllowed(`ortSession(${kind})`);
+  ensureRuntimeDir();
   const threads = opts.threads ?? navigator.hardwareConcurrency ?? 1;
   let ort: Ort;
   let sessionOpts: Record<string, unknown>;

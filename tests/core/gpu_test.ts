@@ -66,3 +66,24 @@ Deno.test("a lost device gives a clear error on the next use", async () => {
   const text = new TextDecoder().decode(out.stdout).trim();
   assert(/GPU device lost/.test(text), `got: ${text}`);
 });
+
+Deno.test("initGpu with XDG_RUNTIME_DIR unset prints no Wayland warning (a private runtime folder is used)", async () => {
+  const gpuUrl = new URL("../../core/gpu.ts", import.meta.url).href;
+  const env = { ...Deno.env.toObject() };
+  delete env.XDG_RUNTIME_DIR;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { initGpu } from "${gpuUrl}"; await initGpu(); console.log(Deno.env.get("XDG_RUNTIME_DIR"));`,
+    ],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr), out = new TextDecoder().decode(r.stdout).trim();
+  if (!r.success) throw new Error(err);
+  if (/XDG_RUNTIME_DIR/.test(err)) throw new Error(`warning printed:\n${err}`);
+  const info = Deno.statSync(out);
+  if ((info.mode! & 0o777) !== 0o700) throw new Error(`${out} is not private`);
+});
