@@ -53,34 +53,37 @@ export interface Blocked {
   stop(signal: Deno.Signal): Promise<{ code: number; signal: Deno.Signal | null; all: string }>;
 }
 
-/** Starts `<script> …args` (default cli.ts) with the run set to block after step `step`; resolves once it does. */
-export async function startBlocked(
+/**
+ * Starts `<script> …args` in the background and resolves once its output (stdout and stderr
+ * together) matches `until`; fails when the process ends first.
+ */
+export async function startUntil(
+  script: string,
   args: string[],
-  step: number | string,
-  script = "cli.ts",
+  env: Record<string, string>,
+  until: (output: string) => boolean,
 ): Promise<Blocked> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}${script}`, ...args],
     cwd: ROOT,
-    env: { WEBGPU_TRAIN_BLOCK_AFTER_STEP: String(step) },
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   let all = "";
-  let blocked: () => void;
-  const isBlocked = new Promise<void>((r) => (blocked = r));
+  let reached: () => void;
+  const isReached = new Promise<void>((r) => (reached = r));
   const pump = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
       all += chunk;
-      if (/test hook: blocking after step/.test(all)) blocked();
+      if (until(all)) reached();
     }
   };
   const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
   const status = child.status;
-  // The hook's line, or the process's end (which fails the test below).
-  const done = await Promise.race([isBlocked.then(() => false), status.then(() => true)]);
-  assert(!done, `the run ended before blocking after step ${step}:\n${all}`);
+  const ended = await Promise.race([isReached.then(() => false), status.then(() => true)]);
+  assert(!ended, `${script} ended before the awaited output:\n${all}`);
   return {
     child,
     output: () => all,
@@ -91,6 +94,20 @@ export async function startBlocked(
       return { code: s.code, signal: s.signal, all };
     },
   };
+}
+
+/** Starts `<script> …args` (default cli.ts) with the run set to block after step `step`; resolves once it does. */
+export function startBlocked(
+  args: string[],
+  step: number | string,
+  script = "cli.ts",
+): Promise<Blocked> {
+  return startUntil(
+    script,
+    args,
+    { WEBGPU_TRAIN_BLOCK_AFTER_STEP: String(step) },
+    (out) => /test hook: blocking after step/.test(out),
+  );
 }
 
 /** Asserts two checkpoints hold bit-identical weights, generators and counters. */

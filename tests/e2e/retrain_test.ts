@@ -8,7 +8,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import { postgresUnavailable, startPostgres } from "../_postgres.ts";
-import { type Result, ROOT, run, snapshot, startBlocked } from "./_cli.ts";
+import { type Result, ROOT, run, snapshot, startBlocked, startUntil } from "./_cli.ts";
 
 const FIXTURES = `${ROOT}fixtures/intel`;
 
@@ -221,29 +221,14 @@ Deno.test("retrain --schedule starts a cycle at each time and skips a time while
   // Every second; the first cycle blocks after its step 1 (the test hook reaches the child),
   // so the next times find it running.
   const args = ["intel.ts", "--registry", reg, "--data", data, "--epochs", "1", "--features"];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}retrain.ts`, ...args, "engine", "--schedule", "* * * * * *"],
-    cwd: ROOT,
-    env: { WEBGPU_TRAIN_BLOCK_AFTER_STEP: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let all = "";
-  let seen: () => void;
-  const skipped = new Promise<void>((r) => (seen = r));
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
-      all += chunk;
-      if (/test hook: blocking/.test(all) && /still running; skipping/.test(all)) seen();
-    }
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  await Promise.race([skipped, child.status]);
-  child.kill("SIGTERM");
-  const status = await child.status;
-  await pumped;
-  assertEquals(status.code, 0, all);
+  const scheduler = await startUntil(
+    "retrain.ts",
+    [...args, "engine", "--schedule", "* * * * * *"],
+    { WEBGPU_TRAIN_BLOCK_AFTER_STEP: "1" },
+    (out) => /test hook: blocking/.test(out) && /still running; skipping/.test(out),
+  );
+  const { code, all } = await scheduler.stop("SIGTERM");
+  assertEquals(code, 0, all);
   assert(/schedule "\* \* \* \* \* \*": next cycle at /.test(all), all);
   assertEquals((all.match(/starting a cycle/g) ?? []).length, 1, all);
   assert(/the previous cycle is still running; skipping this one/.test(all), all);
