@@ -17,7 +17,8 @@ import { join } from "node:path";
 import type { Options, OptionSpec } from "../pipeline.ts";
 import { UsageError } from "../pipeline.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
-import { bestTable, expandGrid, type Grid, parseGrid, type Row } from "../stages/grid.ts";
+import { bestRows, bestTable, expandGrid, type Grid, parseGrid, type Row } from "../stages/grid.ts";
+import { writeGridReport } from "../stages/log/grid_report.ts";
 import { readCsv } from "../stages/log/csv.ts";
 import type { Tensor } from "../core/tensor.ts";
 import "../plugins/optimizers/index.ts";
@@ -258,8 +259,8 @@ export async function planRuns(o: Options, spec: GridSpec): Promise<RunPlan> {
   };
 }
 
-/** The command that resumes a version folder, as the user would type it. */
-export function resumeCommand(pipeline: string, versionDir: string): string {
+/** How the user runs Deno here: `deno` when it is on PATH, else through npx. */
+export function launcher(): string {
   const onPath = (Deno.env.get("PATH") ?? "").split(":").some((d) => {
     try {
       return Deno.statSync(join(d, "deno")).isFile;
@@ -267,9 +268,12 @@ export function resumeCommand(pipeline: string, versionDir: string): string {
       return false;
     }
   });
-  return `${
-    onPath ? "deno" : "npx --yes deno@2.9.6"
-  } task pipeline ${pipeline} --resume ${versionDir}`;
+  return onPath ? "deno" : "npx --yes deno@2.9.6";
+}
+
+/** The command that resumes a version folder, as the user would type it. */
+export function resumeCommand(pipeline: string, versionDir: string): string {
+  return `${launcher()} task pipeline ${pipeline} --resume ${versionDir}`;
 }
 
 async function execute(
@@ -294,6 +298,7 @@ async function execute(
     } else console.log(`resuming ${versionDir}`);
     const csvPath = join(versionDir, "metrics.csv");
     const epochs = p.options.epochs as number;
+    const names = p.all.map((r) => r.name);
     for (const r of p.runs) {
       const i = p.all.indexOf(r);
       const dir = join(versionDir, r.name);
@@ -344,6 +349,7 @@ async function execute(
         throw e;
       }
       const last = history.at(-1);
+      await writeGridReport(versionDir, `${pipelineFile()} ${versionDir}`, names);
       await writeRunStatus(dir, {
         ...baseStatus(r, started),
         state: "finished",
@@ -366,11 +372,40 @@ async function execute(
       console.log(`\nbest ${k} row(s) by TestAccuracy, over ${p.all.length} run(s):`);
       console.log(bestTable(rows as Row[], top, "TestAccuracy"));
       console.log(`metrics: ${csvPath}`);
+      const report = await writeGridReport(versionDir, `${pipelineFile()} ${versionDir}`, names);
+      console.log(ending(bestRows(rows as Row[], 1)[0], versionDir, report));
     }
   } finally {
     unlisten();
     lock.release();
   }
+}
+
+/** The last lines of an invocation: the best run, its figures, where to look, what to try. */
+function ending(best: Row, versionDir: string, gridReport: string): string {
+  const dir = join(versionDir, String(best.run));
+  const pct = (v: unknown) => `${(100 * Number(v)).toFixed(2)}%`;
+  const model = join(dir, "model.onnx");
+  const hasModel = (() => {
+    try {
+      return Deno.statSync(model).isFile;
+    } catch {
+      return false;
+    }
+  })();
+  return [
+    "",
+    `best run: ${best.run}, epoch ${best.epoch}: test accuracy ${pct(best.TestAccuracy)}, ` +
+    `test loss ${Number(best.TestLoss).toFixed(4)}`,
+    `  report:      ${join(dir, "report.html")}`,
+    `  grid report: ${gridReport}`,
+    ...(hasModel
+      ? [
+        `  model:       ${model}`,
+        `  try:         ${launcher()} task predict ${dir} <images or folders>`,
+      ]
+      : []),
+  ].join("\n");
 }
 
 function baseStatus(r: Planned, started: string): RunStatus {

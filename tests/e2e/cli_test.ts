@@ -71,6 +71,12 @@ Deno.test("the grid runs every combination into one metrics.csv and prints the b
     "lr=0.003_batch_size=8",
   ]);
   assert(/best 4 row\(s\) by TestAccuracy, over 4 run\(s\)/.test(r.out), r.out);
+  // The ending names the best run, its figures and where its report is.
+  const best = /best run: (\S+), epoch 1: test accuracy [\d.]+%, test loss [\d.]+/.exec(r.out);
+  assert(best, r.out);
+  assert(r.out.includes(`report:      ${out}/version_0/${best[1]}/report.html`), r.out);
+  assert(r.out.includes(`grid report: ${out}/version_0/report.html`), r.out);
+  assert((await Deno.stat(`${out}/version_0/report.html`)).isFile, "grid report written");
 });
 
 Deno.test("early stopping ends the run when the monitored metric stops improving", async () => {
