@@ -34,6 +34,7 @@ import { readOnnxFile } from "../onnx/read.ts";
 import { transferModel, type TransferNet } from "../onnx/transfer.ts";
 import { definePipeline, type Options, UsageError } from "../pipeline.ts";
 import { fit } from "../training/fit.ts";
+import { recall, remember, verdictKey } from "../training/backend_choice.ts";
 import { openImageData } from "../stages/image_data.ts";
 import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
 import type { Batch } from "../stages/types.ts";
@@ -74,7 +75,38 @@ function toFeatures(backend: FeatureBackend, shape: number[]): TransformStream<B
   });
 }
 
-const BACKENDS = ["auto", "engine", "ort-node", "ort-wasm", "ort-webgpu"];
+const BACKENDS = ["auto", "probe", "engine", "ort-node", "ort-wasm", "ort-webgpu"];
+
+/**
+ * The frozen part's backend: forced by `--features <kind>`; with `auto` the verdict
+ * remembered for this machine and model, else (and with `probe`) measured and remembered.
+ */
+async function chooseBackend(
+  net: TransferNet,
+  features: string,
+  weights: string,
+  o: Options,
+): Promise<FeatureBackend> {
+  if (features !== "auto" && features !== "probe") {
+    return await openFeatureBackend(features as FeatureBackendKind, net);
+  }
+  const key = verdictKey(weights, { unfreeze: o.unfreezeLastBlock, input: net.inputSize });
+  const known = features === "auto" ? await recall(key) : undefined;
+  if (known) {
+    console.log(
+      `features: ${known.kind}, measured fastest on this machine on ${known.measured} ` +
+        `(--features probe measures again)`,
+    );
+    return await openFeatureBackend(known.kind, net);
+  }
+  const { backend, trials } = await selectFeatureBackend(net, { log: (l) => console.log(l) });
+  await remember(key, {
+    kind: backend.kind,
+    measured: new Date().toISOString(),
+    trials: Object.fromEntries(trials.map((t) => [t.kind, t.imagesPerSec ?? t.error ?? ""])),
+  });
+  return backend;
+}
 
 /** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
 function check(x: Options): void {
@@ -107,7 +139,11 @@ export default definePipeline({
     dropout: { type: "number", default: 0.3, help: "dropout probability in the head" },
     noAugment: { type: "boolean", default: false, help: "no augmentation: cache the features" },
     unfreezeLastBlock: { type: "boolean", default: false, help: "train the last conv block" },
-    features: { type: "string", default: "auto", help: `frozen-part backend: ${BACKENDS}` },
+    features: {
+      type: "string",
+      default: "auto",
+      help: `frozen-part backend: ${BACKENDS.join(", ")} (auto: the one measured fastest here)`,
+    },
   },
   async run(o) {
     const plan = await planRuns(o, {
@@ -144,11 +180,11 @@ export default definePipeline({
           seed,
         });
         const model = new HeadOnFeatures(net);
-        // The backend is measured once (first run) and reused by the rest of the grid.
-        const kind = chosen ?? (opts.features as string);
-        const backend = kind === "auto"
-          ? (await selectFeatureBackend(net, { log: (l) => console.log(l) })).backend
-          : await openFeatureBackend(kind as FeatureBackendKind, net);
+        // The backend is measured once per machine and model (remembered in the user's cache
+        // folder), or forced by --features; the rest of the grid reuses it.
+        const backend = chosen
+          ? await openFeatureBackend(chosen, net)
+          : await chooseBackend(net, opts.features as string, weights, r.options);
         chosen = backend.kind;
         console.log(`${r.name}: frozen features on ${backend.kind}`);
         const shape = [...net.featureShape];
