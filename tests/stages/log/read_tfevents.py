@@ -3,7 +3,10 @@
 
 Parses TFRecord framing (uint64 length, masked CRC-32C of the length, data, masked CRC-32C
 of the data), checks both CRCs with its own CRC-32C, decodes Event / Summary / Value /
-TensorProto / SummaryMetadata protos by field number and prints them as JSON.
+TensorProto / SummaryMetadata protos by field number and prints them as JSON. The hparams
+plugin's content (HParamsPluginData: experiment, session_start_info, session_end_info, with
+google.protobuf.Value hyper-parameters) is decoded too, field numbers taken from
+TensorBoard's plugin_data.proto and api.proto.
 Usage: read_tfevents.py FILE
 """
 import json
@@ -72,6 +75,97 @@ def varint(buf, i):
             return result, i
 
 
+def double(v):
+    return struct.unpack("<d", v)[0]
+
+
+def proto_value(buf):
+    """google.protobuf.Value: number_value=2, string_value=3, bool_value=4."""
+    for num, _, v in fields(buf):
+        if num == 2:
+            return double(v)
+        if num == 3:
+            return v.decode()
+        if num == 4:
+            return bool(v)
+    return None
+
+
+def metric_name(buf):
+    out = {"group": "", "tag": ""}
+    for num, _, v in fields(buf):
+        if num == 1:
+            out["group"] = v.decode()
+        elif num == 2:
+            out["tag"] = v.decode()
+    return out
+
+
+def experiment(buf):
+    out = {"hparam_infos": [], "metric_infos": []}
+    for num, _, v in fields(buf):
+        if num == 3:
+            out["time_created_secs"] = double(v)
+        elif num == 4:
+            info = {"type": 0}
+            for n2, _, v2 in fields(v):
+                if n2 == 1:
+                    info["name"] = v2.decode()
+                elif n2 == 4:
+                    info["type"] = v2
+            out["hparam_infos"].append(info)
+        elif num == 5:
+            info = {"dataset_type": 0}
+            for n2, _, v2 in fields(v):
+                if n2 == 1:
+                    info["name"] = metric_name(v2)
+                elif n2 == 5:
+                    info["dataset_type"] = v2
+            out["metric_infos"].append(info)
+    return out
+
+
+def session_start(buf):
+    out = {"hparams": {}}
+    for num, _, v in fields(buf):
+        if num == 1:
+            key, val = None, None
+            for n2, _, v2 in fields(v):
+                if n2 == 1:
+                    key = v2.decode()
+                elif n2 == 2:
+                    val = proto_value(v2)
+            out["hparams"][key] = val
+        elif num == 5:
+            out["start_time_secs"] = double(v)
+    return out
+
+
+def session_end(buf):
+    out = {"status": 0}
+    for num, _, v in fields(buf):
+        if num == 1:
+            out["status"] = v
+        elif num == 2:
+            out["end_time_secs"] = double(v)
+    return out
+
+
+def hparams_plugin_data(buf):
+    """HParamsPluginData{version=1, experiment=2, session_start_info=3, session_end_info=4}."""
+    out = {"version": 0}
+    for num, _, v in fields(buf):
+        if num == 1:
+            out["version"] = v
+        elif num == 2:
+            out["experiment"] = experiment(v)
+        elif num == 3:
+            out["session_start_info"] = session_start(v)
+        elif num == 4:
+            out["session_end_info"] = session_end(v)
+    return out
+
+
 def value(buf):
     out = {}
     for num, wire, v in fields(buf):
@@ -90,11 +184,16 @@ def value(buf):
                     t["string_val"].append(v2.decode())
             out["tensor"] = t
         elif num == 9:
+            content = None
             for n2, _, v2 in fields(v):
                 if n2 == 1:
                     for n3, _, v3 in fields(v2):
                         if n3 == 1:
                             out["plugin"] = v3.decode()
+                        elif n3 == 2:
+                            content = v3
+            if out.get("plugin") == "hparams" and content is not None:
+                out["hparams_plugin"] = hparams_plugin_data(content)
     return out
 
 
