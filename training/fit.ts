@@ -191,7 +191,13 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
       return history;
     }
   }
-  const log = logStage({ runDir: o.runDir, csvPath: o.csvPath, classes: o.classes, history });
+  const log = logStage({
+    runDir: o.runDir,
+    csvPath: o.csvPath,
+    classes: o.classes,
+    history,
+    hparams: o.hparams,
+  });
   const logWriter = log.writable.getWriter();
   const drained = log.readable.pipeTo(new WritableStream());
   const checkpoint = async (epoch: number, extra: Partial<FitExtra>, isBest: boolean) => {
@@ -263,6 +269,7 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
             write(r) {
               last = r;
               progress.update(state(r));
+              return log.stepLoss(r.step, r.loss);
             },
           }),
         );
@@ -312,6 +319,8 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
       }
       if (o.interrupt?.requested && epoch < o.epochs) throw interrupted(`after epoch ${epoch}`);
     }
+    // Reached when the run completed or early stopping ended it, never on an interruption.
+    await log.end();
   } finally {
     await logWriter.close().catch(() => {});
     await drained.catch(() => {});

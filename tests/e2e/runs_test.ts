@@ -55,6 +55,9 @@ Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGT
   const resumed = await cli([TINY, "--resume", `${b}/version_0`]);
   assertEquals(resumed.code, 0, resumed.err);
   assert(/resumed after epoch 1 and 3 step\(s\) of epoch 2/.test(resumed.err), resumed.err);
+  // TensorBoard sees one run: the resumed run's event file superseded the first one.
+  const events = (d: string) => [...Deno.readDirSync(d)].filter((e) => e.name.startsWith("events"));
+  assertEquals(events(`${b}/version_0/run`).length, 1);
   assertSameCheckpoint(
     await lastOf(`${a}/version_0/run`),
     await lastOf(`${b}/version_0/run`),
