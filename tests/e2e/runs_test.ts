@@ -66,6 +66,18 @@ Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGT
   await assertSameMetrics(`${a}/version_0/metrics.csv`, `${b}/version_0/metrics.csv`);
 });
 
+Deno.test("SIGINT (Ctrl-C) checkpoints after the current step and exits 130 with the resume command", async () => {
+  const out = await Deno.makeTempDir();
+  const live = await startBlocked([TINY, "--out", out, "--epochs", "2"], 4);
+  const stopped = await live.stop("SIGINT");
+  assertEquals(stopped.code, 130, stopped.all);
+  assert(/interrupted by SIGINT in epoch 1 after step 4/.test(stopped.all), stopped.all);
+  assert(new RegExp(`resume with: .*--resume ${out}/version_0`).test(stopped.all), stopped.all);
+  const ck = await lastOf(`${out}/version_0/run`);
+  assertEquals([ck.epoch, ck.step], [0, 4]);
+  assert(!(await Deno.stat(`${out}/.lock`).then(() => true, () => false)), "lock released");
+});
+
 Deno.test("a lock left by a dead process is taken over with a line saying so", async () => {
   const out = await Deno.makeTempDir();
   // A pid that cannot be alive on Linux (above pid_max).
