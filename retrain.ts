@@ -21,7 +21,6 @@ import { rollback, status } from "./training/retrain/status.ts";
 import { runSchedule } from "./training/retrain/schedule.ts";
 import type { RetrainStore } from "./training/retrain/store.ts";
 import { openSqliteStore } from "./training/retrain/store_sqlite.ts";
-import { openPostgresStore } from "./training/retrain/store_postgres.ts";
 
 /** Opens the registry's history store: SQLite in the registry, or PostgreSQL with --store. */
 export function openStore(a: RetrainArgs): Promise<RetrainStore> {
@@ -31,7 +30,10 @@ export function openStore(a: RetrainArgs): Promise<RetrainStore> {
       `--store must be a postgres:// URL (the default is SQLite in the registry)`,
     );
   }
-  return openPostgresStore(a.store, resolve(a.registry));
+  // Loaded only when asked for: the SQLite default needs no PostgreSQL client.
+  return import("./training/retrain/store_postgres.ts").then((m) =>
+    m.openPostgresStore(a.store!, resolve(a.registry))
+  );
 }
 
 /** Runs the retrain command on `argv`; returns the exit code. */
