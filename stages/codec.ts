@@ -5,9 +5,14 @@
  * Decoders: MozJPEG (libjpeg-turbo) and the Rust `png` crate compiled to WebAssembly
  * (`@jsquash/jpeg`, `@jsquash/png`). Measured here they decode 150×150 JPEGs about 2× faster
  * per call than sharp and 4× faster than imagescript, and give Pillow's pixels exactly.
+ *
+ * By default the file's EXIF Orientation is applied to the decoded pixels, as Pillow's
+ * `ImageOps.exif_transpose` does (see `exif.ts`); `{ exif: false }` keeps the pixels as
+ * stored, as torchvision's `ImageFolder` (plain `Image.open(…).convert("RGB")`) does.
  */
 import decodeJpegWasm, { init as initJpeg } from "@jsquash/jpeg/decode.js";
 import decodePngWasm from "@jsquash/png/decode.js";
+import { applyOrientation, exifOrientation } from "./exif.ts";
 import { resizeBilinear } from "./resize.ts";
 import type { RawImage } from "./types.ts";
 
@@ -115,8 +120,20 @@ export function fromRgba(rgba: RawImage, channels: number): RawImage {
   return { width: rgba.width, height: rgba.height, channels, data: out };
 }
 
-/** Decode to RGBA plus the number of channels the file really has. */
-export async function decodeRgba(bytes: Uint8Array): Promise<{ rgba: RawImage; channels: number }> {
+/** Options of the decoders. */
+export interface DecodeImageOptions {
+  /**
+   * Apply the file's EXIF Orientation (default true), as Pillow's `exif_transpose` does;
+   * false keeps the pixels as stored, as torchvision's `ImageFolder` does.
+   */
+  exif?: boolean;
+}
+
+/** Decode to RGBA (upright, unless `exif: false`) plus the number of channels the file has. */
+export async function decodeRgba(
+  bytes: Uint8Array,
+  options: DecodeImageOptions = {},
+): Promise<{ rgba: RawImage; channels: number }> {
   const header = sniff(bytes);
   // The wasm decoders take an ArrayBuffer of exactly the file.
   const buf = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
@@ -141,27 +158,31 @@ export async function decodeRgba(bytes: Uint8Array): Promise<{ rgba: RawImage; c
     throw new DecodeError("truncated JPEG (premature end of data)");
   }
   const data = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-  return {
-    rgba: { width: img.width, height: img.height, channels: 4, data },
-    channels: header.channels,
-  };
+  let rgba: RawImage = { width: img.width, height: img.height, channels: 4, data };
+  if (options.exif !== false) rgba = applyOrientation(rgba, exifOrientation(bytes));
+  return { rgba, channels: header.channels };
 }
 
 /** Decode JPEG or PNG bytes to pixels with the file's own channel count (1, 2, 3 or 4). */
-export async function decodeImage(bytes: Uint8Array): Promise<RawImage> {
-  const { rgba, channels } = await decodeRgba(bytes);
+export async function decodeImage(
+  bytes: Uint8Array,
+  options: DecodeImageOptions = {},
+): Promise<RawImage> {
+  const { rgba, channels } = await decodeRgba(bytes, options);
   return fromRgba(rgba, channels);
 }
 
 /**
  * Decode and, when asked, resize in one go (what a decode worker runs): resizing straight
- * from the decoder's RGBA skips one copy. Alpha is dropped unless `keepAlpha`.
+ * from the decoder's RGBA skips one copy. Alpha is dropped unless `keepAlpha`. The EXIF
+ * orientation is applied before the resize (unless `exif: false`).
  */
 export async function decodeAndResize(
   bytes: Uint8Array,
   size?: { width: number; height: number; keepAlpha?: boolean },
+  options: DecodeImageOptions = {},
 ): Promise<RawImage> {
-  const { rgba, channels } = await decodeRgba(bytes);
+  const { rgba, channels } = await decodeRgba(bytes, options);
   if (!size) return fromRgba(rgba, channels);
   if (channels === 3) return resizeBilinear(rgba, size.width, size.height, false);
   return resizeBilinear(fromRgba(rgba, channels), size.width, size.height, size.keepAlpha);

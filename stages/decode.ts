@@ -20,6 +20,11 @@ export interface DecodeOptions {
   prefetch?: number;
   /** Resize in the worker too (as the resize stage would). */
   resize?: { width: number; height: number; keepAlpha?: boolean };
+  /**
+   * Apply each file's EXIF orientation after decoding, as Pillow's `exif_transpose` does
+   * (default true); false keeps the pixels as stored, as torchvision's `ImageFolder` does.
+   */
+  exif?: boolean;
   /** Normalize in the worker too (as the normalize stage would). */
   normalize?: NormalizeOptions;
   /** Augment in the worker too (as the augment stage would, same seed → same images). */
@@ -50,7 +55,12 @@ export function decode(options: DecodeOptions = {}): TransformStream<FileEntry, 
     const { rng: _rng, ...rest } = options.augment;
     augment = rest;
   }
-  const work: SampleWork = { size: options.resize, normalize: options.normalize, augment };
+  const work: SampleWork = {
+    size: options.resize,
+    normalize: options.normalize,
+    augment,
+    exif: options.exif,
+  };
   if (augment && !work.normalize) work.normalize = {};
   const rng = options.augment ? augmentRng(options.augment) : null;
   const job = (f: FileEntry) => {

@@ -2,15 +2,19 @@
  * An image-folder data set ready for `fit`: the files (Intel layout or any image folder),
  * one pool of decode workers shared by every epoch, and per-epoch batch streams (training
  * shuffled and augmented from the seed and the epoch; evaluation in file order).
+ * `summary()` gives the run's data summary (`data_summary.ts`).
  */
 import { DataError } from "./types.ts";
 import type { AugmentOptions } from "./augment.ts";
 import { imageBatches } from "./images.ts";
 import { decode } from "./decode.ts";
+import { dataSummary } from "./data_summary.ts";
 import { fileSource, type ImageDataset, openImageDataset } from "./load.ts";
 import type { NormalizeOptions } from "./normalize.ts";
 import { type Batch, type DataReport, type FileEntry, newReport } from "./types.ts";
 import { DecodePool } from "./workers/prefetch.ts";
+
+export { dataSummary };
 
 /** Options of `openImageData`. */
 export interface ImageDataOptions {
@@ -21,6 +25,11 @@ export interface ImageDataOptions {
   strict?: boolean;
   seed: number;
   workers?: number;
+  /**
+   * Apply each image's EXIF orientation, as Pillow's `exif_transpose` does (default true);
+   * false keeps the pixels as stored, as torchvision's `ImageFolder` does (`--no-exif`).
+   */
+  exif?: boolean;
 }
 
 /** An opened data set with its batch streams. */
@@ -36,6 +45,11 @@ export interface ImageData {
    * unusable ones: what `--strict` runs before any GPU work.
    */
   checkAll(): Promise<void>;
+  /**
+   * The data summary so far (see `dataSummary`): usable images per split and every file
+   * left out, with the reason. Call it after the run's last epoch and evaluation.
+   */
+  summary(): string;
   close(): void;
 }
 
@@ -61,6 +75,7 @@ export function openImageData(o: ImageDataOptions): ImageData {
     width: o.size ?? 150,
     height: o.size ?? 150,
     normalize: o.normalize,
+    exif: o.exif,
     strict: o.strict,
     pool,
     report,
@@ -85,7 +100,9 @@ export function openImageData(o: ImageDataOptions): ImageData {
     async checkAll() {
       const seen = newReport();
       const files = [...dataset.train, ...dataset.val];
-      const all = fileSource(files).pipeThrough(decode({ pool, report: seen, onSkip: () => {} }));
+      // The orientation never makes a file unusable, so the check skips applying it.
+      const check = decode({ pool, report: seen, exif: false, onSkip: () => {} });
+      const all = fileSource(files).pipeThrough(check);
       for await (const _ of all) { /* decoding is the check */ }
       const bad = [...dataset.ignored, ...seen.skipped];
       if (bad.length) {
@@ -96,6 +113,7 @@ export function openImageData(o: ImageDataOptions): ImageData {
         );
       }
     },
+    summary: () => dataSummary(dataset, report),
     close: () => pool.close(),
   };
 }

@@ -23,6 +23,8 @@ export interface ImageBatchOptions {
   width?: number;
   height?: number;
   normalize?: NormalizeOptions;
+  /** Apply EXIF orientations (default true); false for torchvision's `ImageFolder` pixels. */
+  exif?: boolean;
   /** Augmentations (seed and epoch are filled in); none when undefined. */
   augment?: Omit<AugmentOptions, "seed" | "epoch">;
   workers?: number;
@@ -51,6 +53,7 @@ export function imageBatches(
       report: o.report,
       onSkip: o.onSkip,
       resize: { width, height },
+      exif: o.exif,
       normalize: o.normalize ?? {},
       augment: o.augment ? { ...o.augment, seed: o.seed ?? 0, epoch } : undefined,
     }));

@@ -29,6 +29,8 @@ export interface ImageFolder {
   files: FileEntry[];
   /** Files left out at listing (unsupported type), with the reason. */
   ignored: SkippedFile[];
+  /** Hidden entries (names starting with "."), files or folders, left out at listing. */
+  hidden: number;
 }
 
 /** A whole data set: training files, validation files (test folder or split) and more. */
@@ -42,6 +44,11 @@ export interface ImageDataset {
   /** Unlabelled files for prediction, when the layout has them. */
   pred: FileEntry[];
   ignored: SkippedFile[];
+  /**
+   * Hidden entries (names starting with ".", such as `.DS_Store`; a hidden folder counts
+   * once) in the listed folders, left out: counted, never used.
+   */
+  hidden: number;
 }
 
 function isDir(path: string): boolean {
@@ -52,9 +59,12 @@ function isDir(path: string): boolean {
   }
 }
 
-function entries(dir: string): Deno.DirEntry[] {
-  return [...Deno.readDirSync(dir)].filter((e) => !e.name.startsWith("."))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Visible entries of `dir`, sorted; hidden ones (".…") are left out and added to `hidden`. */
+function entries(dir: string, hidden?: { count: number }): Deno.DirEntry[] {
+  const all = [...Deno.readDirSync(dir)];
+  const visible = all.filter((e) => !e.name.startsWith("."));
+  if (hidden) hidden.count += all.length - visible.length;
+  return visible.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 const isImageName = (name: string) =>
@@ -91,14 +101,15 @@ export function detectLayout(root: string): Layout {
 /** List a class-per-folder tree; throws a DataError for an empty tree or an empty class. */
 export function listImageFolder(dir: string): ImageFolder {
   if (!isDir(dir)) throw new DataError(`data folder not found: ${dir}`);
-  const classes = entries(dir).filter((e) => e.isDirectory).map((e) => e.name);
+  const hidden = { count: 0 };
+  const classes = entries(dir, hidden).filter((e) => e.isDirectory).map((e) => e.name);
   if (classes.length === 0) throw new DataError(`no class folders in ${dir}`);
   const files: FileEntry[] = [];
   const ignored: SkippedFile[] = [];
   classes.forEach((cls, label) => {
     const classDir = join(dir, cls);
     let count = 0;
-    for (const e of walk(classDir)) {
+    for (const e of walk(classDir, hidden)) {
       if (isImageName(e)) {
         files.push({ path: e, label });
         count++;
@@ -106,28 +117,31 @@ export function listImageFolder(dir: string): ImageFolder {
     }
     if (count === 0) throw new DataError(`class folder ${classDir} has no usable images`);
   });
-  return { dir, classes, files, ignored };
+  return { dir, classes, files, ignored, hidden: hidden.count };
 }
 
-function* walk(dir: string): Generator<string> {
-  for (const e of entries(dir)) {
+function* walk(dir: string, hidden?: { count: number }): Generator<string> {
+  for (const e of entries(dir, hidden)) {
     const p = join(dir, e.name);
-    if (e.isDirectory) yield* walk(p);
+    if (e.isDirectory) yield* walk(p, hidden);
     else if (e.isFile || e.isSymlink) yield p;
   }
 }
 
 /** List a folder of unlabelled images (label -1), searching sub-folders too. */
-export function listUnlabelled(dir: string): { files: FileEntry[]; ignored: SkippedFile[] } {
+export function listUnlabelled(
+  dir: string,
+): { files: FileEntry[]; ignored: SkippedFile[]; hidden: number } {
   if (!isDir(dir)) throw new DataError(`data folder not found: ${dir}`);
   const files: FileEntry[] = [];
   const ignored: SkippedFile[] = [];
-  for (const p of walk(dir)) {
+  const hidden = { count: 0 };
+  for (const p of walk(dir, hidden)) {
     if (isImageName(p)) files.push({ path: p, label: -1 });
     else ignored.push({ path: p, reason: "not an image file type" });
   }
   if (files.length === 0) throw new DataError(`no images in ${dir}`);
-  return { files, ignored };
+  return { files, ignored, hidden: hidden.count };
 }
 
 /** Split labelled files per class into train and validation, seeded (default 80/20). */
@@ -168,13 +182,23 @@ export function openImageDataset(
 ): ImageDataset {
   const layout = detectLayout(root);
   if (!layout.train) {
-    const { files, ignored } = listUnlabelled(layout.pred!);
-    return { layout, classes: [], train: [], val: [], valFrom: "split", pred: files, ignored };
+    const { files, ignored, hidden } = listUnlabelled(layout.pred!);
+    return {
+      layout,
+      classes: [],
+      train: [],
+      val: [],
+      valFrom: "split",
+      pred: files,
+      ignored,
+      hidden,
+    };
   }
   const train = listImageFolder(layout.train);
   let val: FileEntry[];
   let trainFiles = train.files;
   const ignored = [...train.ignored];
+  let hidden = train.hidden;
   let valFrom: ImageDataset["valFrom"] = "split";
   if (layout.test) {
     const test = listImageFolder(layout.test);
@@ -186,6 +210,7 @@ export function openImageDataset(
     }
     val = test.files;
     ignored.push(...test.ignored);
+    hidden += test.hidden;
     valFrom = "test-folder";
   } else {
     ({ train: trainFiles, val } = stratifiedSplit(train.files, options));
@@ -195,8 +220,18 @@ export function openImageDataset(
     const p = listUnlabelled(layout.pred);
     pred = p.files;
     ignored.push(...p.ignored);
+    hidden += p.hidden;
   }
-  return { layout, classes: train.classes, train: trainFiles, val, valFrom, pred, ignored };
+  return {
+    layout,
+    classes: train.classes,
+    train: trainFiles,
+    val,
+    valFrom,
+    pred,
+    ignored,
+    hidden,
+  };
 }
 
 /**

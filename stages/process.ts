@@ -1,7 +1,8 @@
 /**
  * The per-sample work a decode worker runs on one file: read, decode, resize, normalize,
  * augment — the same functions as the separate stages, so results are identical whether
- * the work runs in a worker or as a chain of stages.
+ * the work runs in a worker or as a chain of stages. The file's EXIF orientation is applied
+ * after decoding, before the resize, unless `work.exif` is false.
  */
 import { augmentImage } from "./augment.ts";
 import { decodeAndResize, DecodeError } from "./codec.ts";
@@ -24,7 +25,7 @@ export async function processFile(
   }
   let raw: RawImage;
   try {
-    raw = await decodeAndResize(bytes, work.size);
+    raw = await decodeAndResize(bytes, work.size, { exif: work.exif });
   } catch (e) {
     return { ok: false, error: e instanceof DecodeError ? e.message : `cannot decode (${e})` };
   }

@@ -79,6 +79,11 @@ export function trainingOptions(d: TrainingDefaults): Record<string, OptionSpec>
       help: 'hyper-parameter grid: JSON, or "lr=3e-4,3e-5;batch_size=32,64"',
     },
     strict: { type: "boolean", default: false, help: "a bad image fails the run (exit 2)" },
+    noExif: {
+      type: "boolean",
+      default: false,
+      help: "ignore EXIF orientation (as torchvision's ImageFolder does)",
+    },
     warmStart: {
       type: "string",
       help: "start from this checkpoint's weights (they must fit the model; fresh optimizer)",

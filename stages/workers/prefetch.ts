@@ -10,6 +10,8 @@ import type { FloatImage, RawImage } from "../types.ts";
 /** What a worker does to each file after decoding (all optional, all serializable). */
 export interface SampleWork {
   size?: { width: number; height: number; keepAlpha?: boolean };
+  /** Apply the EXIF orientation (default true); false keeps the pixels as stored. */
+  exif?: boolean;
   normalize?: NormalizeOptions;
   /** Augmentations, without the generator: each job carries its own seed. */
   augment?: Omit<AugmentOptions, "rng">;
