@@ -43,6 +43,7 @@ export default definePipeline({
       root: opts.data as string,
       seed: opts.seed as number,
       strict: opts.strict as boolean,
+      exif: !opts.noExif,
       augment: { hflip: 0.5 },
     });
     try {
@@ -69,14 +70,9 @@ export default definePipeline({
           optimizer.dispose();
           model.dispose();
         }
-      });
+      }, { summary: () => data.summary() });
     } finally {
       data.close();
-    }
-    if (data.report.skipped.length) {
-      console.log(
-        `${data.report.skipped.length} unusable file(s) were skipped (see warnings above)`,
-      );
     }
   },
 });

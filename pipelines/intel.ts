@@ -163,6 +163,7 @@ export default definePipeline({
       root: opts.data as string,
       seed: opts.seed as number,
       strict: opts.strict as boolean,
+      exif: !opts.noExif,
       augment: augment ? { hflip: 0.5, perspective: { distortion: 0.2, p: 0.5 } } : undefined,
     });
     let chosen: FeatureBackendKind | undefined;
@@ -192,7 +193,9 @@ export default definePipeline({
           data.train(epoch, bs).pipeThrough(toFeatures(backend, shape));
         let test = () => data.test(bs).pipeThrough(toFeatures(backend, shape));
         if (!augment && !(r.options.unfreezeLastBlock as boolean)) {
-          const modelHash = await hashModel(await frozenOnnx(net), net.inputSize);
+          // Features depend on the decoding too: EXIF orientation on or off.
+          const exif = opts.noExif ? "exif=off" : "exif=on";
+          const modelHash = await hashModel(await frozenOnnx(net), net.inputSize, exif);
           const cache = {
             backend,
             dir: join(plan.out, ".features"),
@@ -233,14 +236,14 @@ export default definePipeline({
             inputShape: [1, ...net.inputSize],
             classes: data.classes,
           });
-          console.log(`${r.name}: exported ${file} (deno task predict ${r.dir} <images>)`);
+          console.log(`${r.name}: exported ${file}`);
           return history;
         } finally {
           await backend.release();
           optimizer.dispose();
           net.dispose();
         }
-      });
+      }, { summary: () => data.summary() });
     } finally {
       data.close();
     }

@@ -78,5 +78,5 @@ export async function exportRunModel(
 ): Promise<void> {
   const file = join(runDir, "model.onnx");
   await exportOnnx(model, file, { inputShape, classes, metadata });
-  console.log(`exported ${file} (deno task predict ${runDir} <images>)`);
+  console.log(`exported ${file}`);
 }

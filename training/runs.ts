@@ -187,8 +187,14 @@ export interface RunPlan {
   out: string;
   /** Set when resuming: the version folder continued. */
   resumeVersion?: string;
-  /** Trains every planned run (skipping finished ones on resume); see the module comment. */
-  execute(runOne: (r: RunSpec) => Promise<EpochMetrics[]>, top?: number): Promise<void>;
+  /**
+   * Trains every planned run (skipping finished ones on resume); see the module comment.
+   * `summary` (e.g. the data's skipped files) prints before the closing best-run lines.
+   */
+  execute(
+    runOne: (r: RunSpec) => Promise<EpochMetrics[]>,
+    opts?: { top?: number; summary?: () => string },
+  ): Promise<void>;
 }
 
 interface Planned {
@@ -284,8 +290,9 @@ export function resumeCommand(pipeline: string, versionDir: string): string {
 async function execute(
   p: { options: Options; out: string; resumeVersion?: string; runs: Planned[]; all: Planned[] },
   runOne: (r: RunSpec) => Promise<EpochMetrics[]>,
-  top = 5,
+  opts: { top?: number; summary?: () => string } = {},
 ): Promise<void> {
+  const top = opts.top ?? 5;
   const lock = acquireLock(p.out);
   const interrupt = new Interrupt();
   const unlisten = interrupt.listen();
@@ -371,6 +378,7 @@ async function execute(
         }`,
       );
     }
+    if (opts.summary) console.log(`\n${opts.summary()}`);
     const rows = await readCsv(csvPath).catch(() => [] as Row[]);
     if (rows.length) {
       const k = Math.min(top, rows.length);

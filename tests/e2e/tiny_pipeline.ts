@@ -54,6 +54,7 @@ export default definePipeline({
       seed: opts.seed as number,
       size: 32,
       strict: opts.strict as boolean,
+      exif: !opts.noExif,
       augment: { hflip: 0.5 },
     });
     try {
