@@ -98,7 +98,8 @@ export function renderGridReport(title: string, runs: GridReportRun[]): string {
 <title>${esc(title)} — grid report</title><style>${STYLE}
 #runs{border-collapse:collapse}#runs th,#runs td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee}
 #runs th{cursor:pointer;background:#f4f4f4}#runs td:first-child,#runs th:first-child{text-align:left}
-.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}</style></head>
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
+body{max-width:none}#runs td:first-child{white-space:nowrap}</style></head>
 <body>
 <h1>${esc(title)}</h1>
 <p>${runs.length} run(s); best epoch of each by test accuracy, ties to the lower test loss,
