@@ -1,4 +1,5 @@
 /** Shared helpers for the data-stage tests. */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FloatImage } from "../../stages/types.ts";
 
@@ -10,6 +11,20 @@ export const INTEL = ROOT + "fixtures/intel";
 export const TRAIN = INTEL + "/seg_train/seg_train";
 /** Pillow / torchvision reference vectors. */
 export const REF = ROOT + "fixtures/resize";
+
+/**
+ * A temporary tree of fixture copies: each key is a path in the tree, its value a path under
+ * fixtures/intel ("" makes an empty file).
+ */
+export function tempTree(files: Record<string, string>): string {
+  const dir = Deno.makeTempDirSync();
+  for (const [to, from] of Object.entries(files)) {
+    Deno.mkdirSync(join(dir, to, ".."), { recursive: true });
+    if (from) Deno.copyFileSync(join(INTEL, from), join(dir, to));
+    else Deno.writeFileSync(join(dir, to), new Uint8Array());
+  }
+  return dir;
+}
 
 /** Collect a stream into an array. */
 export async function collect<T>(s: ReadableStream<T>): Promise<T[]> {

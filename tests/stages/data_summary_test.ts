@@ -2,22 +2,10 @@
  * The data summary of a run and the hidden-entry count of the listing: a temporary image
  * folder with good images, unusable ones, a non-image file and hidden entries.
  */
-import { join } from "node:path";
-import { assert, assertEquals, collect, INTEL, TRAIN } from "./_helpers.ts";
+import { assert, assertEquals, collect, INTEL, tempTree, TRAIN } from "./_helpers.ts";
 import { dataSummary, openImageData } from "../../stages/image_data.ts";
 import { openImageDataset } from "../../stages/load.ts";
 import { newReport } from "../../stages/types.ts";
-
-/** A temporary tree: `to` ← fixture path under fixtures/intel ("" makes an empty file). */
-function tempTree(files: Record<string, string>): string {
-  const dir = Deno.makeTempDirSync();
-  for (const [to, from] of Object.entries(files)) {
-    Deno.mkdirSync(join(dir, to, ".."), { recursive: true });
-    if (from) Deno.copyFileSync(join(INTEL, from), join(dir, to));
-    else Deno.writeFileSync(join(dir, to), new Uint8Array());
-  }
-  return dir;
-}
 
 const T = "seg_train/seg_train";
 const tree = () =>

@@ -1,22 +1,19 @@
 import { join } from "node:path";
-import { assert, assertEquals, assertNotEquals, assertThrows, collect, INTEL } from "./_helpers.ts";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertThrows,
+  collect,
+  INTEL,
+  tempTree,
+} from "./_helpers.ts";
 import { detectLayout, fileSource, openImageDataset, stratifiedSplit } from "../../stages/load.ts";
 import { DataError } from "../../stages/types.ts";
 
 const CLASSES = ["buildings", "forest", "glacier", "mountain", "sea", "street"];
 const dataError = (part: string) => (e: Error) =>
   e instanceof DataError && e.message.includes(part);
-
-/** A temporary copy of part of the fixtures in another layout. */
-function tempTree(files: Record<string, string>): string {
-  const dir = Deno.makeTempDirSync();
-  for (const [to, from] of Object.entries(files)) {
-    Deno.mkdirSync(join(dir, to, ".."), { recursive: true });
-    if (from) Deno.copyFileSync(join(INTEL, from), join(dir, to));
-    else Deno.writeFileSync(join(dir, to), new Uint8Array());
-  }
-  return dir;
-}
 
 Deno.test("load: recognises the Intel download layout; classes sorted like ImageFolder", () => {
   const ds = openImageDataset(INTEL);
