@@ -13,7 +13,7 @@ import {
   TrainingError,
   usage,
   UsageError,
-} from "./pipeline.ts";
+} from "./training/pipeline.ts";
 import { DataError } from "./stages/types.ts";
 import { InterruptedError } from "./training/interrupt.ts";
 import { LockHeldError } from "./training/lock.ts";

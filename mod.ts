@@ -130,8 +130,8 @@ export { type StepResult, trainStep } from "./stages/train.ts";
 export { type EpochMetrics, evaluate } from "./stages/evaluate.ts";
 export { fit, type FitOptions } from "./training/fit.ts";
 export { logStage } from "./stages/log/stage.ts";
-export { loadCheckpoint, saveCheckpoint } from "./stages/checkpoint.ts";
-export { expandGrid, parseGrid } from "./stages/grid.ts";
+export { loadCheckpoint, saveCheckpoint } from "./training/checkpoint.ts";
+export { expandGrid, parseGrid } from "./training/grid.ts";
 /**
  * Runs of a pipeline: `planRuns(o, { tracked, check })` checks flags, grid and resume target;
  * `plan.execute(runOne)` locks the `--out` folder and trains each run into its own folder.
@@ -140,14 +140,9 @@ export { expandGrid, parseGrid } from "./stages/grid.ts";
  * const plan = await planRuns(o, { tracked: ["lr", "batchSize"] });
  * await plan.execute(async (r) => await fit({ ...r.fit, model, loss: nll, optimizer, train, test, classes }));
  */
-export {
-  checkNumber,
-  checkTraining,
-  planRuns,
-  type RunPlan,
-  type RunSpec,
-  trainingOptions,
-} from "./training/runs.ts";
+export { planRuns, type RunPlan, type RunSpec } from "./training/runs.ts";
+/** The shared training flags (`trainingOptions`) and their range checks. */
+export { checkNumber, checkTraining, runOptimizer, trainingOptions } from "./training/options.ts";
 /** The output folder's lock (exit code 3 when a live run holds it). */
 export { acquireLock, LockHeldError } from "./training/lock.ts";
 /** SIGINT/SIGTERM handling: checkpoint, then exit 130/143. */
@@ -155,4 +150,4 @@ export { Interrupt, InterruptedError } from "./training/interrupt.ts";
 /** The one best-epoch rule (highest test accuracy, ties to lower test loss, then earlier). */
 export { bestOf, compareEpochs } from "./stages/log/best.ts";
 /** The pipeline-file contract used by `deno task pipeline`. */
-export { definePipeline, type Pipeline, TrainingError, UsageError } from "./pipeline.ts";
+export { definePipeline, type Pipeline, TrainingError, UsageError } from "./training/pipeline.ts";

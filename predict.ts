@@ -28,8 +28,9 @@ import { fromArray, tidy } from "./core/tensor.ts";
 import { importOnnx, OnnxImportError } from "./onnx/import.ts";
 import { ortSession } from "./onnx/ort.ts";
 import { writeOnnx } from "./onnx/write.ts";
-import { oneLine } from "./stages/cli_args.ts";
+import { oneLine } from "./training/cli_args.ts";
 import { imageBatches } from "./stages/images.ts";
+import { toProbabilities } from "./stages/metrics.ts";
 import { csvLine } from "./stages/log/csv.ts";
 import type { FileEntry } from "./stages/types.ts";
 import {
@@ -43,17 +44,7 @@ import {
   resolveModel,
   USAGE,
   UsageError,
-} from "./stages/predict_args.ts";
-
-/** Probabilities from a row of scores (probabilities, log-probabilities or logits). */
-export function toProbabilities(row: Float32Array): Float32Array {
-  const sum = row.reduce((a, b) => a + b, 0);
-  if (row.every((v) => v >= 0) && Math.abs(sum - 1) < 1e-3) return row;
-  const m = Math.max(...row);
-  const e = row.map((v) => Math.exp(v - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / s);
-}
+} from "./training/predict_args.ts";
 
 /** One image's top classes. */
 export interface Prediction {

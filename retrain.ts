@@ -12,8 +12,8 @@
  */
 import { resolve } from "node:path";
 import { exitCodeOf, loadPipeline } from "./cli.ts";
-import { invocation } from "./pipeline.ts";
-import { UsageError } from "./errors.ts";
+import { invocation } from "./training/pipeline.ts";
+import { UsageError } from "./core/errors.ts";
 import { InterruptedError } from "./training/interrupt.ts";
 import { parseRetrainArgs, RETRAIN_USAGE, type RetrainArgs } from "./training/retrain/args.ts";
 import { planCycle, runCycle } from "./training/retrain/cycle.ts";

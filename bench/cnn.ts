@@ -18,7 +18,7 @@ import { fromArray, sizeOf, tidy } from "../core/tensor.ts";
 import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create } from "../plugins/registry.ts";
-import { fashionCnn, sceneCnn } from "../pipelines/nets.ts";
+import { fashionCnn, sceneCnn } from "../models/nets.ts";
 import { median, peer } from "./util.ts";
 
 /** Forward multiply-adds ×2 of the conv and linear layers for one image of `input` shape. */

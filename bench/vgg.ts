@@ -26,7 +26,7 @@ import { Rng } from "../core/random.ts";
 import { fromArray, tidy } from "../core/tensor.ts";
 import { MaxPool2d } from "../plugins/pooling/max.ts";
 import { exportOnnxBytes } from "../onnx/export.ts";
-import { relativeError } from "../onnx/features.ts";
+import { relativeError } from "../training/features.ts";
 import { Container } from "../onnx/graph_module.ts";
 import { type OrtKind, ortSession } from "../onnx/ort.ts";
 import { median } from "./util.ts";

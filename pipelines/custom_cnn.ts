@@ -7,12 +7,13 @@
  */
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import { definePipeline, type Options } from "../pipeline.ts";
-import { exportRunModel, sceneCnn } from "./nets.ts";
+import { definePipeline, type Options } from "../training/pipeline.ts";
+import { exportRunModel, sceneCnn } from "../models/nets.ts";
 export { sceneCnn };
 import { fit } from "../training/fit.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
+import { planRuns } from "../training/runs.ts";
+import { checkNumber, runOptimizer, trainingOptions } from "../training/options.ts";
 
 /** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
 function check(x: Options): void {
@@ -40,9 +41,9 @@ export default definePipeline({
     });
     const opts = plan.options;
     const data = openImageData({
-      root: opts.data as string,
-      seed: opts.seed as number,
-      strict: opts.strict as boolean,
+      root: opts.data,
+      seed: opts.seed,
+      strict: opts.strict,
       exif: !opts.noExif,
       augment: { hflip: 0.5 },
     });
@@ -50,8 +51,8 @@ export default definePipeline({
       if (opts.strict) await data.checkAll();
       await plan.execute(async (r) => {
         await initGpu();
-        const seed = r.options.seed as number, bs = r.options.batchSize as number;
-        const model = sceneCnn(data.classes.length, seed, r.options.dropout as number);
+        const seed = r.options.seed, bs = r.options.batchSize;
+        const model = sceneCnn(data.classes.length, seed, r.options.dropout);
         const optimizer = runOptimizer(model.namedParameters(), r.options);
         try {
           const history = await fit({

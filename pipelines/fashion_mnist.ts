@@ -9,8 +9,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
 import { nll } from "../core/ops/loss.ts";
-import { definePipeline, type Options, UsageError } from "../pipeline.ts";
-import { exportRunModel, fashionCnn } from "./nets.ts";
+import { definePipeline, type Options, UsageError } from "../training/pipeline.ts";
+import { exportRunModel, fashionCnn } from "../models/nets.ts";
 export { fashionCnn };
 import { batch } from "../stages/batch.ts";
 import {
@@ -21,7 +21,8 @@ import {
 } from "../stages/fashion_mnist.ts";
 import { fit } from "../training/fit.ts";
 import { normalize } from "../stages/normalize.ts";
-import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
+import { planRuns } from "../training/runs.ts";
+import { checkNumber, runOptimizer, trainingOptions } from "../training/options.ts";
 
 const NORM = { channels: 1 as const, mean: [0.2860], std: [0.3530] };
 
@@ -50,7 +51,7 @@ export default definePipeline({
       check,
     });
     const opts = plan.options;
-    const dir = opts.data as string;
+    const dir = opts.data;
     if (!existsSync(join(dir, "train-images-idx3-ubyte.gz"))) {
       if (dir === FASHION_MNIST_DIR) {
         await new Deno.Command("sh", { args: ["scripts/setup.sh", "--fashion"] }).output();
@@ -63,11 +64,11 @@ export default definePipeline({
     }
     const train = await readFashionMnist("train", dir);
     const test = await readFashionMnist("t10k", dir);
-    const limit = opts.limit as number;
+    const limit = opts.limit;
     if (limit > 0) train.count = Math.min(limit, train.count);
     await plan.execute(async (r) => {
       await initGpu();
-      const seed = r.options.seed as number, bs = r.options.batchSize as number;
+      const seed = r.options.seed, bs = r.options.batchSize;
       const model = fashionCnn(seed);
       const optimizer = runOptimizer(model.namedParameters(), r.options);
       try {

@@ -28,15 +28,16 @@ import {
   hashModel,
   openFeatureBackend,
   selectFeatureBackend,
-} from "../onnx/features.ts";
+} from "../training/features.ts";
 import { checkImportable, importOnnxFile } from "../onnx/import.ts";
 import { readOnnxFile } from "../onnx/read.ts";
-import { transferModel, type TransferNet } from "../onnx/transfer.ts";
-import { definePipeline, type Options, UsageError } from "../pipeline.ts";
+import { transferModel, type TransferNet } from "../models/transfer.ts";
+import { definePipeline, type Options, UsageError } from "../training/pipeline.ts";
 import { fit } from "../training/fit.ts";
 import { recall, remember, verdictKey } from "../training/backend_choice.ts";
 import { openImageData } from "../stages/image_data.ts";
-import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../training/runs.ts";
+import { planRuns } from "../training/runs.ts";
+import { checkNumber, runOptimizer, trainingOptions } from "../training/options.ts";
 import type { Batch } from "../stages/types.ts";
 
 /** The model `fit` trains: the head on precomputed frozen features; state is the whole net. */
@@ -112,7 +113,7 @@ async function chooseBackend(
 function check(x: Options): void {
   checkNumber(x, "hidden", { min: 1, int: true });
   checkNumber(x, "dropout", { min: 0, max: 1, maxOpen: true });
-  if (!BACKENDS.includes(x.features as string)) {
+  if (!BACKENDS.includes(String(x.features))) {
     throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
   }
 }
@@ -151,18 +152,18 @@ export default definePipeline({
       check,
     });
     const opts = plan.options;
-    const augment = !(opts.noAugment as boolean);
+    const augment = !opts.noAugment;
     // Fail before any GPU work on a missing, truncated or unsupported model.
-    const weights = opts.weights as string;
+    const weights = opts.weights;
     try {
       checkImportable(await readOnnxFile(weights), weights);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
     const data = openImageData({
-      root: opts.data as string,
-      seed: opts.seed as number,
-      strict: opts.strict as boolean,
+      root: opts.data,
+      seed: opts.seed,
+      strict: opts.strict,
       exif: !opts.noExif,
       augment: augment ? { hflip: 0.5, perspective: { distortion: 0.2, p: 0.5 } } : undefined,
     });
@@ -171,13 +172,13 @@ export default definePipeline({
       if (opts.strict) await data.checkAll();
       await plan.execute(async (r) => {
         await initGpu();
-        const seed = r.options.seed as number, bs = r.options.batchSize as number;
+        const seed = r.options.seed, bs = r.options.batchSize;
         // Each run imports its own copy, so runs of a grid never share trained weights.
         const net = transferModel(await importOnnxFile(weights), {
           classes: data.classes.length,
-          hidden: [r.options.hidden as number],
-          dropout: r.options.dropout as number,
-          unfreezeLastBlock: r.options.unfreezeLastBlock as boolean,
+          hidden: [r.options.hidden],
+          dropout: r.options.dropout,
+          unfreezeLastBlock: r.options.unfreezeLastBlock,
           seed,
         });
         const model = new HeadOnFeatures(net);
@@ -185,14 +186,14 @@ export default definePipeline({
         // folder), or forced by --features; the rest of the grid reuses it.
         const backend = chosen
           ? await openFeatureBackend(chosen, net)
-          : await chooseBackend(net, opts.features as string, weights, r.options);
+          : await chooseBackend(net, opts.features, weights, r.options);
         chosen = backend.kind;
         console.log(`${r.name}: frozen features on ${backend.kind}`);
         const shape = [...net.featureShape];
         let train = (epoch: number) =>
           data.train(epoch, bs).pipeThrough(toFeatures(backend, shape));
         let test = () => data.test(bs).pipeThrough(toFeatures(backend, shape));
-        if (!augment && !(r.options.unfreezeLastBlock as boolean)) {
+        if (!augment && !r.options.unfreezeLastBlock) {
           // Features depend on the decoding too: EXIF orientation on or off.
           const exif = opts.noExif ? "exif=off" : "exif=on";
           const modelHash = await hashModel(await frozenOnnx(net), net.inputSize, exif);

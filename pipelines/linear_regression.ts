@@ -10,7 +10,7 @@ import { Linear } from "../core/nn/linear.ts";
 import { SGD } from "../core/nn/sgd.ts";
 import { mse } from "../core/ops/loss.ts";
 import { fromArray, tidy } from "../core/tensor.ts";
-import { definePipeline, TrainingError } from "../pipeline.ts";
+import { definePipeline, TrainingError } from "../training/pipeline.ts";
 
 const X1 = [3, 8, 8, 3, 1, 4], X2 = [3, 6, 1, 4, 6, 9], Y = [27, 68, 58, 29, 19, 46];
 
@@ -22,7 +22,7 @@ export default definePipeline({
     epochs: { type: "number", default: 50, help: "epochs of full-batch gradient descent" },
   },
   async run(o) {
-    const lr = o.lr as number, epochs = o.epochs as number;
+    const lr = o.lr, epochs = o.epochs;
     await initGpu();
     const x = fromArray(X1.flatMap((v, i) => [v, X2[i]]), [6, 2]).keep();
     const y = fromArray(Y, [6, 1]).keep();

@@ -13,7 +13,7 @@ import { nll } from "../core/ops/loss.ts";
 import { exp } from "../core/ops/elementwise.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, tidy } from "../core/tensor.ts";
-import { definePipeline, TrainingError } from "../pipeline.ts";
+import { definePipeline, TrainingError } from "../training/pipeline.ts";
 
 /** `n` points per class on `k` noisy spiral arms: x [n·k, 2], labels [n·k]. */
 export function spirals(n: number, k: number, seed: number) {
@@ -41,9 +41,9 @@ export default definePipeline({
   },
   async run(o) {
     await initGpu();
-    const { x, y } = spirals(100, 3, o.seed as number);
+    const { x, y } = spirals(100, 3, o.seed);
     const xs = fromArray(x, [300, 2]).keep(), ys = fromArray(y, [300]).keep();
-    const rng = new Rng(o.seed as number);
+    const rng = new Rng(o.seed);
     const model = new Sequential(
       new Linear(2, 64, { rng }),
       new ReLU(),
@@ -52,8 +52,8 @@ export default definePipeline({
       new Linear(64, 3, { rng }),
       new LogSoftmax(),
     );
-    const opt = new SGD(model.parameters(), o.lr as number);
-    const epochs = o.epochs as number;
+    const opt = new SGD(model.parameters(), o.lr);
+    const epochs = o.epochs;
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const loss = tidy(() => {
         const l = nll(model.forward(xs), ys);

@@ -225,3 +225,13 @@ export class RunningFigures {
     };
   }
 }
+
+/** Probabilities from a row of scores (probabilities, log-probabilities or logits). */
+export function toProbabilities(row: Float32Array): Float32Array {
+  const sum = row.reduce((a, b) => a + b, 0);
+  if (row.every((v) => v >= 0) && Math.abs(sum - 1) < 1e-3) return row;
+  const m = Math.max(...row);
+  const e = row.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}

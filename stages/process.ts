@@ -9,7 +9,7 @@ import { decodeAndResize, DecodeError } from "./codec.ts";
 import { normalizeImage } from "./normalize.ts";
 import { Random } from "./random.ts";
 import type { FloatImage, RawImage } from "./types.ts";
-import type { Outcome, SampleWork } from "./workers/prefetch.ts";
+import type { Outcome, SampleWork } from "./workers/messages.ts";
 
 /** Read and process one file; never throws: a bad file is an outcome with the reason. */
 export async function processFile(

@@ -9,7 +9,7 @@ import { backward } from "../core/autograd.ts";
 import type { Module } from "../core/nn/module.ts";
 import { accumulateStats, statsAccumulator } from "../core/ops/accuracy.ts";
 import { type Tensor, tidy } from "../core/tensor.ts";
-import { TrainingError } from "../pipeline.ts";
+import { TrainingError } from "../core/errors.ts";
 import { type DeviceBatch, disposeDeviceBatch } from "./device.ts";
 
 /** What the optimizer must offer the train step. */

@@ -21,9 +21,9 @@ import { fromArray, tidy } from "../core/tensor.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import { emptyModel, floatValue, writeOnnxFile } from "../onnx/write.ts";
 import { MaxPool2d } from "../plugins/pooling/max.ts";
-import { encodeCheckpoint, saveCheckpoint } from "../stages/checkpoint.ts";
+import { encodeCheckpoint, saveCheckpoint } from "../training/checkpoint.ts";
 import { parseCsv } from "../stages/log/csv.ts";
-import { BACKENDS } from "../stages/predict_args.ts";
+import { BACKENDS } from "../training/predict_args.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PRED = `${ROOT}fixtures/intel/seg_pred/seg_pred`;

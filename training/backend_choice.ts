@@ -9,8 +9,8 @@
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { gpu } from "../core/gpu.ts";
-import type { FeatureBackendKind } from "../onnx/features.ts";
-import { writeFileAtomic } from "../stages/checkpoint.ts";
+import type { FeatureBackendKind } from "./features.ts";
+import { writeFileAtomic } from "../stages/atomic.ts";
 
 /** A remembered verdict. */
 export interface BackendVerdict {

@@ -15,14 +15,14 @@ import { noGrad } from "../core/autograd.ts";
 import type { Module, StateDict, Stateful } from "../core/nn/module.ts";
 import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
 import type { EarlyStopping } from "../plugins/regularizers/early_stopping.ts";
-import { loadCheckpoint, resolveCheckpoint, saveRunCheckpoint } from "../stages/checkpoint.ts";
+import { loadCheckpoint, resolveCheckpoint, saveRunCheckpoint } from "./checkpoint.ts";
 import { toDevice } from "../stages/device.ts";
 import { type EpochMetrics, evaluateStream, type HValue } from "../stages/evaluate.ts";
 import { ProgressWriter } from "../stages/log/progress.ts";
 import { logStage } from "../stages/log/stage.ts";
 import { type StepResult, trainStep } from "../stages/train.ts";
 import type { Batch } from "../stages/types.ts";
-import { UsageError } from "../pipeline.ts";
+import { UsageError } from "./pipeline.ts";
 import { bestEpoch } from "../stages/log/summary.ts";
 import { type Interrupt, InterruptedError } from "./interrupt.ts";
 

@@ -14,16 +14,12 @@
  * logs), so nothing ever appends to another invocation's rows.
  */
 import { join } from "node:path";
-import type { Options, OptionSpec } from "../pipeline.ts";
-import { UsageError } from "../pipeline.ts";
+import { type Options, UsageError } from "./pipeline.ts";
+import { checkTraining, hparamName, optionKey } from "./options.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
-import { bestRows, bestTable, expandGrid, type Grid, parseGrid, type Row } from "../stages/grid.ts";
+import { bestRows, bestTable, expandGrid, type Grid, parseGrid, type Row } from "./grid.ts";
 import { writeGridReport } from "../stages/log/grid_report.ts";
 import { readCsv } from "../stages/log/csv.ts";
-import type { Tensor } from "../core/tensor.ts";
-import "../plugins/optimizers/index.ts";
-import type { Optimizer } from "../plugins/optimizers/chain.ts";
-import { create, names } from "../plugins/registry.ts";
 import { Interrupt, InterruptedError } from "./interrupt.ts";
 import { acquireLock } from "./lock.ts";
 import {
@@ -36,120 +32,15 @@ import {
   writeJsonAtomic,
   writeRunStatus,
 } from "./session.ts";
-import { LAST } from "../stages/checkpoint.ts";
-
-/** Defaults a pipeline gives the shared flags (`weights` only where the pipeline uses it). */
-export interface TrainingDefaults {
-  data?: string;
-  weights?: string;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  weightDecay?: number;
-  optimizer?: string;
-  seed?: number;
-  out: string;
-}
-
-/** The shared flags, with a pipeline's defaults. */
-export function trainingOptions(d: TrainingDefaults): Record<string, OptionSpec> {
-  return {
-    data: { type: "string", default: d.data, help: "data folder" },
-    ...(d.weights === undefined ? {} : {
-      weights: { type: "string", default: d.weights, help: "pretrained weights (ONNX file)" },
-    } as Record<string, OptionSpec>),
-    epochs: { type: "number", default: d.epochs, help: "epochs per run" },
-    lr: { type: "number", default: d.lr, help: "learning rate" },
-    batchSize: { type: "number", default: d.batchSize, help: "batch size" },
-    weightDecay: { type: "number", default: d.weightDecay ?? 0, help: "weight decay (L2)" },
-    optimizer: { type: "string", default: d.optimizer ?? "adam", help: "optimizer plugin name" },
-    seed: { type: "number", default: d.seed ?? 0, help: "seed of every random choice" },
-    out: {
-      type: "string",
-      default: d.out,
-      help: "output folder: each invocation trains into a new version_N in it",
-    },
-    resume: {
-      type: "string",
-      help: "continue a run: its --out folder (every unfinished run of the latest version), " +
-        "version folder, run folder or checkpoint",
-    },
-    grid: {
-      type: "string",
-      help: 'hyper-parameter grid: JSON, or "lr=3e-4,3e-5;batch_size=32,64"',
-    },
-    strict: { type: "boolean", default: false, help: "a bad image fails the run (exit 2)" },
-    noExif: {
-      type: "boolean",
-      default: false,
-      help: "ignore EXIF orientation (as torchvision's ImageFolder does)",
-    },
-    warmStart: {
-      type: "string",
-      help: "start from this checkpoint's weights (they must fit the model; fresh optimizer)",
-    },
-  };
-}
-
-/** The camelCase option a grid key names (`batch_size`, `batch-size` → `batchSize`). */
-export function optionKey(key: string): string {
-  return key.replace(/[-_]([a-z])/g, (_, c) => c.toUpperCase());
-}
-
-/** The snake_case hyper-parameter name logged for an option (`batchSize` → `batch_size`). */
-export function hparamName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
-}
-
-/** The flag of an option (`batchSize` → `--batch-size`). */
-export function flagName(key: string): string {
-  return "--" + hparamName(key).replace(/_/g, "-");
-}
-
-/**
- * Requires `o[key]` to be a number in a range (exit code 2 otherwise).
- *
- * @example
- * checkNumber(o, "dropout", { min: 0, max: 1, maxOpen: true }); // 0 ≤ p < 1
- */
-export function checkNumber(
-  o: Options,
-  key: string,
-  r: { min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; int?: boolean },
-): void {
-  const v = o[key];
-  const ok = typeof v === "number" && Number.isFinite(v) &&
-    (r.min === undefined || (r.minOpen ? v > r.min : v >= r.min)) &&
-    (r.max === undefined || (r.maxOpen ? v < r.max : v <= r.max)) &&
-    (!r.int || Number.isInteger(v));
-  if (ok) return;
-  const lo = r.min === undefined ? "" : `${r.minOpen ? ">" : "≥"} ${r.min}`;
-  const hi = r.max === undefined ? "" : `${r.maxOpen ? "<" : "≤"} ${r.max}`;
-  const what = `${r.int ? "a whole number" : "a number"}${
-    lo || hi ? " " + [lo, hi].filter(Boolean).join(" and ") : ""
-  }`;
-  throw new UsageError(`${flagName(key)} must be ${what}, got ${JSON.stringify(v)}`);
-}
-
-/** Checks the shared flags (exit code 2 on bad values), the optimizer's name included. */
-export function checkTraining(o: Options): void {
-  checkNumber(o, "epochs", { min: 0, minOpen: true, int: true });
-  checkNumber(o, "lr", { min: 0, minOpen: true });
-  checkNumber(o, "batchSize", { min: 0, minOpen: true, int: true });
-  checkNumber(o, "weightDecay", { min: 0 });
-  checkNumber(o, "seed", { min: 0, int: true });
-  const known = names("optimizer");
-  if (!known.some((n) => n.toLowerCase() === String(o.optimizer).toLowerCase())) {
-    throw new UsageError(`--optimizer: no optimizer "${o.optimizer}"; known: ${known.join(", ")}`);
-  }
-}
+import { LAST } from "./checkpoint.ts";
 
 /** One run of a grid: its name, folder and options, and what `fit` needs of them. */
-export interface RunSpec {
+export interface RunSpec<O extends Options = Options> {
   name: string;
   dir: string;
   csvPath: string;
-  options: Options;
+  /** The run's options: the invocation's, with this run's grid values. */
+  options: O;
   hparams: Record<string, HValue>;
   /** Where the grid stands before this run, in epochs. */
   grid: { epochsDone: number; epochs: number };
@@ -172,17 +63,17 @@ export interface RunSpec {
 }
 
 /** What a pipeline tells `planRuns`. */
-export interface GridSpec {
+export interface GridSpec<O extends Options = Options> {
   /** Option names logged as hyper-parameters. */
-  tracked: string[];
+  tracked: (keyof O & string)[];
   /** The pipeline's own range checks, run on the flags and on every grid combination. */
-  check?: (o: Options) => void;
+  check?: (o: O) => void;
 }
 
 /** A checked plan of runs; `execute` trains them. */
-export interface RunPlan {
+export interface RunPlan<O extends Options = Options> {
   /** The options in force: the flags, or on resume the run's own restored ones. */
-  options: Options;
+  options: O;
   /** The `--out` folder. */
   out: string;
   /** Set when resuming: the version folder continued. */
@@ -192,7 +83,7 @@ export interface RunPlan {
    * `summary` (e.g. the data's skipped files) prints before the closing best-run lines.
    */
   execute(
-    runOne: (r: RunSpec) => Promise<EpochMetrics[]>,
+    runOne: (r: RunSpec<O>) => Promise<EpochMetrics[]>,
     opts?: { top?: number; summary?: () => string },
   ): Promise<void>;
 }
@@ -213,7 +104,10 @@ function parseGridOption(text: string | undefined): Grid {
  * and, with `--resume`, finds the run and restores its options. Throws UsageError (exit 2)
  * before anything is started.
  */
-export async function planRuns(o: Options, spec: GridSpec): Promise<RunPlan> {
+export async function planRuns<O extends Options>(
+  o: O,
+  spec: GridSpec<O>,
+): Promise<RunPlan<O>> {
   let options: Options = { ...o };
   let resumeVersion: string | undefined;
   let only: string | undefined;
@@ -226,7 +120,7 @@ export async function planRuns(o: Options, spec: GridSpec): Promise<RunPlan> {
   const check = (x: Options, where: string) => {
     try {
       checkTraining(x);
-      spec.check?.(x);
+      spec.check?.(x as O);
     } catch (e) {
       if (e instanceof UsageError && where) throw new UsageError(`${where}: ${e.message}`);
       throw e;
@@ -262,11 +156,15 @@ export async function planRuns(o: Options, spec: GridSpec): Promise<RunPlan> {
   const runs = only ? planned.filter((p) => p.name === only) : planned;
   const out = String(options.out);
   return {
-    options,
+    options: options as O,
     out,
     resumeVersion,
     execute: (runOne, top) =>
-      execute({ options, out, resumeVersion, runs, all: planned }, runOne, top),
+      execute(
+        { options, out, resumeVersion, runs, all: planned },
+        runOne as (r: RunSpec) => Promise<EpochMetrics[]>,
+        top,
+      ),
   };
 }
 
@@ -437,17 +335,4 @@ async function exists(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The optimizer a run's options name (`--optimizer`, `--lr`, and `--weight-decay` as the
- * L2 regularizer C₀ + (λ/2)·Σw²) over named parameters.
- */
-export function runOptimizer(params: [string, Tensor][], options: Options): Optimizer {
-  const wd = (options.weightDecay as number | undefined) ?? 0;
-  return create<Optimizer>("optimizer", options.optimizer as string, {
-    params,
-    lr: options.lr as number,
-    regularizers: wd > 0 ? [{ name: "l2", lambda: wd }] : [],
-  });
 }

@@ -5,9 +5,9 @@
  * checkpoint file) to the run it continues, with the run's own options restored.
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { givenOptions, invocation, kebab, type Options, UsageError } from "../pipeline.ts";
+import { givenOptions, invocation, kebab, type Options, UsageError } from "./pipeline.ts";
 import type { HValue } from "../stages/evaluate.ts";
-import { writeFileAtomic } from "../stages/checkpoint.ts";
+import { writeFileAtomic } from "../stages/atomic.ts";
 
 /** A run's `run.json`. */
 export interface RunStatus {

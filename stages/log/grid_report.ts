@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { HValue } from "../evaluate.ts";
-import { writeFileAtomic } from "../checkpoint.ts";
+import { writeFileAtomic } from "../atomic.ts";
 import { CHART_JS, esc, scriptJson, STYLE } from "./charts.ts";
 import type { RunSummary } from "./summary.ts";
 

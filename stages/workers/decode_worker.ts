@@ -5,7 +5,7 @@
  * or posts the reason the file is unusable.
  */
 import { processFile } from "../process.ts";
-import type { DecodeRequest, DecodeResponse } from "./prefetch.ts";
+import type { DecodeRequest, DecodeResponse } from "./messages.ts";
 
 self.onmessage = async (e: MessageEvent<DecodeRequest>) => {
   const { id, path, work, seed } = e.data;

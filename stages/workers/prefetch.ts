@@ -3,38 +3,10 @@
  * At most `depth` jobs are in flight; the stage waits for the oldest before taking more,
  * so memory stays bounded and backpressure reaches the file source.
  */
-import type { AugmentOptions } from "../augment.ts";
-import type { NormalizeOptions } from "../normalize.ts";
 import type { FloatImage, RawImage } from "../types.ts";
+import type { DecodeRequest, DecodeResponse, Outcome, SampleWork } from "./messages.ts";
 
-/** What a worker does to each file after decoding (all optional, all serializable). */
-export interface SampleWork {
-  size?: { width: number; height: number; keepAlpha?: boolean };
-  /** Apply the EXIF orientation (default true); false keeps the pixels as stored. */
-  exif?: boolean;
-  normalize?: NormalizeOptions;
-  /** Augmentations, without the generator: each job carries its own seed. */
-  augment?: Omit<AugmentOptions, "rng">;
-}
-
-/** A job for a decode worker. */
-export interface DecodeRequest {
-  id: number;
-  path: string;
-  work: SampleWork;
-  /** Seed of this sample's augmentation generator. */
-  seed: number;
-}
-
-/** A decode worker's answer: pixels, or the reason the file cannot be used. */
-export interface DecodeResponse {
-  id: number;
-  image?: RawImage | FloatImage;
-  error?: string;
-}
-
-/** The outcome of one job: never a rejected promise, so queued failures cannot go unhandled. */
-export type Outcome<O> = { ok: true; value: O } | { ok: false; error: string };
+export type { Outcome, SampleWork };
 
 /**
  * Deno's Web Worker, kept at load time: ONNX Runtime Web's threaded wasm build replaces

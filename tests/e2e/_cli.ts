@@ -5,7 +5,7 @@
  * a signal arrives exactly there, never on a timer.
  */
 import { assert } from "../assert.ts";
-import { type Checkpoint, loadCheckpoint } from "../../stages/checkpoint.ts";
+import { type Checkpoint, loadCheckpoint } from "../../training/checkpoint.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 
 /** The repository root. */

@@ -76,8 +76,8 @@ function cases(d: Record<string, string>): Case[] {
     p("fashion missing data", ["fashion_mnist.ts", "--data", "/nonexistent"], /no Fashion-MNIST/),
     p("fashion limit -1", ["fashion_mnist.ts", "--limit", "-1"], /--limit must be/),
     p("no pipeline file", ["nosuch.ts"], /no pipeline file nosuch\.ts/),
-    ["data: missing folder", "stages/data_cli.ts", ["/nonexistent"], /not found/],
-    ["data: unknown flag", "stages/data_cli.ts", ["--nosuch"], /unknown flag --nosuch/],
+    ["data: missing folder", "data.ts", ["/nonexistent"], /not found/],
+    ["data: unknown flag", "data.ts", ["--nosuch"], /unknown flag --nosuch/],
     ["retrain: no pipeline", "retrain.ts", ["--registry", "r"], /name the pipeline/],
     ["retrain: no registry", "retrain.ts", ["intel.ts"], /--registry <dir> is required/],
     ["retrain: --keep 0", "retrain.ts", ["intel.ts", "--registry", "r", "--keep", "0"], /--keep/],
@@ -144,7 +144,7 @@ Deno.test("bad input to pipeline, retrain, predict and data exits 2 with one lin
 });
 
 Deno.test("deno task data --help prints the usage and exits 0", async () => {
-  const r = await run("stages/data_cli.ts", ["--help"], NO_GPU);
+  const r = await run("data.ts", ["--help"], NO_GPU);
   assertEquals(r.code, 0, r.err);
   assert(/usage: deno task data/.test(r.out + r.err), r.out + r.err);
   assert(!/^\s+at /m.test(r.out + r.err), "stack trace");

@@ -5,7 +5,7 @@
  * the best epoch in every output.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { loadCheckpoint } from "../../stages/checkpoint.ts";
+import { loadCheckpoint } from "../../training/checkpoint.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import {
   assertSameCheckpoint,

@@ -15,15 +15,16 @@ import { MaxPool2d } from "../../plugins/pooling/max.ts";
 import "../../plugins/regularizers/layer_index.ts";
 import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
-import { definePipeline, type Options, UsageError } from "../../pipeline.ts";
+import { definePipeline, type Options, UsageError } from "../../training/pipeline.ts";
 import { fit, MONITORED } from "../../training/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
-import { checkNumber, planRuns, runOptimizer, trainingOptions } from "../../training/runs.ts";
+import { planRuns } from "../../training/runs.ts";
+import { checkNumber, runOptimizer, trainingOptions } from "../../training/options.ts";
 
 /** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
 function check(x: Options): void {
   checkNumber(x, "patience", { min: 0, int: true });
-  if (!MONITORED.includes(x.monitor as string)) {
+  if (!MONITORED.includes(String(x.monitor))) {
     throw new UsageError(`--monitor ${x.monitor}: known metrics are ${MONITORED.join(", ")}`);
   }
 }
@@ -50,10 +51,10 @@ export default definePipeline({
     });
     const opts = plan.options;
     const data = openImageData({
-      root: opts.data as string,
-      seed: opts.seed as number,
+      root: opts.data,
+      seed: opts.seed,
       size: 32,
-      strict: opts.strict as boolean,
+      strict: opts.strict,
       exif: !opts.noExif,
       augment: { hflip: 0.5 },
     });
@@ -61,7 +62,7 @@ export default definePipeline({
       if (opts.strict) await data.checkAll();
       await plan.execute(async (r) => {
         await initGpu();
-        const seed = r.options.seed as number, bs = r.options.batchSize as number;
+        const seed = r.options.seed, bs = r.options.batchSize;
         const rng = new Rng(seed);
         const model = new Sequential(
           new Conv2d(3, 4, 3, { padding: 1, rng }),
@@ -73,12 +74,12 @@ export default definePipeline({
           new LogSoftmax(),
         );
         const optimizer = runOptimizer(model.namedParameters(), r.options);
-        const patience = r.options.patience as number;
+        const patience = r.options.patience;
         let earlyStopping: EarlyStopping | undefined;
         try {
           earlyStopping = patience > 0
             ? create<EarlyStopping>("regularizer", "early_stopping", {
-              monitor: r.options.monitor as string,
+              monitor: r.options.monitor,
               mode: String(r.options.monitor).endsWith("Loss") ? "min" : "max",
               patience,
             })

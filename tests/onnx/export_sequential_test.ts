@@ -1,5 +1,5 @@
 /**
- * Export of the pipelines' own networks (pipelines/nets.ts): the Fashion-MNIST CNN and the
+ * Export of the pipelines' own networks (models/nets.ts): the Fashion-MNIST CNN and the
  * custom scene CNN (Conv2d, BatchNorm2d/1d, ReLU, Average/MaxPool2d, Flatten, Linear,
  * Dropout, LogSoftmax) — with batch norm in eval mode on non-trivial running statistics —
  * written with `exportOnnx`, give the engine's eval-mode outputs when the file is read
@@ -16,7 +16,7 @@ import { exportOnnx } from "../../onnx/export.ts";
 import { importOnnx } from "../../onnx/import.ts";
 import { ortSession } from "../../onnx/ort.ts";
 import { readOnnxFile } from "../../onnx/read.ts";
-import { fashionCnn, sceneCnn } from "../../pipelines/nets.ts";
+import { fashionCnn, sceneCnn } from "../../models/nets.ts";
 
 function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = new Rng(seed);

@@ -19,11 +19,11 @@ import { Rng } from "../../core/random.ts";
 import { fromArray, tidy } from "../../core/tensor.ts";
 import { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from "../../plugins/pooling/index.ts";
 import { exportOnnxBytes } from "../../onnx/export.ts";
-import { relativeError } from "../../onnx/features.ts";
+import { relativeError } from "../../training/features.ts";
 import { importOnnx, importOnnxFile } from "../../onnx/import.ts";
 import { ortSession } from "../../onnx/ort.ts";
 import { readOnnx } from "../../onnx/read.ts";
-import { transferModel } from "../../onnx/transfer.ts";
+import { transferModel } from "../../models/transfer.ts";
 
 const VGG = new URL("../../fixtures/onnx/vgg/", import.meta.url).pathname;
 

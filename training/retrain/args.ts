@@ -10,7 +10,7 @@
  *
  * Flags on the command line come after the job's, so they win.
  */
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../core/errors.ts";
 
 /** Retrain's own settings. */
 export interface RetrainArgs {

@@ -13,11 +13,11 @@
  */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { givenOptions, type Options, parseOptions, type Pipeline } from "../../pipeline.ts";
-import { UsageError } from "../../errors.ts";
+import { givenOptions, type Options, parseOptions, type Pipeline } from "../pipeline.ts";
+import { UsageError } from "../../core/errors.ts";
 import { openImageDataset } from "../../stages/load.ts";
 import { InterruptedError } from "../interrupt.ts";
-import { checkTraining } from "../runs.ts";
+import { checkTraining } from "../options.ts";
 import type { RetrainArgs } from "./args.ts";
 import { evaluateRun, type Holdout, openHoldout } from "./holdout.ts";
 import {

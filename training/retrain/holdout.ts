@@ -8,10 +8,10 @@ import { noGrad } from "../../core/autograd.ts";
 import { initGpu } from "../../core/gpu.ts";
 import { fromArray, tidy } from "../../core/tensor.ts";
 import { importOnnx } from "../../onnx/import.ts";
-import { toProbabilities } from "../../predict.ts";
+import { toProbabilities } from "../../stages/metrics.ts";
 import { imageBatches } from "../../stages/images.ts";
 import { listImageFolder } from "../../stages/load.ts";
-import { inputSpec, resolveModel } from "../../stages/predict_args.ts";
+import { inputSpec, resolveModel } from "../predict_args.ts";
 import { DataError, type FileEntry } from "../../stages/types.ts";
 import type { Figures } from "./store.ts";
 

@@ -9,7 +9,7 @@
  * the same process, which would keep a cycle's GPU state alive between cycles.
  */
 import { Cron } from "croner";
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../core/errors.ts";
 
 /** Checks a cron expression (exit 2 when it is not one) and returns its next time. */
 export function nextTime(expr: string): Date {

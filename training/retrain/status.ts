@@ -3,8 +3,8 @@
  * becomes the champion again, recorded in the history) of a retraining registry.
  */
 import { hostname } from "node:os";
-import { UsageError } from "../../errors.ts";
-import { formatTable } from "../../stages/grid.ts";
+import { UsageError } from "../../core/errors.ts";
+import { formatTable } from "../grid.ts";
 import { championId, runDirOf, setChampion } from "./registry.ts";
 import type { CycleRecord, RetrainStore } from "./store.ts";
 

@@ -16,7 +16,7 @@
 import postgres from "postgres";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { describeHolder, LockHeldError, type LockInfo } from "../lock.ts";
 import type { CycleRecord, Decision, Figures, RetrainStore, StoreLock } from "./store.ts";
 

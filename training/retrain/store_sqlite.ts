@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { acquireLock } from "../lock.ts";
 import { csvLine, type CsvValue } from "../../stages/log/csv.ts";
-import { writeFileAtomic } from "../../stages/checkpoint.ts";
+import { writeFileAtomic } from "../../stages/atomic.ts";
 import type { CycleRecord, Decision, Figures, RetrainStore, StoreLock } from "./store.ts";
 
 /** The database's file name in the registry folder. */

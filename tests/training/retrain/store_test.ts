@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertThrows } from "../../assert.ts";
 import { readCsv } from "../../../stages/log/csv.ts";
 import { LockHeldError } from "../../../training/lock.ts";
-import { UsageError } from "../../../errors.ts";
+import { UsageError } from "../../../core/errors.ts";
 import type { CycleRecord, Figures, RetrainStore } from "../../../training/retrain/store.ts";
 import { HISTORY_CSV_COLUMNS, openSqliteStore } from "../../../training/retrain/store_sqlite.ts";
 import {

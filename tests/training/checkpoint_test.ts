@@ -7,11 +7,11 @@ import {
   encodeCheckpoint,
   LAST,
   loadCheckpoint,
-  removeStaleTemps,
   resolveCheckpoint,
   saveCheckpoint,
   saveRunCheckpoint,
-} from "../../stages/checkpoint.ts";
+} from "../../training/checkpoint.ts";
+import { removeStaleTemps } from "../../stages/atomic.ts";
 import { Rng } from "../../core/random.ts";
 
 const WRITER = fileURLToPath(new URL("./_checkpoint_writer.ts", import.meta.url));

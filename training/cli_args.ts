@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../core/errors.ts";
 
 /** Bad command-line input (exit code 2), the same class the pipelines throw. */
 export { UsageError };

@@ -1,8 +1,8 @@
-import { assert, assertEquals, INTEL, ROOT } from "./_helpers.ts";
+import { assert, assertEquals, INTEL, ROOT } from "./stages/_helpers.ts";
 
 async function run(...args: string[]): Promise<{ code: number; out: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}stages/data_cli.ts`, ...args],
+    args: ["run", "-A", `${ROOT}data.ts`, ...args],
     stdout: "piped",
     stderr: "piped",
   });

@@ -7,7 +7,7 @@
  *   loop: writes checkpoints of epoch 1, 2, 3, … (weights filled with the epoch) forever,
  *         printing "SAVED <epoch>" after each.
  */
-import { type Checkpoint, saveCheckpoint } from "../../stages/checkpoint.ts";
+import { type Checkpoint, saveCheckpoint } from "../../training/checkpoint.ts";
 
 const [dir, mode] = Deno.args;
 const path = `${dir}/last.ckpt`;

@@ -15,7 +15,7 @@ import { imageBatches } from "../../stages/images.ts";
 import { openImageDataset } from "../../stages/load.ts";
 import type { Batch } from "../../stages/types.ts";
 import { importOnnxFile } from "../../onnx/import.ts";
-import { transferModel, type TransferNet } from "../../onnx/transfer.ts";
+import { transferModel, type TransferNet } from "../../models/transfer.ts";
 import {
   cachedFeatures,
   featureBatches,
@@ -23,9 +23,9 @@ import {
   hashModel,
   openFeatureBackend,
   relativeError,
-} from "../../onnx/features.ts";
+} from "../../training/features.ts";
 
-const VGG = new URL("../../fixtures/onnx/vgg/", import.meta.url).pathname;
+const VGG = new URL("../../fixtures/onnx/vgg", import.meta.url).pathname;
 const INTEL = new URL("../../fixtures/intel", import.meta.url).pathname;
 const ds = openImageDataset(INTEL);
 

@@ -5,9 +5,9 @@
  * `key=a,b,c` strings, several keys separated by `;` or given as repeated flags. Values
  * are typed: numbers stay numbers, `true`/`false` become booleans, the rest strings.
  */
-import { UsageError } from "../pipeline.ts";
-import type { HValue } from "./evaluate.ts";
-import { compareEpochs, type Scored } from "./log/best.ts";
+import { UsageError } from "./pipeline.ts";
+import type { HValue } from "../stages/evaluate.ts";
+import { compareEpochs, type Scored } from "../stages/log/best.ts";
 
 /** Key → the values to try, in order. */
 export type Grid = Record<string, HValue[]>;

@@ -6,10 +6,10 @@
  * folder that cannot be used (one line, then the usage line for arguments).
  */
 import { relative } from "node:path";
-import { intFlag, oneLine, parseFlags, UsageError } from "./cli_args.ts";
-import { decode } from "./decode.ts";
-import { fileSource, type ImageDataset, openImageDataset } from "./load.ts";
-import { DataError, type FileEntry, newReport, type SkippedFile } from "./types.ts";
+import { intFlag, oneLine, parseFlags, UsageError } from "./training/cli_args.ts";
+import { decode } from "./stages/decode.ts";
+import { fileSource, type ImageDataset, openImageDataset } from "./stages/load.ts";
+import { DataError, type FileEntry, newReport, type SkippedFile } from "./stages/types.ts";
 
 /** What scanning a data set found. */
 export interface ScanResult {

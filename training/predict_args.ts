@@ -13,9 +13,9 @@ import { checkImportable } from "../onnx/import.ts";
 import { type OnnxModel, readOnnxFile } from "../onnx/read.ts";
 import { BEST, type Checkpoint, decodeCheckpoint, LAST } from "./checkpoint.ts";
 import { intFlag, oneLine, parseFlags, UsageError } from "./cli_args.ts";
-import { IMAGE_EXTENSIONS, listUnlabelled } from "./load.ts";
-import type { NormalizeOptions } from "./normalize.ts";
-import type { FileEntry } from "./types.ts";
+import { IMAGE_EXTENSIONS, listUnlabelled } from "../stages/load.ts";
+import type { NormalizeOptions } from "../stages/normalize.ts";
+import type { FileEntry } from "../stages/types.ts";
 
 export { UsageError };
 

@@ -6,8 +6,8 @@ import {
   formatTable,
   parseGrid,
   parseGridValue,
-} from "../../stages/grid.ts";
-import { UsageError } from "../../pipeline.ts";
+} from "../../training/grid.ts";
+import { UsageError } from "../../training/pipeline.ts";
 
 Deno.test("grid: key=a,b,c strings, ';' and repeated flags, JSON; typed values", () => {
   const a = parseGrid("lr=3e-4,3e-5; batch_size=32,64");

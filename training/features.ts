@@ -19,12 +19,12 @@
 import { join } from "node:path";
 import { fromArray, tidy } from "../core/tensor.ts";
 import { Rng } from "../core/random.ts";
-import { writeFileAtomic } from "../stages/checkpoint.ts";
+import { writeFileAtomic } from "../stages/atomic.ts";
 import type { Batch, FileEntry } from "../stages/types.ts";
-import { toOnnxModel } from "./export.ts";
-import { type OrtKind, type OrtRunner, ortSession } from "./ort.ts";
-import type { TransferNet } from "./transfer.ts";
-import { cutModel, floatValue, writeOnnx } from "./write.ts";
+import { toOnnxModel } from "../onnx/export.ts";
+import { type OrtKind, type OrtRunner, ortSession } from "../onnx/ort.ts";
+import type { TransferNet } from "../models/transfer.ts";
+import { cutModel, floatValue, writeOnnx } from "../onnx/write.ts";
 
 /** Where frozen features can be computed. */
 export type FeatureBackendKind = "engine" | OrtKind;

@@ -26,8 +26,8 @@ import { Module } from "../core/nn/module.ts";
 import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
 import { AdaptiveAvgPool2d } from "../plugins/pooling/adaptive.ts";
 import { MaxPool2d } from "../plugins/pooling/max.ts";
-import { Container, type GraphStep, OnnxNet, runChain } from "./graph_module.ts";
-import { FlattenLayer, GemmLayer, ReshapeLayer } from "./layers.ts";
+import { Container, type GraphStep, OnnxNet, runChain } from "../onnx/graph_module.ts";
+import { FlattenLayer, GemmLayer, ReshapeLayer } from "../onnx/layers.ts";
 import { AvgPool2d } from "../plugins/pooling/average.ts";
 import { GlobalAvgPool2d } from "../plugins/pooling/global.ts";
 
