@@ -25,10 +25,8 @@ export {
   add,
   atan,
   div,
-  elementwise,
   exp,
   expand,
-  full,
   log,
   mul,
   neg,
@@ -42,6 +40,8 @@ export {
   sub,
   tanh,
 } from "./core/ops/elementwise.ts";
+/** The raw elementwise kernel (a WGSL expression, no gradient) and constant tensors. */
+export { elementwise, full } from "./core/ops/raw.ts";
 /** Reductions along axes. */
 export { max, mean, sum, sumTo } from "./core/ops/reduce.ts";
 /** Shape ops: reshape (a view), transpose, slice, concat. */
@@ -68,7 +68,7 @@ export {
   Tanh,
 } from "./core/nn/activation.ts";
 /** Plain stochastic gradient descent (the optimizer plugins below are the general ones). */
-export { SGD } from "./core/nn/sgd.ts";
+export { SGD } from "./plugins/optimizers/sgd.ts";
 /** 2-D convolution (im2col + the tuned matmul) and its layer with PyTorch's layout and init. */
 export { conv2d, type Conv2dOpOptions } from "./core/ops/conv.ts";
 export { Conv2d, type Conv2dOptions } from "./core/nn/conv.ts";

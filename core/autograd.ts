@@ -1,61 +1,18 @@
 /**
- * Reverse-mode automatic differentiation: ops record a node on the tape when any input
- * requires a gradient; `backward()` walks the nodes reachable from a result in reverse
- * order and accumulates gradients into the leaves' `grad`.
+ * Reverse-mode automatic differentiation: ops record a node on the tape (`tape.ts`) when
+ * any input requires a gradient; `backward()` walks the nodes reachable from a result in
+ * reverse order and accumulates gradients into the leaves' `grad`, with the raw kernels
+ * of `ops/raw.ts` (which record nothing). The tape's API is re-exported here.
  */
-import { type GradNode, releaseNode, type Tensor, tidy, trackNode } from "./tensor.ts";
-import { add, full } from "./ops/elementwise.ts";
+import { type GradNode, releaseNode, type Tensor, tidy } from "./tensor.ts";
+import { elementwise, full } from "./ops/raw.ts";
+import { noGrad, outputId } from "./tape.ts";
 
-let enabled = true;
-let seq = 0;
-const outIds = new WeakMap<GradNode, number>();
+export { isGradEnabled, noGrad, record } from "./tape.ts";
 
-/** Whether ops currently record for autograd. */
-export function isGradEnabled(): boolean {
-  return enabled;
-}
-
-/**
- * Runs `fn` without recording autograd nodes (evaluation, optimizer updates).
- *
- * @example
- * const logits = noGrad(() => model.forward(x));
- */
-export function noGrad<T>(fn: () => T): T {
-  const was = enabled;
-  enabled = false;
-  try {
-    const r = fn();
-    if (r instanceof Promise) {
-      enabled = was;
-      throw new Error("noGrad() takes a synchronous function");
-    }
-    return r;
-  } finally {
-    enabled = was;
-  }
-}
-
-/**
- * Records `out` as made from `inputs` by an op whose gradient rule is `backward`.
- * `backward(g, saved)` gets the output's gradient and aliases of `[...inputs, ...extra]`,
- * and returns one gradient (or null) per input, each shaped like that input.
- */
-export function record(
-  name: string,
-  out: Tensor,
-  inputs: Tensor[],
-  backward: (g: Tensor, saved: Tensor[]) => (Tensor | null)[],
-  extra: Tensor[] = [],
-): Tensor {
-  if (!enabled || !inputs.some((t) => t.requiresGrad)) return out;
-  const saved = [...inputs, ...extra].map((t) => t.alias().keep());
-  const node: GradNode = { seq: seq++, inputs, saved, backward, name };
-  outIds.set(node, out.id);
-  out.node = node;
-  out.requiresGrad = true;
-  trackNode(node);
-  return out;
+/** a + b for two gradients of the same value (a's shape). */
+function accumulate(a: Tensor, b: Tensor): Tensor {
+  return elementwise("a + b", { a, b }, a.shape);
 }
 
 /**
@@ -85,7 +42,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: { retainGraph?: bool
       const grads = new Map<number, Tensor>();
       grads.set(root.id, seed ?? full(root.shape, 1));
       for (const n of nodes) {
-        const id = outIds.get(n)!;
+        const id = outputId(n);
         const g = grads.get(id);
         if (!g) continue;
         grads.delete(id);
@@ -101,11 +58,11 @@ export function backward(root: Tensor, seed?: Tensor, opts: { retainGraph?: bool
           }
           if (inp.node) {
             const prev = grads.get(inp.id);
-            grads.set(inp.id, prev ? add(prev, gi) : gi);
+            grads.set(inp.id, prev ? accumulate(prev, gi) : gi);
           } else {
             const leaf = inp.base;
             if (leaf.grad) {
-              const sum = add(leaf.grad, gi).keep();
+              const sum = accumulate(leaf.grad, gi).keep();
               leaf.grad.dispose();
               leaf.grad = sum;
             } else {

@@ -59,11 +59,23 @@ export function bucketSize(bytes: number): number {
   return b;
 }
 
+/**
+ * The kernel family for an adapter: `"cpu"` on software adapters (a fallback adapter, or
+ * one whose description, device or architecture names llvmpipe, lavapipe, SwiftShader or
+ * "software"), `"gpu"` on real ones. `Gpu.variant` is this for the engine's adapter.
+ */
+export function adapterVariant(info: GPUAdapterInfo): "cpu" | "gpu" {
+  const i = info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  if (i.isFallbackAdapter) return "cpu";
+  const text = `${i.description ?? ""} ${i.device ?? ""} ${i.architecture ?? ""}`;
+  return /llvmpipe|lavapipe|swiftshader|software/i.test(text) ? "cpu" : "gpu";
+}
+
 /** The process-wide GPU context. Get it with `initGpu()` once, then `gpu()` anywhere. */
 export class Gpu {
   readonly device: GPUDevice;
   readonly info: GPUAdapterInfo;
-  /** "cpu" on software adapters (lavapipe, llvmpipe), "gpu" on real ones. */
+  /** The kernel family: "cpu" on software adapters, "gpu" on real ones (`adapterVariant`). */
   readonly variant: "cpu" | "gpu";
   /** Largest byte size one storage binding may cover on this device. */
   readonly maxBindingBytes: number;
@@ -95,9 +107,7 @@ export class Gpu {
   constructor(device: GPUDevice, info: GPUAdapterInfo) {
     this.device = device;
     this.info = info;
-    const soft = info.isFallbackAdapter ||
-      /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? "");
-    this.variant = soft ? "cpu" : "gpu";
+    this.variant = adapterVariant(info);
     // WEBGPU_MAX_BINDING_BYTES lowers the limit, so tests can exercise the splitting paths.
     const cap = Number(Deno.env.get("WEBGPU_MAX_BINDING_BYTES") ?? Infinity);
     this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, cap);

@@ -201,7 +201,10 @@ export function releaseNode(n: GradNode): void {
 
 /**
  * Runs `fn` and disposes every tensor it created that is not in its result or kept,
- * and every autograd node no surviving tensor can reach. Works with async `fn` too.
+ * and every autograd node no surviving tensor can reach. `fn` must be synchronous: the
+ * scope ends when `fn` returns, so for an async `fn` it would end at the first `await`,
+ * disposing the tensors made before it (even ones the promise later resolves to) and not
+ * tracking those made after it. Read results back (`await t.data()`) outside the scope.
  *
  * @example
  * const loss = tidy(() => mean(square(sub(predict(x), y))));

@@ -25,17 +25,10 @@ import {
   type TensorData,
   tensorSize,
 } from "./schema.ts";
+import type { Int64Run } from "./field_table.ts";
 
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("onnx/read.ts: big-endian hosts are not supported");
-}
-
-/** One wire field's worth of repeated int64/uint64 values, as raw 32-bit halves (lo, hi). */
-export interface Int64Run {
-  /** lo, hi, lo, hi, … */
-  halves: Uint32Array;
-  /** Number of values (halves.length / 2). */
-  count: number;
 }
 
 /**
@@ -73,40 +66,46 @@ export interface RawTensor {
   dataLocation: number;
 }
 
+type ArrayType = new (buf: ArrayBuffer) => Exclude<TensorData, string[]>;
+
+/**
+ * Per data type: bytes per element in raw_data (0.5 for the 4-bit types) and the typed
+ * array its little-endian bytes are viewed as (the 4-bit types: the packed bytes). Not
+ * listed (STRING, UNDEFINED, unknown codes): 0 bytes, Uint8Array.
+ */
+const LAYOUT: Record<number, [bytes: number, view: ArrayType]> = {
+  [DataType.FLOAT]: [4, Float32Array],
+  [DataType.UINT8]: [1, Uint8Array],
+  [DataType.INT8]: [1, Int8Array],
+  [DataType.UINT16]: [2, Uint16Array],
+  [DataType.INT16]: [2, Int16Array],
+  [DataType.INT32]: [4, Int32Array],
+  [DataType.INT64]: [8, BigInt64Array],
+  [DataType.BOOL]: [1, Uint8Array],
+  [DataType.FLOAT16]: [2, Uint16Array], // raw bits
+  [DataType.DOUBLE]: [8, Float64Array],
+  [DataType.UINT32]: [4, Uint32Array],
+  [DataType.UINT64]: [8, BigUint64Array],
+  [DataType.COMPLEX64]: [8, Float32Array], // re, im interleaved
+  [DataType.COMPLEX128]: [16, Float64Array],
+  [DataType.BFLOAT16]: [2, Uint16Array], // raw bits
+  [DataType.FLOAT8E4M3FN]: [1, Uint8Array],
+  [DataType.FLOAT8E4M3FNUZ]: [1, Uint8Array],
+  [DataType.FLOAT8E5M2]: [1, Uint8Array],
+  [DataType.FLOAT8E5M2FNUZ]: [1, Uint8Array],
+  [DataType.UINT4]: [0.5, Uint8Array],
+  [DataType.INT4]: [0.5, Uint8Array],
+  [DataType.FLOAT4E2M1]: [0.5, Uint8Array],
+};
+
 /** Bytes per element in raw_data (0.5 for 4-bit types; 0 for STRING / unknown). */
 function elemBytes(dt: number): number {
-  switch (dt) {
-    case DataType.FLOAT:
-    case DataType.INT32:
-    case DataType.UINT32:
-      return 4;
-    case DataType.DOUBLE:
-    case DataType.INT64:
-    case DataType.UINT64:
-    case DataType.COMPLEX64:
-      return 8;
-    case DataType.COMPLEX128:
-      return 16;
-    case DataType.UINT8:
-    case DataType.INT8:
-    case DataType.BOOL:
-    case DataType.FLOAT8E4M3FN:
-    case DataType.FLOAT8E4M3FNUZ:
-    case DataType.FLOAT8E5M2:
-    case DataType.FLOAT8E5M2FNUZ:
-      return 1;
-    case DataType.UINT16:
-    case DataType.INT16:
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16:
-      return 2;
-    case DataType.UINT4:
-    case DataType.INT4:
-    case DataType.FLOAT4E2M1:
-      return 0.5;
-    default:
-      return 0;
-  }
+  return LAYOUT[dt]?.[0] ?? 0;
+}
+
+/** Views an aligned, owned ArrayBuffer as the typed array for `dt`. */
+function viewAs(buf: ArrayBuffer, dt: number): TensorData {
+  return new (LAYOUT[dt]?.[1] ?? Uint8Array)(buf);
 }
 
 function isFourBit(dt: number): boolean {
@@ -122,36 +121,6 @@ function unpack4(packed: Uint8Array, n: number, signed: boolean): Int8Array | Ui
     out[i] = v;
   }
   return out;
-}
-
-/** Views an aligned, owned ArrayBuffer as the typed array for `dt`. */
-function viewAs(buf: ArrayBuffer, dt: number): TensorData {
-  switch (dt) {
-    case DataType.FLOAT:
-    case DataType.COMPLEX64:
-      return new Float32Array(buf);
-    case DataType.DOUBLE:
-    case DataType.COMPLEX128:
-      return new Float64Array(buf);
-    case DataType.INT8:
-      return new Int8Array(buf);
-    case DataType.INT16:
-      return new Int16Array(buf);
-    case DataType.UINT16:
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16:
-      return new Uint16Array(buf);
-    case DataType.INT32:
-      return new Int32Array(buf);
-    case DataType.UINT32:
-      return new Uint32Array(buf);
-    case DataType.INT64:
-      return new BigInt64Array(buf);
-    case DataType.UINT64:
-      return new BigUint64Array(buf);
-    default: // UINT8, BOOL, FLOAT8*
-      return new Uint8Array(buf);
-  }
 }
 
 /** Element count of the data array for `n` logical elements (complex: two per element). */

@@ -7,7 +7,7 @@
 import { backward } from "../core/autograd.ts";
 import { initGpu } from "../core/gpu.ts";
 import { Linear } from "../core/nn/linear.ts";
-import { SGD } from "../core/nn/sgd.ts";
+import { SGD } from "../plugins/optimizers/sgd.ts";
 import { mse } from "../core/ops/loss.ts";
 import { fromArray, tidy } from "../core/tensor.ts";
 import { definePipeline, TrainingError } from "../training/pipeline.ts";

@@ -5,7 +5,7 @@
  * generator owned by the stage: the same seed and epoch give the same images, and each
  * epoch sees fresh variants. Areas that come from outside the image are black.
  */
-import { mixSeed, Random } from "./random.ts";
+import { deriveSeed, Rng } from "../core/random.ts";
 import type { FloatImage, Sample } from "./types.ts";
 
 /** Options for augment; every transform is off unless given. */
@@ -29,7 +29,7 @@ export interface AugmentOptions {
   /** Resampling for the geometric transforms (default bilinear). */
   interpolation?: "bilinear" | "nearest";
   /** Use this generator instead of one made from seed and epoch (to save/resume its state). */
-  rng?: Random;
+  rng?: Rng;
 }
 
 type Mat = number[]; // 3×3 row-major
@@ -142,7 +142,7 @@ export function flip(img: FloatImage, horizontal: boolean, vertical: boolean): F
 
 /** torchvision's RandomResizedCrop.get_params: a box [top, left, height, width]. */
 export function cropBox(
-  rng: Random,
+  rng: Rng,
   w: number,
   h: number,
   scale: [number, number] = [0.08, 1],
@@ -205,7 +205,7 @@ export function adjustHue(d: Float32Array, channels: number, shift: number): voi
 }
 
 /** Colour jitter in [0, 1] units on un-normalized values; ops in a random order. */
-function jitter(img: FloatImage, rng: Random, o: NonNullable<AugmentOptions["jitter"]>): void {
+function jitter(img: FloatImage, rng: Rng, o: NonNullable<AugmentOptions["jitter"]>): void {
   const pick = (v = 0) => (v > 0 ? rng.uniform(Math.max(0, 1 - v), 1 + v) : null);
   const order = rng.shuffle([0, 1, 2, 3]);
   const b = pick(o.brightness), c = pick(o.contrast), s = pick(o.saturation);
@@ -251,7 +251,7 @@ function shiftHue(d: Float32Array, hw: number, shift: number): void {
 }
 
 /** Apply one random draw of the configured transforms to one image. */
-export function augmentImage(img: FloatImage, rng: Random, o: AugmentOptions): FloatImage {
+export function augmentImage(img: FloatImage, rng: Rng, o: AugmentOptions): FloatImage {
   const { width: w, height: h } = img;
   const hf = o.hflip ? rng.chance(o.hflip) : false;
   const vf = o.vflip ? rng.chance(o.vflip) : false;
@@ -295,8 +295,8 @@ export function augmentImage(img: FloatImage, rng: Random, o: AugmentOptions): F
  * The stage's generator. Each sample gets its own generator seeded from it, in stream
  * order, so decode workers can augment in parallel and still give the same images.
  */
-export function augmentRng(options: AugmentOptions): Random {
-  return options.rng ?? new Random(mixSeed(options.seed, options.epoch ?? 0, 0xa06));
+export function augmentRng(options: AugmentOptions): Rng {
+  return options.rng ?? new Rng(deriveSeed(options.seed, "augment", options.epoch ?? 0));
 }
 
 /** Stage: augment every normalized sample (see the module comment). */
@@ -307,7 +307,7 @@ export function augment(options: AugmentOptions): TransformStream<Sample, Sample
       if (!(sample.image.data instanceof Float32Array)) {
         throw new Error(`augment: ${sample.path} is not normalized; put normalize first`);
       }
-      const image = augmentImage(sample.image as FloatImage, new Random(rng.nextU32()), options);
+      const image = augmentImage(sample.image as FloatImage, new Rng(rng.nextU32()), options);
       controller.enqueue({ ...sample, image });
     },
   });

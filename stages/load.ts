@@ -6,7 +6,7 @@
  * PyTorch's ImageFolder assigns them) and a folder of unlabelled images.
  */
 import { join } from "node:path";
-import { mixSeed, Random } from "./random.ts";
+import { deriveSeed, Rng } from "../core/random.ts";
 import { shuffleFiles } from "./shuffle.ts";
 import { DataError, type FileEntry, type SkippedFile } from "./types.ts";
 
@@ -159,7 +159,7 @@ export function stratifiedSplit(
   const train: FileEntry[] = [];
   const val: FileEntry[] = [];
   for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const group = new Random(mixSeed(options.seed ?? 0, label, 0x5b1)).shuffle([
+    const group = new Rng(deriveSeed(options.seed ?? 0, "split", label)).shuffle([
       ...byClass.get(label)!,
     ]);
     const nVal = Math.round(group.length * frac);

@@ -7,7 +7,7 @@
 import { augmentImage } from "./augment.ts";
 import { decodeAndResize, DecodeError } from "./codec.ts";
 import { normalizeImage } from "./normalize.ts";
-import { Random } from "./random.ts";
+import { Rng } from "../core/random.ts";
 import type { FloatImage, RawImage } from "./types.ts";
 import type { Outcome, SampleWork } from "./workers/messages.ts";
 
@@ -31,6 +31,6 @@ export async function processFile(
   }
   if (!work.normalize && !work.augment) return { ok: true, value: raw };
   let img = normalizeImage(raw, work.normalize);
-  if (work.augment) img = augmentImage(img, new Random(seed), work.augment);
+  if (work.augment) img = augmentImage(img, new Rng(seed), work.augment);
   return { ok: true, value: img };
 }

@@ -2,21 +2,14 @@
  * Shuffle stage: a fresh seeded permutation of the file list every epoch, applied to file
  * entries before decoding (never to a buffer of decoded images).
  */
-import { mixSeed, Random } from "./random.ts";
+import { deriveSeed, Rng } from "../core/random.ts";
 import type { FileEntry } from "./types.ts";
 
-/** The permutation of 0..n-1 used for `seed` at `epoch` (Fisher–Yates). */
+/** The permutation of 0..n-1 used for `seed` at `epoch` (Fisher–Yates, the "shuffle" stream). */
 export function permutation(n: number, seed: number, epoch: number): Uint32Array {
-  const rng = new Random(mixSeed(seed, epoch, 0x5f5));
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
+  return new Rng(deriveSeed(seed, "shuffle", epoch)).shuffle(p);
 }
 
 /** A shuffled copy of `items` for `seed` at `epoch`. */

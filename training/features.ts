@@ -18,7 +18,7 @@
  */
 import { join } from "node:path";
 import { fromArray, tidy } from "../core/tensor.ts";
-import { Rng } from "../core/random.ts";
+import { deriveSeed, Rng } from "../core/random.ts";
 import { writeFileAtomic } from "../stages/atomic.ts";
 import type { Batch, FileEntry } from "../stages/types.ts";
 import { toOnnxModel } from "../onnx/export.ts";
@@ -354,7 +354,7 @@ export function featureBatches(
   const per = set.shape.reduce((p, d) => p * d, 1);
   const order = Array.from({ length: n }, (_, i) => i);
   if (o.seed !== undefined) {
-    const rng = new Rng(o.seed * 7919 + (o.epoch ?? 0));
+    const rng = new Rng(deriveSeed(o.seed, "features", o.epoch ?? 0));
     for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(rng.uniform(0, 1) * (i + 1));
       [order[i], order[j]] = [order[j], order[i]];

@@ -1,16 +1,16 @@
 /**
  * Dropout layer: in training mode each call zeroes elements with probability p (a fresh
  * mask from its seeded generator, drawn on the GPU) and scales the rest by 1/(1 − p); in
- * eval mode it is the identity. The generator's state (`rngState()`) is what a checkpoint
- * saves so a resumed run continues the same sequence of masks.
+ * eval mode it is the identity. The generator's state (`rngState()`, the four words of the
+ * project's `Rng`) is what a checkpoint saves so a resumed run continues the same masks.
  */
-import { dropout, DropoutGenerator, type DropoutState } from "../ops/dropout.ts";
+import { dropout, DropoutGenerator } from "../ops/dropout.ts";
 import type { Tensor } from "../tensor.ts";
 import { Module } from "./module.ts";
 
 /** Options of `Dropout`. */
 export interface DropoutOptions {
-  /** Seed of the mask generator (default 0). */
+  /** Seed of the mask generator (default 0; the masks follow its "dropout" stream). */
   seed?: number;
   /** A generator to draw from (shared between layers, or restored); overrides `seed`. */
   generator?: DropoutGenerator;
@@ -30,23 +30,20 @@ export class Dropout extends Module {
     super();
     if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
     const g = this.masks = opts.generator ?? new DropoutGenerator(opts.seed ?? 0);
-    this.generator("mask", {
-      rngState: () => [g.state().seed, g.state().step],
-      setRngState: ([seed, step]) => g.setState({ seed, step }),
-    });
+    this.generator("mask", { rngState: () => g.state(), setRngState: (s) => g.setState(s) });
   }
 
   forward(x: Tensor): Tensor {
     return this.training ? dropout(x, this.p, this.masks) : x;
   }
 
-  /** The mask generator's state (seed and masks drawn so far), for checkpoints. */
-  rngState(): DropoutState {
+  /** The mask generator's state, for checkpoints. */
+  rngState(): number[] {
     return this.masks.state();
   }
 
   /** Restores the mask generator's state from `rngState()`. */
-  setRngState(s: DropoutState): void {
+  setRngState(s: readonly number[]): void {
     this.masks.setState(s);
   }
 

@@ -21,9 +21,9 @@
  * Forward is two dispatches in training (per-channel statistics, then the normalisation)
  * and one in eval; backward is two (per-channel sums, then dx).
  */
-import { isGradEnabled, record } from "../autograd.ts";
+import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { fitsBinding, grid, lit, main1d, run } from "./kernel.ts";
+import { fitsBinding, grid, lit, main1d, run, workgroupSum } from "./kernel.ts";
 
 /** Options of `batchNorm`. */
 export interface BatchNormOptions {
@@ -124,12 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 /** Sums each thread's partial `local` over the channel's threads into `let total`. */
 function reduceTo(p: Plan, pairs: [array: string, local: string, total: string][]): string {
   if (p.perThread) return pairs.map(([, v, t]) => `  let ${t} = ${v};`).join("\n");
-  return `${pairs.map(([a, v]) => `  ${a}[l] = ${v};`).join("\n")}
-  workgroupBarrier();
-  for (var k = ${p.T / 2}u; k > 0u; k = k >> 1u) {
-    if (l < k) { ${pairs.map(([a]) => `${a}[l] = ${a}[l] + ${a}[l + k];`).join(" ")} }
-    workgroupBarrier();
-  }
+  return `${workgroupSum(pairs.map(([a, v]) => [a, v]), p.T)}
 ${pairs.map(([a, , t]) => `  let ${t} = ${a}[0];`).join("\n")}
   workgroupBarrier();`;
 }

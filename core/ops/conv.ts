@@ -26,10 +26,11 @@
  *
  * @module
  */
-import { isGradEnabled, record } from "../autograd.ts";
+import { isGradEnabled, record } from "../tape.ts";
 import { type Binding, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { add, elementwise, relu as reluOp } from "./elementwise.ts";
+import { add, relu as reluOp } from "./elementwise.ts";
+import { elementwise } from "./raw.ts";
 import { decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
 import type { MatmulSpec } from "./matmul_wgsl.ts";
 import { gemmInto } from "./matmul.ts";
@@ -373,6 +374,3 @@ function convBackward(
   dwp?.dispose();
   return [dx, dw, db];
 }
-
-/** Internals for benchmarks and tests (not a stable API). */
-export const convInternals = { planOf, packWeights, im2col, col2im, sumImages };

@@ -2,8 +2,8 @@
  * Implicit-GEMM convolution forward (no column matrix): each invocation keeps TM output
  * channels × TN neighbouring output positions in registers and gathers the input taps it
  * needs straight from x, with bounds checks for the padding. It exists to be measured
- * against im2col + the tuned matmul (`bench/conv.ts` prints both); `conv2d` uses whichever
- * `convPath()` says for the adapter.
+ * against im2col + the tuned matmul (`bench/conv.ts` prints both). `conv2d` does not use
+ * it: every adapter takes the im2col path, which measured faster (see `conv.ts`).
  *
  * @module
  */

@@ -1,18 +1,23 @@
 /**
- * Dropout with masks drawn on the GPU from a counter-based hash, so nothing is uploaded or
- * read back per step and no mask is stored for backward.
+ * Dropout with masks drawn on the GPU, so nothing is uploaded or read back per step and no
+ * mask is stored for backward.
  *
- * A `DropoutGenerator` holds (seed, step) in a small GPU buffer. Each training forward
- * draws a key: one tiny dispatch copies key = pcg(step + pcg(seed)) into a fresh
- * one-element tensor and advances step by one, on the GPU. Element i is kept when
+ * A `DropoutGenerator` draws one 32-bit key per training forward from the project's one
+ * generator (`Rng` of `core/random.ts`, xoshiro128**). Its four state words live in a
+ * small GPU buffer too: one tiny dispatch runs the same xoshiro128** step there, writing
+ * the key into a fresh one-element tensor, while the CPU `Rng` takes the same step, so the
+ * two stay in lockstep, `state()` needs no readback and `setState()` resumes the exact
+ * sequence (the GPU copy is uploaded again only when the CPU state no longer matches it).
+ * Element i is kept when
  *   u = (pcg(i + key) >> 8) / 2²⁴  ≥  p
  * and scaled by 1/(1 − p). Backward recomputes the same mask from the saved key.
- * The CPU mirrors the step count, so `state()` needs no readback and `setState()` resumes
- * the exact sequence. pcg is Jarzynski & Olano's PCG hash (u32 arithmetic wraps):
+ * pcg is Jarzynski & Olano's PCG hash (u32 arithmetic wraps), a counter-based hash of the
+ * key, not a second generator:
  *   s = v·747796405 + 2891336453;  w = ((s >> ((s >> 28) + 4)) ^ s)·277803737;  (w >> 22) ^ w
  */
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { gpu } from "../gpu.ts";
+import { deriveSeed, Rng } from "../random.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { decls, grid, lit, main1d, run } from "./kernel.ts";
 
@@ -22,74 +27,83 @@ const PCG = `fn pcg(v: u32) -> u32 {
   return (w >> 22u) ^ w;
 }`;
 
-/** The (seed, step) of a generator: the next mask drawn is a function of these alone. */
-export interface DropoutState {
-  seed: number;
-  step: number;
-}
+/** One xoshiro128** step on the GPU copy of the state (as `Rng.nextU32`): key = output. */
+const DRAW = `@group(0) @binding(0) var<storage, read_write> st: array<u32>;
+@group(0) @binding(1) var<storage, read_write> key: array<u32>;
+fn rotl(x: u32, k: u32) -> u32 { return (x << k) | (x >> (32u - k)); }
+@compute @workgroup_size(1)
+fn main() {
+  var s0 = st[0];
+  var s1 = st[1];
+  var s2 = st[2];
+  var s3 = st[3];
+  key[0] = rotl(s1 * 5u, 7u) * 9u;
+  let t = s1 << 9u;
+  s2 = s2 ^ s0;
+  s3 = s3 ^ s1;
+  s1 = s1 ^ s2;
+  s0 = s0 ^ s3;
+  s2 = s2 ^ t;
+  s3 = rotl(s3, 11u);
+  st[0] = s0;
+  st[1] = s1;
+  st[2] = s2;
+  st[3] = s3;
+}`;
 
 /**
- * A seeded source of dropout masks whose state lives on the GPU (advanced there per draw)
- * and is mirrored on the CPU for checkpoints.
+ * A seeded source of dropout mask keys: an `Rng` mirrored on the GPU and advanced there
+ * per draw.
  *
  * @example
  * const gen = new DropoutGenerator(42);
  * const y = dropout(x, 0.5, gen); // a fresh mask every call
- * const saved = gen.state();      // { seed: 42, step: 1 }
+ * const saved = gen.state();      // the Rng's four state words
  */
 export class DropoutGenerator {
-  #seed: number;
-  #step: number;
+  /** The CPU generator whose sequence the keys follow. */
+  readonly rng: Rng;
   #buf: Tensor | null = null;
+  /** The state the GPU copy holds once the recorded draws have run. */
+  #onGpu: number[] | null = null;
 
-  constructor(seed = 0, step = 0) {
-    this.#seed = seed >>> 0;
-    this.#step = step >>> 0;
+  /** From a seed (its "dropout" stream, see `deriveSeed`) or a generator to draw from. */
+  constructor(seed: number | Rng = 0) {
+    this.rng = typeof seed === "number" ? new Rng(deriveSeed(seed, "dropout")) : seed;
   }
 
-  /** The state: the seed, and how many masks were drawn. */
-  state(): DropoutState {
-    return { seed: this.#seed, step: this.#step };
+  /** The state (the generator's four 32-bit words), for checkpoints. */
+  state(): number[] {
+    return this.rng.state();
   }
 
   /** Restores a state from `state()`, so the next mask is the one that state would draw. */
-  setState(s: DropoutState): void {
-    this.#seed = s.seed >>> 0;
-    this.#step = s.step >>> 0;
-    if (this.#buf) this.#upload();
-  }
-
-  #upload(): void {
-    gpu().upload(this.#buf!.buffer, Uint32Array.of(this.#seed, this.#step));
+  setState(s: readonly number[]): void {
+    this.rng.setState(s);
   }
 
   /** A new one-element tensor holding the next key (u32 bits); advances the state. */
   nextKey(): Tensor {
     if (!this.#buf || this.#buf.disposed) {
-      this.#buf = empty([2]).keep();
-      this.#upload();
+      this.#buf = empty([4]).keep();
+      this.#onGpu = null;
+    }
+    const now = this.rng.state();
+    if (!this.#onGpu || now.some((v, k) => v !== this.#onGpu![k])) {
+      gpu().upload(this.#buf.buffer, Uint32Array.from(now));
     }
     const key = empty([1]);
-    run(
-      `@group(0) @binding(0) var<storage, read_write> st: array<u32>;
-@group(0) @binding(1) var<storage, read_write> key: array<u32>;
-${PCG}
-@compute @workgroup_size(1)
-fn main() {
-  key[0] = pcg(st[1] + pcg(st[0]));
-  st[1] = st[1] + 1u;
-}`,
-      [this.#buf, key],
-      [1],
-    );
-    this.#step = (this.#step + 1) >>> 0;
+    run(DRAW, [this.#buf, key], [1]);
+    this.rng.nextU32();
+    this.#onGpu = this.rng.state();
     return key;
   }
 
-  /** Releases the GPU state (it is recreated from the CPU mirror if used again). */
+  /** Releases the GPU state (it is recreated from the CPU generator if used again). */
   dispose(): void {
     this.#buf?.dispose();
     this.#buf = null;
+    this.#onGpu = null;
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Small helpers shared by the op kernels: WGSL literals, 1-D dispatch grids that respect
- * the 65,535-workgroup limit, binding declarations, and running a kernel on tensors.
+ * Small helpers shared by the op kernels: WGSL literals (`lit`, the one float-literal
+ * helper), 1-D dispatch grids that respect the 65,535-workgroup limit, binding
+ * declarations, workgroup tree sums, and running a kernel on tensors.
  */
 import { type Binding, gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
@@ -32,6 +33,20 @@ export function main1d(n: number, wg = WG): string {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * ${wg}u;
   if (i >= ${n}u) { return; }`;
+}
+
+/**
+ * WGSL statements that store each `[array, value]` pair's value at index `l` of its
+ * workgroup array and tree-sum the arrays over a workgroup of `wg` invocations (a power of
+ * two), leaving each sum in `array[0]` (read it after one more barrier if others write).
+ */
+export function workgroupSum(pairs: [array: string, value: string][], wg: number, l = "l"): string {
+  return `${pairs.map(([a, v]) => `  ${a}[${l}] = ${v};`).join("\n")}
+  workgroupBarrier();
+  for (var k = ${wg / 2}u; k > 0u; k = k >> 1u) {
+    if (${l} < k) { ${pairs.map(([a]) => `${a}[${l}] = ${a}[${l}] + ${a}[${l} + k];`).join(" ")} }
+    workgroupBarrier();
+  }`;
 }
 
 /** Storage binding declarations, in order, for `names` (the last `writes` are read_write). */

@@ -3,14 +3,15 @@
  *   mse:            (1/N)·Σ(p − t)²        (or 1/(2N) with `half`)
  *   bce:            −mean(t·log p + (1 − t)·log(1 − p))   (logs clamped at −100, as PyTorch)
  *   bceWithLogits:  the same on logits x, as max(x,0) − x·t + log(1 + e^−|x|)
- *   nll:            −mean(logp[i, tᵢ]) for class indices t
+ *   nll:            −mean(logp[i, tᵢ]) for class indices t (`nllLoss` of nll.ts)
  *   crossEntropy:   nll(logSoftmax(x), t)
  */
-import { record } from "../autograd.ts";
-import { empty, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { binary } from "./elementwise.ts";
-import { decls, fitsBinding, grid, lit, main1d, run } from "./kernel.ts";
+import { lit } from "./kernel.ts";
+import { nllLoss } from "./nll.ts";
 import { mean } from "./reduce.ts";
+import { reshape } from "./shape.ts";
 import { logSoftmax } from "./softmax.ts";
 
 function sameSize(name: string, p: Tensor, t: Tensor): void {
@@ -61,38 +62,14 @@ export function bceWithLogits(x: Tensor, target: Tensor): Tensor {
 
 /**
  * Negative log-likelihood of log-probabilities `logp` [N, C] at the class indices
- * `target` [N] (stored as float32 integers), averaged over N.
+ * `target` [N] (stored as float32 integers), averaged over N: `nllLoss` of `nll.ts` (the
+ * one NLL kernel) with its defaults.
  */
 export function nll(logp: Tensor, target: Tensor): Tensor {
   if (logp.shape.length !== 2 || target.size !== logp.shape[0]) {
     throw new Error(`nll: log-probabilities [${logp.shape}] and targets [${target.shape}]`);
   }
-  fitsBinding("nll", logp.bytes);
-  const [N, C] = logp.shape;
-  const out = empty([]);
-  run(
-    `${decls(["x", "t", "out"])}
-${main1d(1, 1)}
-  var s = 0.0;
-  for (var r = 0u; r < ${N}u; r++) { s = s + x[r * ${C}u + u32(t[r])]; }
-  out[0] = -s / ${lit(N)};
-}`,
-    [logp, target, out],
-    [1],
-  );
-  return record("nll", out, [logp], (g, [, st]) => {
-    const dx = empty(logp.shape);
-    run(
-      `${decls(["g", "t", "dx"])}
-${main1d(N * C)}
-  let r = i / ${C}u;
-  dx[i] = select(0.0, -g[0] / ${lit(N)}, u32(t[r]) == i % ${C}u);
-}`,
-      [g, st, dx],
-      grid(N * C),
-    );
-    return [dx];
-  }, [target]);
+  return nllLoss(logp, target.shape.length === 1 ? target : reshape(target, [target.size]));
 }
 
 /** Cross-entropy of logits [N, C] against class indices [N]. */

@@ -4,13 +4,13 @@
  * from `matmul_wgsl.ts` (real GPUs) and `matmul_texture.ts` (software adapters, operands
  * read through textures), tuned per adapter kind.
  */
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { type Binding, type BufferWindow, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, run } from "./kernel.ts";
 import { matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
 import { matmulTexturePlan, type OperandTexture } from "./matmul_texture.ts";
-import { elementwise } from "./elementwise.ts";
+import { elementwise } from "./raw.ts";
 import { sum } from "./reduce.ts";
 import { reshape, slice, stridedCopy } from "./shape.ts";
 

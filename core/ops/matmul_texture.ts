@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { f32, type MatmulSpec, tileGrid, u32 } from "./matmul_wgsl.ts";
+import { epilogue, type MatmulSpec, shrinkTile, storeC, tileGrid, u32 } from "./matmul_spec.ts";
 
 /** Size of a 2-D array texture (width and height in texels). */
 export interface TexSize {
@@ -272,14 +272,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /** Shrinks the tile for small outputs so at least 16 invocations have work. */
 function adapt(s: MatmulSpec, t: TexTuning): TexTuning {
-  const up4 = (v: number) => Math.max(4, Math.ceil(v / 4) * 4);
-  let tm = Math.min(t.tm, up4(s.M));
-  let tn = Math.min(t.tn, up4(s.N));
-  const work = () => Math.ceil(s.M / tm) * Math.ceil(s.N / tn) * s.batch;
-  while (work() < 16 && (tm > 4 || tn > 4)) {
-    if (tm >= tn) tm = up4(tm / 2);
-    else tn = up4(tn / 2);
-  }
+  const [tm, tn] = shrinkTile(s, t.tm, t.tn);
   // A workgroup no wider / taller than the tiles there are.
   const colTiles = Math.ceil(s.N / tn), rowTiles = Math.ceil(s.M / tm);
   let wgx = t.wgx, wgy = t.wgy;
@@ -459,16 +452,6 @@ function store(
   L: string[],
 ): void {
   const { M, N } = s;
-  const alpha = s.alpha ?? 1;
-  const fin = (v: string, b: string, zero: string): string => {
-    let e = v;
-    if (alpha !== 1) e = `${f32(alpha)} * ${e}`;
-    if (s.bias) e = `${e} + ${b}`;
-    if (s.relu) e = `max(${e}, ${zero})`;
-    return e;
-  };
-  const put = (idx: string, e: string) =>
-    s.accumulate ? `C[${idx}] = C[${idx}] + ${e};` : `C[${idx}] = ${e};`;
   L.push(`  let cBase = bz * ${u32(M * N)};`);
   if (s.bias) L.push(`  let N1 = ${u32(N - 1)};`);
   for (let g4 = 0; g4 < TN / 4; g4++) {
@@ -484,13 +467,13 @@ function store(
     for (let g4 = 0; g4 < TN / 4; g4++) {
       if (cVec) {
         const v = `vec4<f32>(${[0, 1, 2, 3].map((q) => `c${i}_${4 * g4 + q}`).join(", ")})`;
-        const e = fin(v, `bias${g4}`, "vec4<f32>(0.0)");
-        L.push(`    if (cc${g4} < ${u32(N)}) { ${put(`(cr + cc${g4}) / 4u`, e)} }`);
+        const e = epilogue(s, v, `bias${g4}`, "vec4<f32>(0.0)");
+        L.push(`    if (cc${g4} < ${u32(N)}) { ${storeC(s, `(cr + cc${g4}) / 4u`, e)} }`);
       } else {
         for (let q = 0; q < 4; q++) {
           const col = `cc${g4} + ${u32(q)}`;
-          const e = fin(`c${i}_${4 * g4 + q}`, `bias[${col}]`, "0.0");
-          L.push(`    if (${col} < ${u32(N)}) { ${put(`cr + ${col}`, e)} }`);
+          const e = epilogue(s, `c${i}_${4 * g4 + q}`, `bias[${col}]`);
+          L.push(`    if (${col} < ${u32(N)}) { ${storeC(s, `cr + ${col}`, e)} }`);
         }
       }
     }

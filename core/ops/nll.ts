@@ -11,9 +11,9 @@
  * undefined; nothing is read out of bounds).
  * Forward is one dispatch (a one-workgroup reduction for sum and mean), backward one.
  */
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
+import { decls, fitsBinding, grid, main1d, run, workgroupSum } from "./kernel.ts";
 
 /** Options of `nllLoss`. */
 export interface NllLossOptions {
@@ -96,13 +96,7 @@ var<workgroup> pw: array<f32, ${RED_WG}>;
 fn main(@builtin(local_invocation_index) l: u32) {
   var s = vec2f(0.0, 0.0);
   for (var r = l; r < ${ND}u; r = r + ${RED_WG}u) { s = s + elem(r); }
-  pl[l] = s.x;
-  pw[l] = s.y;
-  workgroupBarrier();
-  for (var k = ${RED_WG / 2}u; k > 0u; k = k >> 1u) {
-    if (l < k) { pl[l] = pl[l] + pl[l + k]; pw[l] = pw[l] + pw[l + k]; }
-    workgroupBarrier();
-  }
+${workgroupSum([["pl", "s.x"], ["pw", "s.y"]], RED_WG)}
   if (l == 0u) {
     out[0] = ${reduction === "mean" ? "pl[0] / pw[0]" : "pl[0]"};
     ws[0] = pw[0];

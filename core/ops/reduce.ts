@@ -1,12 +1,14 @@
 /**
- * Reductions along axes: sum, mean and max, with their gradients; and `sumTo`, which
- * folds a broadcast gradient back to an operand's shape.
+ * Reductions along axes: sum, mean and max, with their gradients; `sumTo`, which folds a
+ * broadcast gradient back to an operand's shape; and the raw two-pass global L2 norm over
+ * many buffers (`sumSquaresPartial` per buffer, then `normFinish`), which gradient
+ * clipping uses.
  */
-import { record } from "../autograd.ts";
-import type { Tensor } from "../tensor.ts";
-import { empty } from "../tensor.ts";
-import { elementwise } from "./elementwise.ts";
-import { axisOf, decls, fitsBinding, grid, lit, main1d, run } from "./kernel.ts";
+import { record } from "../tape.ts";
+import { empty, type Tensor } from "../tensor.ts";
+import { elementwise } from "./raw.ts";
+import type { Binding } from "../gpu.ts";
+import { axisOf, decls, fitsBinding, grid, lit, main1d, run, workgroupSum } from "./kernel.ts";
 import { reshape } from "./shape.ts";
 
 /** Axes as a sorted list (all axes when omitted). */
@@ -120,4 +122,66 @@ export function sumTo(t: Tensor, shape: readonly number[]): Tensor {
   const out = reshape(s, shape);
   if (out !== s) s.dispose();
   return out;
+}
+
+// ---- global L2 norm (raw) ----------------------------------------------------------
+
+/** Floats of one buffer's region in a partial-sum buffer: at most this many workgroups. */
+export const NORM_PARTIALS = 64;
+const NORM_WG = 256;
+const normCode = new Map<string, string>();
+
+function cachedCode(key: string, make: () => string): string {
+  let c = normCode.get(key);
+  if (c === undefined) normCode.set(key, c = make());
+  return c;
+}
+
+/**
+ * Records the first pass of a global L2 norm for one buffer of `n` values: up to
+ * `NORM_PARTIALS` workgroups each write the Σ g² of their stride of elements into
+ * `part[workgroup]` (`part` holds `NORM_PARTIALS` floats; clear it first, as unused slots
+ * are not written). `inputs` are read-only bindings with their WGSL names, bound in order
+ * before `part`; `value` is WGSL that declares `var g` for element `i` from them (by
+ * default `var g = <first input>[i];`), e.g. a gradient transformed by earlier links.
+ */
+export function sumSquaresPartial(
+  n: number,
+  inputs: readonly [name: string, binding: Binding][],
+  part: Binding,
+  value?: string,
+): void {
+  const wgs = Math.min(NORM_PARTIALS, Math.ceil(n / NORM_WG));
+  const names = inputs.map(([k]) => k);
+  const body = value ?? `    var g = ${names[0]}[i];`;
+  const code = cachedCode(`p${n}:${names}:${body}`, () =>
+    `${decls([...names, "part"])}
+var<workgroup> acc: array<f32, ${NORM_WG}>;
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+${names.map((k) => `  _ = ${k}[0u];`).join("\n")}
+  var sum = 0.0;
+  for (var i = wid.x * ${NORM_WG}u + lid.x; i < ${n}u; i = i + ${wgs * NORM_WG}u) {
+${body}
+    sum = sum + g * g;
+  }
+${workgroupSum([["acc", "sum"]], NORM_WG, "lid.x")}
+  if (lid.x == 0u) { part[wid.x] = acc[0]; }
+}`);
+  run(code, [...inputs.map(([, b]) => b), part], [wgs]);
+}
+
+/** Records the second pass: `out[0] = sqrt(Σ part[0 … count))` (one workgroup). */
+export function normFinish(part: Binding, count: number, out: Binding): void {
+  const code = cachedCode(`f${count}`, () =>
+    `${decls(["part", "nrm"])}
+var<workgroup> acc: array<f32, ${NORM_WG}>;
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(local_invocation_id) lid: vec3u) {
+  var sum = 0.0;
+  for (var i = lid.x; i < ${count}u; i = i + ${NORM_WG}u) { sum = sum + part[i]; }
+${workgroupSum([["acc", "sum"]], NORM_WG, "lid.x")}
+  if (lid.x == 0u) { nrm[0] = sqrt(acc[0]); }
+}`);
+  run(code, [part, out], [1]);
 }

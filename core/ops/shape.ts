@@ -2,7 +2,7 @@
  * Shape ops: reshape (a free view), transpose, slice and concat (strided copies), each
  * with its gradient.
  */
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { empty, sizeOf, type Tensor, zeros } from "../tensor.ts";
 import { axisOf, decls, fitsBinding, grid, main1d, run, strides } from "./kernel.ts";
 

@@ -4,7 +4,7 @@
  *   softmax:     dx = y · (g − Σ g·y)
  *   log-softmax: dx = g − eʸ · Σ g
  */
-import { record } from "../autograd.ts";
+import { record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { axisOf, decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
-import { bucketSize, gpu, initGpu } from "../../core/gpu.ts";
+import { adapterVariant, bucketSize, gpu, initGpu } from "../../core/gpu.ts";
 import { fromArray } from "../../core/tensor.ts";
 
 Deno.test("bucketSize rounds up to 256-byte steps, then quarter powers of two", () => {
@@ -11,6 +11,21 @@ Deno.test("bucketSize rounds up to 256-byte steps, then quarter powers of two", 
     const s = bucketSize(b);
     assert(s >= b && s <= Math.max(256, b * 1.25 + 256), `bucket ${s} for ${b}`);
   }
+});
+
+Deno.test("adapterVariant: software adapters get the cpu kernels, real ones the gpu kernels", async () => {
+  const info = (o: Record<string, unknown>) => o as unknown as GPUAdapterInfo;
+  for (
+    const d of ["llvmpipe (LLVM 15.0.6, 256 bits)", "Lavapipe", "SwiftShader Device", "Software"]
+  ) {
+    assertEquals(adapterVariant(info({ description: d })), "cpu", d);
+  }
+  assertEquals(adapterVariant(info({ description: "", device: "llvmpipe" })), "cpu");
+  assertEquals(adapterVariant(info({ description: "", architecture: "swiftshader" })), "cpu");
+  assertEquals(adapterVariant(info({ description: "x", isFallbackAdapter: true })), "cpu");
+  assertEquals(adapterVariant(info({ description: "NVIDIA H200", architecture: "hopper" })), "gpu");
+  const g = await initGpu();
+  assertEquals(g.variant, adapterVariant(g.info));
 });
 
 Deno.test("the pool hands a released buffer out again; the pipeline cache is keyed by source", async () => {

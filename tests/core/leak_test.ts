@@ -5,7 +5,7 @@ import { gpu, initGpu } from "../../core/gpu.ts";
 import { LogSoftmax, ReLU } from "../../core/nn/activation.ts";
 import { Linear } from "../../core/nn/linear.ts";
 import { Sequential } from "../../core/nn/sequential.ts";
-import { SGD } from "../../core/nn/sgd.ts";
+import { SGD } from "../../plugins/optimizers/sgd.ts";
 import { nll } from "../../core/ops/loss.ts";
 import { Rng } from "../../core/random.ts";
 import { fromArray, tidy } from "../../core/tensor.ts";

@@ -4,7 +4,7 @@
  */
 import { backward } from "../../core/autograd.ts";
 import { gpu, initGpu } from "../../core/gpu.ts";
-import { SGD } from "../../core/nn/sgd.ts";
+import { SGD } from "../../plugins/optimizers/sgd.ts";
 import { add, mul } from "../../core/ops/elementwise.ts";
 import { linear } from "../../core/ops/matmul.ts";
 import { sum } from "../../core/ops/reduce.ts";

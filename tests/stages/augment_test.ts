@@ -22,7 +22,7 @@ import {
 } from "../../stages/augment.ts";
 import { decodeImage } from "../../stages/codec.ts";
 import { normalizeImage } from "../../stages/normalize.ts";
-import { Random } from "../../stages/random.ts";
+import { Rng } from "../../core/random.ts";
 import type { FloatImage, Sample } from "../../stages/types.ts";
 
 const refs = JSON.parse(Deno.readTextFileSync(`${REF}/refs.json`));
@@ -74,7 +74,7 @@ Deno.test("augment: rotation by 90° equals torchvision's rotate (counter-clockw
 });
 
 Deno.test("augment: flips are exact; identity options leave the image alone", () => {
-  const rng = new Random(0);
+  const rng = new Rng(0);
   const h = augmentImage(img, rng, { seed: 0, hflip: 1 });
   const w = 150, hw = 150 * 150;
   for (const [c, y, x] of [[0, 3, 0], [2, 149, 77]]) {
@@ -91,7 +91,7 @@ Deno.test("augment: flips are exact; identity options leave the image alone", ()
 });
 
 Deno.test("augment: random resized crop box follows torchvision's rules", () => {
-  const rng = new Random(3);
+  const rng = new Rng(3);
   for (let i = 0; i < 200; i++) {
     const [top, left, h, w] = cropBox(rng, 150, 150, [0.08, 1], [3 / 4, 4 / 3]);
     assert(top >= 0 && left >= 0 && top + h <= 150 && left + w <= 150);
@@ -101,7 +101,7 @@ Deno.test("augment: random resized crop box follows torchvision's rules", () => 
 });
 
 Deno.test("augment: outside areas are black after normalization", () => {
-  const out = augmentImage(img, new Random(1), { seed: 1, rotate: 45, interpolation: "nearest" });
+  const out = augmentImage(img, new Rng(1), { seed: 1, rotate: 45, interpolation: "nearest" });
   const corner = [0, 1, 2].map((c) => out.data[c * 22500]);
   corner.forEach((v, c) => near(v, -img.mean[c] / img.std[c], 1e-6, "fill"));
 });
@@ -132,7 +132,7 @@ Deno.test("augment stage: same seed and epoch repeat exactly; new epoch gives fr
 });
 
 Deno.test("augment stage: a saved generator state resumes the same sequence", async () => {
-  const rng = new Random(11);
+  const rng = new Rng(11);
   const samples = (n: number) =>
     Array.from({ length: n }, () => ({ image: img, label: 0, path: "x" }));
   await collect(ReadableStream.from(samples(2)).pipeThrough(augment({ seed: 0, rng, ...OPTS })));
@@ -142,7 +142,7 @@ Deno.test("augment stage: a saved generator state resumes the same sequence", as
   );
   const resumed = await collect(
     ReadableStream.from(samples(2)).pipeThrough(
-      augment({ seed: 0, rng: Random.fromState(saved), ...OPTS }),
+      augment({ seed: 0, rng: Rng.fromState(saved), ...OPTS }),
     ),
   );
   assertEquals(resumed.map((s) => s.image.data), next.map((s) => s.image.data));

@@ -7,6 +7,7 @@ import { BatchNorm1d } from "../../../core/nn/batchnorm.ts";
 import { Dropout } from "../../../core/nn/dropout.ts";
 import { Linear } from "../../../core/nn/linear.ts";
 import { Sequential } from "../../../core/nn/sequential.ts";
+import { deriveSeed, Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
 
 Deno.test("Dropout: training masks and scales, eval is the identity, train()/eval() toggle it", async () => {
@@ -22,7 +23,10 @@ Deno.test("Dropout: training masks and scales, eval is the identity, train()/eva
   d.train();
   const y2 = await d.forward(x).data();
   assert(y2.some((v, i) => v !== y[i]), "a fresh mask per call");
-  assertEquals(d.rngState(), { seed: 3, step: 2 });
+  const want = new Rng(deriveSeed(3, "dropout"));
+  want.nextU32();
+  want.nextU32();
+  assertEquals(d.rngState(), want.state());
   assertEquals(new Dropout().p, 0.5);
   await assertThrows(() => new Dropout(-0.1), /p must be in \[0, 1\]/);
   x.dispose();
@@ -42,6 +46,26 @@ Deno.test("Dropout: a resumed run (rngState restored) draws the same masks as an
   c.setRngState(saved);
   for (let s = 2; s < 5; s++) assertEquals([...(await c.forward(x).data())], seqA[s]);
   for (const m of [a, b, c]) m.dispose();
+  x.dispose();
+});
+
+Deno.test("Dropout: namedGenerators() states saved as JSON and restored resume the masks", async () => {
+  await initGpu();
+  const x = fromArray(Float32Array.from({ length: 300 }, (_, i) => i + 1), [1, 300]);
+  const net = () => new Sequential(new Dropout(0.4, { seed: 5 }), new Dropout(0.2, { seed: 6 }));
+  const a = net();
+  a.forward(x).dispose();
+  // What a checkpoint stores: name → number[] (fit.ts keys them "model.<name>").
+  const saved = JSON.parse(
+    JSON.stringify(Object.fromEntries(a.namedGenerators().map(([n, g]) => [n, g.rngState()]))),
+  ) as Record<string, number[]>;
+  assertEquals(Object.keys(saved), ["0.mask", "1.mask"]);
+  assert(Object.values(saved).every((s) => s.length === 4 && s.every(Number.isInteger)));
+  const want = [...(await a.forward(x).data())];
+  const b = net();
+  for (const [n, g] of b.namedGenerators()) g.setRngState(saved[n]);
+  assertEquals([...(await b.forward(x).data())], want);
+  for (const m of [a, b]) m.dispose();
   x.dispose();
 });
 

@@ -7,18 +7,26 @@ import {
   dropoutMask,
   dropoutWithMask,
 } from "../../../core/ops/dropout.ts";
+import { deriveSeed, Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
 import { checkOp } from "./check.ts";
 
-// An independent CPU mirror of the generator (PCG hash, Jarzynski & Olano), pinning the
-// sequence: a mask is a function of (seed, step, index) alone.
+// A CPU mirror of the masks, pinning the sequence: the key of draw `step` is that draw of
+// the seed's "dropout" stream of the project's Rng, and element i is kept by the PCG hash
+// (Jarzynski & Olano) of i + key, so a mask is a function of (seed, step, index) alone.
 function pcg(v: number): number {
   const s = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const w = Math.imul(((s >>> ((s >>> 28) + 4)) ^ s) >>> 0, 277803737) >>> 0;
   return ((w >>> 22) ^ w) >>> 0;
 }
+/** The generator state after `step` draws from `seed`. */
+function refState(seed: number, step: number): Rng {
+  const r = new Rng(deriveSeed(seed, "dropout"));
+  for (let k = 0; k < step; k++) r.nextU32();
+  return r;
+}
 function refMask(seed: number, step: number, n: number, p: number): Uint8Array {
-  const key = pcg((step + pcg(seed)) >>> 0);
+  const key = refState(seed, step).nextU32();
   const thr = Math.min(2 ** 24, Math.ceil(p * 2 ** 24));
   return Uint8Array.from({ length: n }, (_, i) => (pcg((i + key) >>> 0) >>> 8 >= thr ? 1 : 0));
 }
@@ -46,7 +54,7 @@ Deno.test("dropout: successive draws follow the generator's steps; the keep rate
     masks.push(await y.data());
     y.dispose();
   }
-  assertEquals(gen.state(), { seed: 11, step: 3 });
+  assertEquals(gen.state(), refState(11, 3).state());
   let same = 0;
   for (let s = 0; s < 3; s++) {
     const want = refMask(11, s, n, p);
@@ -85,6 +93,28 @@ Deno.test("dropout: a generator restored from state() continues the same sequenc
   assertEquals([...(await dropout(x, 0.5, c).data())], [...ya]);
   for (const t of [a, b, c]) t.dispose();
   x.dispose();
+});
+
+Deno.test("dropout: the GPU copy draws the CPU generator's numbers, and follows a shared Rng", async () => {
+  await initGpu();
+  const rng = new Rng(77);
+  const gen = new DropoutGenerator(rng);
+  const ref = Rng.fromState(rng.state());
+  const keys: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const k = gen.nextKey();
+    keys.push(new Uint32Array((await k.data()).buffer)[0]);
+    k.dispose();
+  }
+  assertEquals(keys, [ref.nextU32(), ref.nextU32(), ref.nextU32()]);
+  assertEquals(rng.state(), ref.state());
+  rng.nextU32(); // drawn on the CPU by someone else: the GPU copy is uploaded again
+  ref.nextU32();
+  const k = gen.nextKey();
+  assertEquals(new Uint32Array((await k.data()).buffer)[0], ref.nextU32());
+  k.dispose();
+  await assertThrows(() => gen.setState([1, 2]), /four unsigned 32-bit integers/);
+  gen.dispose();
 });
 
 Deno.test("dropout: steps record no upload or submit; p = 0 is the identity, p = 1 zeros", async () => {

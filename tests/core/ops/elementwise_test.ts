@@ -1,4 +1,5 @@
 import * as E from "../../../core/ops/elementwise.ts";
+import { full } from "../../../core/ops/raw.ts";
 import { checkOp, ODD, type Ref } from "./check.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 
@@ -98,6 +99,6 @@ Deno.test("expand: broadcast copy sums its gradient back", async () => {
   }, [[7, 1]]);
 });
 
-Deno.test("full: a constant tensor", async () => {
-  await checkOp(() => E.full([65], 2.5), () => new Float64Array(65).fill(2.5), []);
+Deno.test("full (raw.ts): a constant tensor", async () => {
+  await checkOp(() => full([65], 2.5), () => new Float64Array(65).fill(2.5), []);
 });
