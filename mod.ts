@@ -111,10 +111,10 @@ export {
   rmsprop,
   sgd,
 } from "./plugins/optimizers/index.ts";
-export { clipGradNorm, l1, l2, weightDecay } from "./plugins/regularizers/grad_index.ts";
+export { clipGradNorm, l1, l2, weightDecay } from "./plugins/regularizers/index.ts";
 /** Layer regularizers (registered on import): dropout, batch norm, early stopping. */
-export { EarlyStopping } from "./plugins/regularizers/early_stopping.ts";
-import "./plugins/regularizers/layer_index.ts";
+export { EarlyStopping } from "./plugins/callbacks/early_stopping.ts";
+import "./plugins/layers/index.ts";
 /** Data stages: load, decode, resize, normalize, augment, shuffle, batch, and the GPU hand-off. */
 export { fileSource, openImageDataset } from "./stages/load.ts";
 export { decode } from "./stages/decode.ts";

@@ -4,8 +4,18 @@
  * and a plugin author can add one file without touching the core.
  */
 
-/** The kinds of plugin. */
-export type PluginKind = "pooling" | "optimizer" | "regularizer" | "stage";
+/** The kinds of plugin; each means one thing (see `KINDS`). */
+export type PluginKind = "pooling" | "optimizer" | "regularizer" | "layer" | "callback" | "stage";
+
+/** What a plugin of each kind is, as the error for a name used as the wrong kind says it. */
+export const KINDS: Readonly<Record<PluginKind, string>> = {
+  pooling: "a pooling layer",
+  optimizer: "an optimizer (an Optimizer over parameters)",
+  regularizer: "a gradient transform (a Link chained before an optimizer: l1, l2, clipping)",
+  layer: "a layer to place in a network (dropout, batch norm)",
+  callback: "a training callback that fit consults each epoch (early stopping)",
+  stage: "a stream stage (a TransformStream factory)",
+};
 
 /** A plugin: a named factory of one kind. */
 export interface Plugin<O = Record<string, unknown>, T = unknown> {
@@ -50,9 +60,15 @@ export function find<O = Record<string, unknown>, T = unknown>(
   const p = plugins.get(key(kind, name));
   if (!p) {
     const have = names(kind);
-    throw new Error(
-      `no ${kind} plugin named "${name}"; registered: ${have.length ? have.join(", ") : "none"}`,
-    );
+    const list = `registered ${kind} plugins: ${have.length ? have.join(", ") : "none"}`;
+    const other = [...plugins.values()].find((q) => q.name.toLowerCase() === name.toLowerCase());
+    if (other) {
+      throw new Error(
+        `"${name}" is a ${other.kind} plugin (${KINDS[other.kind]}), not a ${kind} plugin ` +
+          `(${KINDS[kind]}); ${list}`,
+      );
+    }
+    throw new Error(`no ${kind} plugin named "${name}"; ${list}`);
   }
   return p as Plugin<O, T>;
 }

@@ -14,7 +14,7 @@
 import { noGrad } from "../core/autograd.ts";
 import type { Module, StateDict, Stateful } from "../core/nn/module.ts";
 import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
-import type { EarlyStopping } from "../plugins/regularizers/early_stopping.ts";
+import type { EarlyStopping } from "../plugins/callbacks/early_stopping.ts";
 import { loadCheckpoint, resolveCheckpoint, saveRunCheckpoint } from "./checkpoint.ts";
 import { toDevice } from "../stages/device.ts";
 import { type EpochMetrics, evaluateStream, type HValue } from "../stages/evaluate.ts";

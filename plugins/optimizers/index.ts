@@ -10,8 +10,8 @@
  *
  * @module
  */
-import "../regularizers/grad_index.ts";
-import { type Plugin, register } from "../registry.ts";
+import "../regularizers/index.ts";
+import { register } from "../registry.ts";
 import { adagradPlugin } from "./adagrad.ts";
 import { adamPlugin } from "./adam.ts";
 import { adamwPlugin } from "./adamw.ts";
@@ -45,15 +45,10 @@ export { adamw, type AdamWOptions } from "./adamw.ts";
 export { adagrad, type AdagradOptions } from "./adagrad.ts";
 export { rmsprop, type RmspropOptions } from "./rmsprop.ts";
 
-/** Every optimizer plugin this module registers. */
-export const optimizerPlugins: readonly Plugin<never, unknown>[] = [
-  sgdPlugin,
-  momentumPlugin,
-  nesterovPlugin,
-  adamPlugin,
-  adamwPlugin,
-  adagradPlugin,
-  rmspropPlugin,
-] as Plugin<never, unknown>[];
-
-for (const p of optimizerPlugins) register(p);
+register(sgdPlugin);
+register(momentumPlugin);
+register(nesterovPlugin);
+register(adamPlugin);
+register(adamwPlugin);
+register(adagradPlugin);
+register(rmspropPlugin);

@@ -28,13 +28,23 @@ export interface OptimizerPluginOptions {
   regularizers?: readonly RegularizerSpec[];
 }
 
-/** Turns regularizer specs into links through the registry. */
+const isLink = (x: unknown): x is Link =>
+  typeof x === "object" && x !== null && typeof (x as Link).update === "function";
+
+/**
+ * Turns regularizer specs into links through the registry. A name registered as another
+ * kind (a layer such as "dropout") is an error saying so, and so is a regularizer plugin
+ * whose `create` gives something other than gradient links.
+ */
 export function resolveRegularizers(specs: readonly RegularizerSpec[] = []): Link[] {
   return specs.flatMap((s) => {
-    if (typeof s === "string") return [create<Link | Link[]>("regularizer", s, {})].flat();
-    if ("update" in s && typeof s.update === "function") return [s as Link];
-    const { name, ...opts } = s as { name: string };
-    return [create<Link | Link[]>("regularizer", name, opts)].flat();
+    if (isLink(s)) return [s];
+    const { name, ...opts } = typeof s === "string" ? { name: s } : s as { name: string };
+    const made = [create<Link | Link[]>("regularizer", name, opts)].flat();
+    if (!made.every(isLink)) {
+      throw new Error(`regularizer plugin "${name}" did not return gradient links (Link)`);
+    }
+    return made;
   });
 }
 

@@ -12,8 +12,8 @@ import { Sequential } from "../../core/nn/sequential.ts";
 import { nll } from "../../core/ops/loss.ts";
 import { Rng } from "../../core/random.ts";
 import { MaxPool2d } from "../../plugins/pooling/max.ts";
-import "../../plugins/regularizers/layer_index.ts";
-import type { EarlyStopping } from "../../plugins/regularizers/early_stopping.ts";
+import "../../plugins/layers/index.ts";
+import type { EarlyStopping } from "../../plugins/callbacks/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
 import { definePipeline, type Options, UsageError } from "../../training/pipeline.ts";
 import { fit, MONITORED } from "../../training/fit.ts";
@@ -78,7 +78,7 @@ export default definePipeline({
         let earlyStopping: EarlyStopping | undefined;
         try {
           earlyStopping = patience > 0
-            ? create<EarlyStopping>("regularizer", "early_stopping", {
+            ? create<EarlyStopping>("callback", "early_stopping", {
               monitor: r.options.monitor,
               mode: String(r.options.monitor).endsWith("Loss") ? "min" : "max",
               patience,

@@ -52,4 +52,10 @@ Deno.test("registry: missing params and unknown regularizers are clear errors", 
     () => create("optimizer", "adam", { params: [], regularizers: ["l3"] }),
     /no regularizer plugin named "l3".*l2/,
   );
+  // A layer named where gradient transforms go: the kinds are told apart, not a TypeError.
+  await import("../../../plugins/layers/index.ts");
+  await assertThrows(
+    () => create("optimizer", "adam", { params: [], regularizers: ["dropout"] }),
+    /"dropout" is a layer plugin \(a layer to place in a network.*\), not a regularizer plugin \(a gradient transform.*registered regularizer plugins: clip_grad_norm, l1, l2, weight_decay/,
+  );
 });

@@ -1,5 +1,5 @@
 /**
- * The "early_stopping" regularizer: watches one named metric per epoch and says when to
+ * The "early_stopping" training callback: watches one named metric per epoch and says when to
  * stop, keeping a copy of the best weights on the GPU and restoring it on stop.
  *
  *   improved ⇔ value < best − minDelta   (mode "min")
@@ -13,7 +13,7 @@ import { gpu } from "../../core/gpu.ts";
 import type { Module, StateDict } from "../../core/nn/module.ts";
 import { empty, fromArray, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
-import { checkOptions } from "./layer_options.ts";
+import { checkOptions } from "../options.ts";
 
 /** Options of early stopping. */
 export interface EarlyStoppingOptions {
@@ -40,7 +40,7 @@ export interface EarlyStoppingState {
 
 /**
  * @example
- * const es = create<EarlyStopping>("regularizer", "early_stopping", { monitor: "val_acc", mode: "max" });
+ * const es = create<EarlyStopping>("callback", "early_stopping", { monitor: "val_acc", mode: "max" });
  * es.start(["loss", "val_loss", "val_acc"], model);
  * for (…each epoch…) if (es.update(metrics, model)) break; // best weights are back in model
  */
@@ -231,19 +231,18 @@ export class EarlyStopping {
   }
 }
 
-/** Plugin "early_stopping" (kind regularizer). */
+/** Plugin "early_stopping" (kind callback). */
 export const earlyStoppingPlugin: Plugin<EarlyStoppingOptions, EarlyStopping> = {
-  kind: "regularizer",
+  kind: "callback",
   name: "early_stopping",
   description: "Stop when a monitored metric stops improving; keep and restore the best weights",
   create(options: EarlyStoppingOptions = {}): EarlyStopping {
-    checkOptions("early_stopping", options, [
-      "monitor",
-      "mode",
-      "patience",
-      "minDelta",
-      "restoreBest",
-    ]);
+    checkOptions(
+      "early_stopping",
+      options,
+      ["monitor", "mode", "patience", "minDelta", "restoreBest"],
+      "callback",
+    );
     return new EarlyStopping(options);
   },
 };

@@ -6,14 +6,14 @@ import { Sequential } from "../../../core/nn/sequential.ts";
 import type { StateDict } from "../../../core/nn/module.ts";
 import { fromArray } from "../../../core/tensor.ts";
 import { create, names } from "../../../plugins/registry.ts";
-import { EarlyStopping } from "../../../plugins/regularizers/layer_index.ts";
-import "../../../plugins/regularizers/layer_index.ts";
+import { EarlyStopping } from "../../../plugins/callbacks/index.ts";
+import "../../../plugins/callbacks/index.ts";
 
 const METRICS = ["loss", "val_loss", "val_acc"];
 
 Deno.test("early_stopping: a monitored metric that does not exist is an error at start listing those that do", async () => {
-  assert(names("regularizer").includes("early_stopping"));
-  const es = create<EarlyStopping>("regularizer", "early_stopping", {
+  assert(names("callback").includes("early_stopping"));
+  const es = create<EarlyStopping>("callback", "early_stopping", {
     monitor: "val_accuracy",
     restoreBest: false,
   });
@@ -30,7 +30,7 @@ Deno.test("early_stopping: a monitored metric that does not exist is an error at
     /start\(\) before/,
   );
   await assertThrows(
-    () => create("regularizer", "early_stopping", { patiance: 2 }),
+    () => create("callback", "early_stopping", { patiance: 2 }),
     /unknown option "patiance"/,
   );
   await assertThrows(
@@ -87,7 +87,7 @@ Deno.test("early_stopping: mode min / max, patience, min_delta", () => {
 Deno.test("early_stopping: keeps the best weights (and buffers) on the GPU and restores them on stop", async () => {
   await initGpu();
   const net = new Sequential(new Linear(2, 3, { seed: 1 }), new BatchNorm1d(3));
-  const es = create<EarlyStopping>("regularizer", "early_stopping", {
+  const es = create<EarlyStopping>("callback", "early_stopping", {
     monitor: "val_loss",
     patience: 1,
   });

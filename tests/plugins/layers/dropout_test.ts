@@ -6,17 +6,17 @@ import { Sequential } from "../../../core/nn/sequential.ts";
 import { deriveSeed, Rng } from "../../../core/random.ts";
 import { fromArray } from "../../../core/tensor.ts";
 import { create, find, names } from "../../../plugins/registry.ts";
-import "../../../plugins/regularizers/layer_index.ts";
+import "../../../plugins/layers/index.ts";
 
-Deno.test("regularizer plugin dropout: registered by name, create({ p, seed }) gives a Dropout layer", async () => {
+Deno.test("layer plugin dropout: registered by name, create({ p, seed }) gives a Dropout layer", async () => {
   await initGpu();
-  assert(names("regularizer").includes("dropout"));
-  assert(find("regularizer", "dropout").description);
-  const d = create<Dropout>("regularizer", "dropout", { p: 0.2, seed: 4 });
+  assert(names("layer").includes("dropout"));
+  assert(find("layer", "dropout").description);
+  const d = create<Dropout>("layer", "dropout", { p: 0.2, seed: 4 });
   assert(d instanceof Dropout);
   assertEquals(d.p, 0.2);
   assertEquals(d.rngState(), new Rng(deriveSeed(4, "dropout")).state());
-  assertEquals(create<Dropout>("regularizer", "dropout").p, 0.5);
+  assertEquals(create<Dropout>("layer", "dropout").p, 0.5);
   // Switched on in a network: active in training, identity in eval.
   const net = new Sequential(new Linear(4, 64, { seed: 1 }), d);
   const x = fromArray([1, -2, 3, 0.5], [1, 4]);
@@ -27,10 +27,10 @@ Deno.test("regularizer plugin dropout: registered by name, create({ p, seed }) g
   const yl = await net.layers[0].forward(x).data();
   assertEquals([...ye], [...yl]);
   await assertThrows(
-    () => create("regularizer", "dropout", { rate: 0.5 }),
+    () => create("layer", "dropout", { rate: 0.5 }),
     /unknown option "rate"; accepted: p, seed/,
   );
-  await assertThrows(() => create("regularizer", "dropout", { p: 2 }), /p must be in \[0, 1\]/);
+  await assertThrows(() => create("layer", "dropout", { p: 2 }), /p must be in \[0, 1\]/);
   x.dispose();
   net.dispose();
 });

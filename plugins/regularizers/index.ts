@@ -5,12 +5,12 @@
  * optimizer plugin's `regularizers` option.
  *
  * @example
- * import "./plugins/regularizers/grad_index.ts";
+ * import "./plugins/regularizers/index.ts";
  * const link = create<Link>("regularizer", "l2", { lambda: 5e-4, n: 14034 });
  *
  * @module
  */
-import { type Plugin, register } from "../registry.ts";
+import { register } from "../registry.ts";
 import { clipPlugin } from "./clip.ts";
 import { l1Plugin } from "./l1.ts";
 import { l2Plugin } from "./l2.ts";
@@ -21,12 +21,7 @@ export { l1, type L1Options } from "./l1.ts";
 export { l2, type L2Options } from "./l2.ts";
 export { weightDecay, type WeightDecayOptions } from "./weight_decay.ts";
 
-/** Every regularizer plugin this module registers. */
-export const gradRegularizerPlugins: readonly Plugin<never, unknown>[] = [
-  l2Plugin,
-  weightDecayPlugin,
-  l1Plugin,
-  clipPlugin,
-] as Plugin<never, unknown>[];
-
-for (const p of gradRegularizerPlugins) register(p);
+register(l2Plugin);
+register(weightDecayPlugin);
+register(l1Plugin);
+register(clipPlugin);

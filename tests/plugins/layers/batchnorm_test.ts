@@ -5,24 +5,24 @@ import { Linear } from "../../../core/nn/linear.ts";
 import { Sequential } from "../../../core/nn/sequential.ts";
 import { fromArray } from "../../../core/tensor.ts";
 import { create, names } from "../../../plugins/registry.ts";
-import type { BatchNormFactory } from "../../../plugins/regularizers/layer_index.ts";
-import "../../../plugins/regularizers/layer_index.ts";
+import type { BatchNormFactory } from "../../../plugins/layers/index.ts";
+import "../../../plugins/layers/index.ts";
 
-Deno.test("regularizer plugin batchnorm: create(options) gives a factory of layers per feature count", async () => {
+Deno.test("layer plugin batchnorm: create(options) gives a factory of layers per feature count", async () => {
   await initGpu();
-  assert(names("regularizer").includes("batchnorm"));
-  const bn = create<BatchNormFactory>("regularizer", "batchnorm", { momentum: 0.2, eps: 1e-3 });
+  assert(names("layer").includes("batchnorm"));
+  const bn = create<BatchNormFactory>("layer", "batchnorm", { momentum: 0.2, eps: 1e-3 });
   const any = bn(5);
   assert(any instanceof BatchNorm && !(any instanceof BatchNorm1d));
   assertEquals([any.numFeatures, any.momentum, any.eps], [5, 0.2, 1e-3]);
   assert(bn.d1(7) instanceof BatchNorm1d);
   assert(bn.d2(3) instanceof BatchNorm2d);
-  const bn2 = create<BatchNormFactory>("regularizer", "batchnorm", { dims: 2, affine: false });
+  const bn2 = create<BatchNormFactory>("layer", "batchnorm", { dims: 2, affine: false });
   const l = bn2(4);
   assert(l instanceof BatchNorm2d);
   assertEquals(l.parameters().length, 0);
   assert(
-    create<BatchNormFactory>("regularizer", "batchnorm", { dims: 1 })(2) instanceof BatchNorm1d,
+    create<BatchNormFactory>("layer", "batchnorm", { dims: 1 })(2) instanceof BatchNorm1d,
   );
   // Each call is a fresh layer with its own state.
   assert(bn(5) !== bn(5));
@@ -36,10 +36,10 @@ Deno.test("regularizer plugin batchnorm: create(options) gives a factory of laye
     assert(Math.abs(m) < 1e-5, `channel ${c} mean ${m}`);
   }
   await assertThrows(
-    () => create("regularizer", "batchnorm", { momentun: 0.1 }),
+    () => create("layer", "batchnorm", { momentun: 0.1 }),
     /unknown option "momentun"; accepted: eps, momentum, affine, trackRunningStats, dims/,
   );
-  await assertThrows(() => create("regularizer", "batchnorm", { dims: 3 }), /dims must be 1 or 2/);
+  await assertThrows(() => create("layer", "batchnorm", { dims: 3 }), /dims must be 1 or 2/);
   x.dispose();
   net.dispose();
 });

@@ -1,5 +1,5 @@
 /**
- * The "batchnorm" regularizer: `create(options)` gives a factory that makes one batch-norm
+ * The "batchnorm" layer plugin (a regularizer placed in the network): `create(options)` gives a factory that makes one batch-norm
  * layer per feature count with those options, so a network builder can insert one after
  * each layer: `bn(64)` (BatchNorm2d when `dims: 2`, BatchNorm1d when `dims: 1`, a
  * rank-agnostic BatchNorm otherwise), or explicitly `bn.d1(4000)`, `bn.d2(64)`.
@@ -11,9 +11,9 @@ import {
   type BatchNormOptions,
 } from "../../core/nn/batchnorm.ts";
 import type { Plugin } from "../registry.ts";
-import { checkOptions } from "./layer_options.ts";
+import { checkOptions } from "../options.ts";
 
-/** Options of the batch-norm regularizer: the layers' options and which layer `bn(n)` makes. */
+/** Options of the batch-norm layer plugin: the layers' options and which layer `bn(n)` makes. */
 export interface BatchNormRegularizerOptions extends BatchNormOptions {
   /** 1: BatchNorm1d, 2: BatchNorm2d; omitted: BatchNorm for [N, C] and [N, C, …] alike. */
   dims?: 1 | 2;
@@ -34,18 +34,18 @@ const KNOWN = ["eps", "momentum", "affine", "trackRunningStats", "dims"];
 
 /**
  * @example
- * const bn = create<BatchNormFactory>("regularizer", "batchnorm", { dims: 2 });
+ * const bn = create<BatchNormFactory>("layer", "batchnorm", { dims: 2 });
  * const net = new Sequential(conv1, bn(64), new ReLU(), …);
  */
 export const batchNormPlugin: Plugin<BatchNormRegularizerOptions, BatchNormFactory> = {
-  kind: "regularizer",
+  kind: "layer",
   name: "batchnorm",
   description: "Batch normalisation layers (PyTorch defaults), one per feature count",
   create(options: BatchNormRegularizerOptions = {}): BatchNormFactory {
     checkOptions("batchnorm", options, KNOWN);
     const { dims, ...layer } = options;
     if (dims !== undefined && dims !== 1 && dims !== 2) {
-      throw new Error(`regularizer "batchnorm": dims must be 1 or 2, got ${dims}`);
+      throw new Error(`layer "batchnorm": dims must be 1 or 2, got ${dims}`);
     }
     const make = (n: number): BatchNorm =>
       dims === 2

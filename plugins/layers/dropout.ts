@@ -1,12 +1,12 @@
 /**
- * The "dropout" regularizer: `create({ p, seed })` gives a `Dropout` layer (p = 0.5 by
+ * The "dropout" layer plugin (a regularizer placed in the network): `create({ p, seed })` gives a `Dropout` layer (p = 0.5 by
  * default) to place in a network; it masks in training mode and is the identity in eval.
  */
 import { Dropout } from "../../core/nn/dropout.ts";
 import type { Plugin } from "../registry.ts";
-import { checkOptions } from "./layer_options.ts";
+import { checkOptions } from "../options.ts";
 
-/** Options of the dropout regularizer. */
+/** Options of the dropout layer plugin. */
 export interface DropoutRegularizerOptions {
   /** Probability of zeroing an element (default 0.5). */
   p?: number;
@@ -16,10 +16,10 @@ export interface DropoutRegularizerOptions {
 
 /**
  * @example
- * const drop = create<Dropout>("regularizer", "dropout", { p: 0.3, seed: 1 });
+ * const drop = create<Dropout>("layer", "dropout", { p: 0.3, seed: 1 });
  */
 export const dropoutPlugin: Plugin<DropoutRegularizerOptions, Dropout> = {
-  kind: "regularizer",
+  kind: "layer",
   name: "dropout",
   description: "Dropout layer: zeroes activations with probability p in training (seeded)",
   create(options: DropoutRegularizerOptions = {}): Dropout {
