@@ -1,51 +1,21 @@
 /**
  * Modules that run an imported graph. `OnnxNet` holds one step per tensor-producing node
  * (a module plus the names of its runtime inputs and its output) and runs them in order:
- * as a chain when every step feeds the next (the Sequential fast path: no value table,
- * Conv/Gemm + ReLU fused, each intermediate released as soon as the next one exists), or
- * through a table of named values otherwise. `Container` groups modules under a dotted
- * prefix (`features`, `classifier`) so parameter names match PyTorch's.
+ * as a chain when every step feeds the next (Sequential's `runChain`: no value table,
+ * Conv/Gemm + ReLU fused by the same rules, each intermediate released as soon as the next
+ * one exists), or through a table of named values otherwise. `Container` groups modules
+ * under a dotted prefix (`features`, `classifier`) so parameter names match PyTorch's.
  *
  * @module
  */
-import { conv2d } from "../core/ops/conv.ts";
-import { Conv2d } from "../core/nn/conv.ts";
 import { Module } from "../core/nn/module.ts";
-import { ReLU } from "../core/nn/activation.ts";
-import { Linear } from "../core/nn/linear.ts";
-import { linear } from "../core/ops/matmul.ts";
+import { runChain } from "../core/nn/sequential.ts";
 import type { Tensor } from "../core/tensor.ts";
 import type { OnnxDim, OnnxModel, OnnxNode } from "./read.ts";
-import { GemmLayer, MultiInputLayer } from "./layers.ts";
+import { MultiInputLayer } from "./layers.ts";
 
-/** Runs `m` on `x`, or `m` fused with a following ReLU when the kernel can. */
-function fusedRelu(m: Module, x: Tensor): Tensor | null {
-  if (m instanceof Conv2d && m.bias?.shape.length !== 3) {
-    return conv2d(x, m.weight, m.bias, { ...m.options, relu: true });
-  }
-  if (m instanceof Linear) return linear(x, m.weight, m.bias, true);
-  if (m instanceof GemmLayer) return m.forwardRelu(x, true);
-  return null;
-}
-
-/**
- * Runs modules in order, fusing Conv2d/Linear/Gemm with a following ReLU and releasing
- * each intermediate once the next exists (autograd keeps its own references).
- */
-export function runChain(layers: readonly Module[], x: Tensor): Tensor {
-  let y = x;
-  for (let i = 0; i < layers.length; i++) {
-    let next: Tensor | null = null;
-    if (layers[i + 1] instanceof ReLU) {
-      next = fusedRelu(layers[i], y);
-      if (next) i++;
-    }
-    next ??= layers[i].forward(y);
-    if (y !== x && next !== y && !y.kept) y.dispose();
-    y = next;
-  }
-  return y;
-}
+/** The chain runner (fusion and early release) is the engine's: core/nn/sequential.ts. */
+export { runChain };
 
 /**
  * Named modules run in order (PyTorch's Sequential with names that may skip numbers, e.g.

@@ -3,17 +3,19 @@
  *
  * Every node is checked before any module is built, so an unsupported operator (or an
  * unsupported form of a supported one) fails at load time with one line naming the file,
- * the operator, the node and the opset. Then:
+ * the operator, the node and the opset. Then each node goes to the codec registered for
+ * its op type (onnx/codec.ts; the layer families in onnx/codecs/, the pooling plugins in
+ * their own files, and any plugin's codec), which adds its step or CPU value:
  *
  * - Conv → Conv2d, BatchNormalization → BatchNorm, Relu/Sigmoid/Tanh → activations,
- *   MaxPool/AveragePool/GlobalAveragePool/GlobalMaxPool → the pooling plugins, Dropout →
- *   Dropout, Gemm/MatMul by a constant → `GemmLayer` (weight [out, in] as Linear's),
- *   Flatten, Reshape, Softmax/LogSoftmax (both opset rules), Add/Sub/Mul/Div, Concat,
- *   Transpose, Resize (nearest, whole factors: the adaptive-pool form).
+ *   MaxPool/AveragePool/LpPool/GlobalAveragePool/GlobalMaxPool → the pooling plugins,
+ *   Dropout → Dropout, Gemm/MatMul by a constant → `GemmLayer` (weight [out, in] as
+ *   Linear's), Flatten, Reshape, Softmax/LogSoftmax (both opset rules), Add/Sub/Mul/Div,
+ *   Concat, Transpose, Resize/Upsample (nearest and linear, see onnx/codecs/resize.ts).
  * - Identity and Constant only rename or add values; Shape/Gather/Unsqueeze/Concat/Squeeze/
- *   Cast on shapes and constants are evaluated on the CPU — at import when they depend on
- *   constants only, at run time from the tensors' shapes when they use Shape (so a Reshape
- *   written for a fixed batch of 1 still works for a batch of 8).
+ *   Cast/Slice on shapes and constants are evaluated on the CPU (onnx/import_fold.ts) — at
+ *   import when they depend on constants only, at run time from the tensors' shapes when
+ *   they use Shape (so a Reshape written for a fixed batch of 1 still works for a batch of 8).
  *
  * Names: a weight initializer named like `features.0.weight` gives the module path
  * `features.0`; PyTorch's node names (`/features/features.1/Relu`) name parameterless
@@ -21,46 +23,23 @@
  * numbers VGG: `features.i` up to the flatten, `avgpool` for a pool right before it,
  * `classifier.j` after it — so a torchvision state dict loads into either flavour.
  *
- * The work is split along its seams: `import_check.ts` (the operator list, the error type
- * and the GPU-free checks), `import_context.ts` (values and the importer context),
- * `import_fold.ts` (constant folding), `import_ops.ts` (the per-operator builders) and
- * `import_names.ts` (module paths). This file dispatches nodes to them and is the public
- * entry.
+ * The work is split along its seams: `import_check.ts` (the GPU-free checks),
+ * `import_context.ts` (values and the importer context), `codec.ts` and `codecs/` (the
+ * per-operator builders), `import_fold.ts` (constant folding) and `import_names.ts`
+ * (module paths). This file walks the graph and is the public entry.
  *
  * @module
  */
-import { ReLU, Sigmoid, Tanh } from "../core/nn/activation.ts";
-import { Dropout } from "../core/nn/dropout.ts";
 import type { Module } from "../core/nn/module.ts";
-import { GlobalAvgPool2d, GlobalMaxPool2d } from "../plugins/pooling/global.ts";
+import { codecForNode } from "./codec.ts";
 import { OnnxNet } from "./graph_module.ts";
 import { checkImportable, OnnxImportError } from "./import_check.ts";
 import { cpuOf, Importer } from "./import_context.ts";
-import { constant, cpuShapeOps, shapeOp } from "./import_fold.ts";
 import { assignPaths } from "./import_names.ts";
-import {
-  batchNorm,
-  binary,
-  conv,
-  dropout,
-  gemm,
-  matmulOp,
-  pool,
-  reshapeOp,
-  resize,
-  softmaxOp,
-} from "./import_ops.ts";
-import { ConcatLayer, FlattenLayer, IdentityLayer, TransposeLayer } from "./layers.ts";
-import {
-  attrInt,
-  attrInts,
-  type OnnxModel,
-  type OnnxNode,
-  readOnnxFile,
-  type ReadOptions,
-} from "./read.ts";
+import { type OnnxModel, type OnnxNode, readOnnxFile, type ReadOptions } from "./read.ts";
 
 export { checkImportable, OnnxImportError, SUPPORTED_OPS } from "./import_check.ts";
+export { supportedOps } from "./codec.ts";
 
 /** Options of `importOnnx`. */
 export interface ImportOptions {
@@ -70,89 +49,15 @@ export interface ImportOptions {
   keepSource?: boolean;
 }
 
-/** Builds the step (or CPU value) for one node, or fails naming it. */
+/** Builds the step (or CPU value) for one node through its codec, or fails naming it. */
 function build(imp: Importer, node: OnnxNode): void {
-  if (node.domain && node.domain !== "ai.onnx") {
-    imp.fail(node, `operator domain '${node.domain}' is not supported`);
-  }
-  const op = node.opType;
-  switch (op) {
-    case "Conv":
-      return conv(imp, node);
-    case "Relu":
-      return imp.addStep(node, new ReLU(), [imp.tensorIn(node, 0)]);
-    case "Sigmoid":
-      return imp.addStep(node, new Sigmoid(), [imp.tensorIn(node, 0)]);
-    case "Tanh":
-      return imp.addStep(node, new Tanh(), [imp.tensorIn(node, 0)]);
-    case "MaxPool":
-      return pool(imp, node, true);
-    case "AveragePool":
-      return pool(imp, node, false);
-    case "GlobalAveragePool":
-      return imp.addStep(node, new GlobalAvgPool2d(), [imp.tensorIn(node, 0)]);
-    case "GlobalMaxPool":
-      return imp.addStep(node, new GlobalMaxPool2d(), [imp.tensorIn(node, 0)]);
-    case "BatchNormalization":
-      return batchNorm(imp, node);
-    case "Flatten": {
-      const v = imp.val(node, node.inputs[0]);
-      if (v.kind !== "tensor") imp.fail(node, "Flatten of a constant is not supported");
-      return imp.addStep(node, new FlattenLayer(attrInt(node, "axis", 1)), [v.name]);
-    }
-    case "Reshape":
-      return reshapeOp(imp, node);
-    case "Gemm":
-      return gemm(imp, node);
-    case "MatMul":
-      return matmulOp(imp, node);
-    case "Add":
-    case "Sub":
-    case "Mul":
-    case "Div":
-      return binary(imp, node);
-    case "Dropout":
-      return dropout(imp, node);
-    case "Softmax":
-      return softmaxOp(imp, node, false);
-    case "LogSoftmax":
-      return softmaxOp(imp, node, true);
-    case "Identity":
-      imp.vals.set(node.outputs[0], imp.val(node, node.inputs[0]));
-      return;
-    case "Constant":
-      return constant(imp, node);
-    case "Shape":
-      return shapeOp(imp, node);
-    case "Gather":
-    case "Unsqueeze":
-    case "Squeeze":
-    case "Cast":
-      return cpuShapeOps(imp, node);
-    case "Concat": {
-      const vs = node.inputs.map((n) => imp.val(node, n));
-      if (vs.every((v) => v.kind === "tensor")) {
-        return imp.addStep(
-          node,
-          new ConcatLayer(attrInt(node, "axis", 0)),
-          vs.map((v) => (v as { name: string }).name),
-        );
-      }
-      return cpuShapeOps(imp, node);
-    }
-    case "Transpose":
-      return imp.addStep(node, new TransposeLayer(attrInts(node, "perm")), [imp.tensorIn(node, 0)]);
-    case "Resize":
-    case "Upsample":
-      return resize(imp, node);
-    default:
-      imp.fail(node, "unsupported operator");
-  }
+  const codec = codecForNode(node);
+  if (!codec) imp.fail(node, "unsupported operator");
+  codec.import!(node, imp);
 }
 
 // ---- entry points -----------------------------------------------------------------------
 
-/**
 /**
  * Builds an `OnnxNet` from a read model. Throws `OnnxImportError` (one line: file,
  * problem, operator, node, opset) for anything it cannot run, before uploading weights
@@ -221,9 +126,4 @@ export async function importOnnxFile(
 ): Promise<OnnxNet> {
   const model = await readOnnxFile(path, opts);
   return importOnnx(model, { ...opts, file: path });
-}
-
-/** Whether a step is an identity in inference (Dropout, Identity). */
-export function isPassThrough(m: Module): boolean {
-  return m instanceof Dropout || m instanceof IdentityLayer;
 }

@@ -1,72 +1,23 @@
 /**
- * The GPU-free side of ONNX import: the operator list (`SUPPORTED_OPS`), the error type
- * (`OnnxImportError`) with its one-line node message, and `checkImportable`, which refuses
- * a model before any GPU work.
+ * The GPU-free side of ONNX import: the operator list (`SUPPORTED_OPS`, the codec
+ * registry's op types) and `checkImportable`, which refuses a model before any GPU work.
+ * Importing this module loads every built-in codec (onnx/codecs/index.ts).
  *
  * @module
  */
-import { type OnnxModel, type OnnxNode, opsetVersion } from "./read.ts";
+import { codecForNode, supportedOps } from "./codec.ts";
+import "./codecs/index.ts";
+import { nodeError, OnnxImportError } from "./import_error.ts";
+import { type OnnxModel, opsetVersion } from "./read.ts";
 
-/** An import problem; the message is one line naming the file, node and operator. */
-export class OnnxImportError extends Error {
-  /** Builds the error from its one-line message. */
-  constructor(message: string) {
-    super(message.replace(/\s*\n\s*/g, " "));
-    this.name = "OnnxImportError";
-  }
-}
-
-/** The operators `importOnnx` accepts (in some forms; others fail at load time). */
-export const SUPPORTED_OPS: readonly string[] = [
-  "Add",
-  "AveragePool",
-  "BatchNormalization",
-  "Cast",
-  "Concat",
-  "Constant",
-  "Conv",
-  "Div",
-  "Dropout",
-  "Flatten",
-  "Gather",
-  "Gemm",
-  "GlobalAveragePool",
-  "GlobalMaxPool",
-  "Identity",
-  "LogSoftmax",
-  "MatMul",
-  "MaxPool",
-  "Mul",
-  "Relu",
-  "Reshape",
-  "Resize",
-  "Shape",
-  "Sigmoid",
-  "Softmax",
-  "Squeeze",
-  "Sub",
-  "Tanh",
-  "Transpose",
-  "Unsqueeze",
-  "Upsample",
-];
+export { nodeError, OnnxImportError } from "./import_error.ts";
 
 /**
- * The error for a problem at one node: file, problem, operator, node (name or index) and
- * opset, on one line.
+ * The operators `importOnnx` accepts (in some forms; others fail at load time): the op
+ * types of the built-in codecs. Codecs registered later (plugins) are accepted too; see
+ * `supportedOps()` in codec.ts for the live list.
  */
-export function nodeError(
-  model: OnnxModel,
-  file: string,
-  opset: number,
-  node: OnnxNode,
-  problem: string,
-): OnnxImportError {
-  const nm = node.name ? `'${node.name}'` : `#${model.graph.nodes.indexOf(node)}`;
-  return new OnnxImportError(
-    `${file}: ${problem} (operator '${node.opType}', node ${nm}, opset ${opset})`,
-  );
-}
+export const SUPPORTED_OPS: readonly string[] = supportedOps();
 
 /**
  * The checks that need no GPU: every operator supported, one graph input and one output.
@@ -77,9 +28,7 @@ export function checkImportable(model: OnnxModel, file = "<model>"): void {
   const opset = opsetVersion(model);
   const g = model.graph;
   for (const node of g.nodes) {
-    if (!SUPPORTED_OPS.includes(node.opType) || (node.domain && node.domain !== "ai.onnx")) {
-      throw nodeError(model, file, opset, node, "unsupported operator");
-    }
+    if (!codecForNode(node)) throw nodeError(model, file, opset, node, "unsupported operator");
   }
   if (g.inputs.length !== 1) {
     throw new OnnxImportError(

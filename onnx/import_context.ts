@@ -8,7 +8,7 @@
  */
 import type { Module } from "../core/nn/module.ts";
 import type { GraphStep } from "./graph_module.ts";
-import { nodeError } from "./import_check.ts";
+import { nodeError } from "./import_error.ts";
 import {
   DataType,
   type OnnxModel,

@@ -1,11 +1,13 @@
 /**
  * Constant folding for ONNX import: the operators evaluated on the CPU rather than built
- * as modules — Constant, Shape, and Gather/Unsqueeze/Squeeze/Concat/Cast on shapes and
- * constants. A result is folded at import when it depends on constants only, else kept as
- * a function of the runtime tensors' shapes (see `Importer.cpuOut`).
+ * as modules — Constant, Shape, and Gather/Unsqueeze/Squeeze/Concat/Cast/Slice on shapes
+ * and constants. A result is folded at import when it depends on constants only, else kept
+ * as a function of the runtime tensors' shapes (see `Importer.cpuOut`). They are registered
+ * as one import-only codec ("fold"); Concat of runtime tensors is the shape codec's.
  *
  * @module
  */
+import { registerCodec } from "./codec.ts";
 import { cpuOf, type CpuValue, f32, FLOATISH, type Importer, ints } from "./import_context.ts";
 import { attrFloat, attrInt, attrInts, attrTensor, type OnnxNode } from "./read.ts";
 
@@ -44,7 +46,65 @@ function axesOf(node: OnnxNode, get: (k: number) => CpuValue): number[] {
   return [];
 }
 
-/** Gather, Unsqueeze, Squeeze, Concat and Cast on shapes and constants. */
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/**
+ * ONNX Slice of a CPU value: per listed axis, elements start, start + step, … before end
+ * (negative indices count from the end; out-of-range ones are clamped as ONNX says).
+ */
+export function sliceValue(
+  v: CpuValue,
+  starts: number[],
+  ends: number[],
+  axes?: number[],
+  steps?: number[],
+): CpuValue {
+  const r = v.dims.length;
+  const first = new Array(r).fill(0), step = new Array(r).fill(1), len = [...v.dims];
+  (axes ?? starts.map((_, k) => k)).forEach((a0, k) => {
+    const a = a0 < 0 ? a0 + r : a0, d = v.dims[a], st = steps?.[k] ?? 1;
+    if (a < 0 || a >= r || st === 0) throw new Error(`bad Slice axis ${a0} or step ${st}`);
+    let s = starts[k] < 0 ? starts[k] + d : starts[k];
+    let e = ends[k] < 0 ? ends[k] + d : ends[k];
+    [s, e] = st > 0 ? [clamp(s, 0, d), clamp(e, 0, d)] : [clamp(s, 0, d - 1), clamp(e, -1, d - 1)];
+    len[a] = Math.max(0, Math.ceil((e - s) / st));
+    first[a] = s;
+    step[a] = st;
+  });
+  const stride = v.dims.map((_, a) => v.dims.slice(a + 1).reduce((p, d) => p * d, 1));
+  const n = len.reduce((p, d) => p * d, 1);
+  const out: number[] = [];
+  for (let k = 0; k < n; k++) {
+    let src = 0;
+    for (let a = r - 1, q = k; a >= 0; a--) {
+      src += (first[a] + (q % len[a]) * step[a]) * stride[a];
+      q = Math.floor(q / len[a]);
+    }
+    out.push(v.data[src]);
+  }
+  return {
+    dims: len,
+    data: v.data instanceof Float32Array ? Float32Array.from(out) : out,
+    float: v.float,
+  };
+}
+
+/** Slice: opset 10+ reads starts, ends, axes, steps from inputs, older opsets from attributes. */
+function slice(imp: Importer, node: OnnxNode): void {
+  imp.cpuOut(node, (get) => {
+    const opt = (k: number) => (node.inputs[k] ? ints(get(k)) : undefined);
+    const [starts, ends, axes, steps] = imp.opset < 10
+      ? [attrInts(node, "starts") ?? [], attrInts(node, "ends") ?? [], attrInts(node, "axes")]
+      : [ints(get(1)), ints(get(2)), opt(3), opt(4)];
+    try {
+      return sliceValue(get(0), starts, ends, axes, steps);
+    } catch (e) {
+      imp.fail(node, (e as Error).message);
+    }
+  });
+}
+
+/** Gather, Unsqueeze, Squeeze, Concat, Cast and Slice on shapes and constants. */
 export function cpuShapeOps(imp: Importer, node: OnnxNode): void {
   switch (node.opType) {
     case "Gather":
@@ -91,6 +151,8 @@ export function cpuShapeOps(imp: Importer, node: OnnxNode): void {
         const float = FLOATISH.includes(attrInt(node, "to", 1));
         return { dims: v.dims, data: float ? f32(v) : ints(v), float };
       });
+    case "Slice":
+      return slice(imp, node);
   }
 }
 
@@ -112,3 +174,14 @@ export function constant(imp: Importer, node: OnnxNode): void {
   } else imp.fail(node, "only tensor, float(s) and int(s) constants are supported");
   imp.vals.set(node.outputs[0], { kind: "const", v });
 }
+
+/** The folded operators as one import-only codec. */
+export const foldCodec = registerCodec({
+  name: "fold",
+  opTypes: ["Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Slice"],
+  import(node, imp) {
+    if (node.opType === "Constant") return constant(imp, node);
+    if (node.opType === "Shape") return shapeOp(imp, node);
+    cpuShapeOps(imp, node);
+  },
+});

@@ -10,7 +10,8 @@
 import { AvgPool2d } from "../plugins/pooling/average.ts";
 import { GlobalAvgPool2d } from "../plugins/pooling/global.ts";
 import type { GraphStep } from "./graph_module.ts";
-import { FlattenLayer, GemmLayer, ReshapeLayer, UpsampleLayer } from "./layers.ts";
+import { UpsampleLayer } from "./codecs/resize.ts";
+import { FlattenLayer, GemmLayer, ReshapeLayer } from "./layers.ts";
 
 /** A PyTorch exporter node name: the module path before the last segment. */
 const TORCH_NODE = /^\/(?:[^/]*\/)*([A-Za-z_][\w]*(?:\.[\w]+)*)\/[A-Za-z]+(?:_\d+)?$/;

@@ -1,9 +1,9 @@
 /**
  * Layers for the ONNX operators that have no exact engine module: Gemm / MatMul with a
  * weight (PyTorch's [out, in] layout), Flatten at an axis, Reshape with a shape computed
- * from shapes, softmax with the pre-13 "coerce to 2-D" rule, an op with a constant operand,
- * ops of several runtime tensors, and nearest-neighbour upsampling by whole factors (the
- * form adaptive pooling takes). Each keeps what `export.ts` needs to write it back.
+ * from shapes, softmax with the pre-13 "coerce to 2-D" rule, an op with a constant operand
+ * and ops of several runtime tensors. Each keeps what its codec (onnx/codecs/) needs to
+ * write it back; the resize layers live with their codec (onnx/codecs/resize.ts).
  *
  * @module
  */
@@ -13,7 +13,6 @@ import { concat, reshape, transpose } from "../core/ops/shape.ts";
 import { logSoftmax, softmax } from "../core/ops/softmax.ts";
 import { Module } from "../core/nn/module.ts";
 import { fromArray, type Tensor } from "../core/tensor.ts";
-import { adaptiveAvgPool2d } from "../plugins/pooling/adaptive.ts";
 
 /** A layer that may take several runtime tensors (graph mode passes them all). */
 export abstract class MultiInputLayer extends Module {
@@ -183,20 +182,6 @@ export class TransposeLayer extends Module {
   }
   forward(x: Tensor): Tensor {
     return transpose(x, this.perm);
-  }
-}
-
-/**
- * Nearest-neighbour upsampling of NCHW by whole factors — ONNX Resize in the form an
- * exported adaptive average pool takes when the output is a multiple of the input (each
- * output cell then averages exactly one input cell), run by the adaptive-pool kernel.
- */
-export class UpsampleLayer extends Module {
-  constructor(readonly scaleH: number, readonly scaleW: number) {
-    super();
-  }
-  forward(x: Tensor): Tensor {
-    return adaptiveAvgPool2d(x, [x.shape[2] * this.scaleH, x.shape[3] * this.scaleW]);
   }
 }
 

@@ -75,8 +75,3 @@ export class DataError extends Error {
     this.name = "DataError";
   }
 }
-
-/** Tell whether a sample's image is already a float tensor. */
-export function isFloatImage(img: RawImage | FloatImage): img is FloatImage {
-  return img.data instanceof Float32Array;
-}

@@ -5,6 +5,8 @@
  * with overlapping windows). Input row r belongs to the cells ⌊r·Out/In⌋ … ⌈(r+1)·Out/In⌉ − 1,
  * which is what the backward kernel gathers over.
  *
+ * The file also registers the layer's ONNX codec (export only: ONNX has no adaptive pool).
+ *
  * @module
  */
 import { record } from "../../core/autograd.ts";
@@ -12,6 +14,8 @@ import { decls, grid, main1d } from "../../core/ops/kernel.ts";
 import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
+import { registerCodec } from "../../onnx/codec.ts";
+import { ints, str } from "../../onnx/emit.ts";
 import { checkNCHW, type Pair, runPlanes } from "./window.ts";
 
 /** Options of adaptive average pooling. */
@@ -156,3 +160,57 @@ export const adaptiveAvgPoolPlugin: Plugin<AdaptiveAvgPoolOptions, AdaptiveAvgPo
   description: "mean over PyTorch's adaptive windows to a fixed output size",
   create: (options) => new AdaptiveAvgPool2d(options),
 };
+
+/** The [H·W, OH·OW] matrix of adaptive average pooling (PyTorch's windows). */
+function adaptiveMatrix(H: number, W: number, OH: number, OW: number): Float32Array {
+  const m = new Float32Array(H * W * OH * OW);
+  for (let oh = 0; oh < OH; oh++) {
+    const h0 = Math.floor((oh * H) / OH), h1 = Math.ceil(((oh + 1) * H) / OH);
+    for (let ow = 0; ow < OW; ow++) {
+      const w0 = Math.floor((ow * W) / OW), w1 = Math.ceil(((ow + 1) * W) / OW);
+      const inv = 1 / ((h1 - h0) * (w1 - w0));
+      for (let h = h0; h < h1; h++) {
+        for (let w = w0; w < w1; w++) m[(h * W + w) * OH * OW + oh * OW + ow] = inv;
+      }
+    }
+  }
+  return m;
+}
+
+/**
+ * The ONNX codec (registered on import; export only, ONNX has no adaptive pool): an
+ * output of 1×1 → GlobalAveragePool; an input that is a multiple of the output →
+ * AveragePool; an output that is a multiple of the input → Resize nearest; otherwise
+ * (4×4 → 7×7) an exact MatMul by the pooling matrix between two Reshapes.
+ */
+export const adaptiveAvgPoolCodec = registerCodec<AdaptiveAvgPool2d>({
+  name: "adaptiveavgpool",
+  matches: (m) => m instanceof AdaptiveAvgPool2d,
+  export(m, ctx) {
+    const [, , H, W] = ctx.x.shape;
+    const [OH, OW] = m.output;
+    const nm = ctx.name;
+    if (OH === 1 && OW === 1) return ctx.node("GlobalAveragePool", [ctx.input]);
+    if (H % OH === 0 && W % OW === 0) {
+      const k = ints([H / OH, W / OW]);
+      return ctx.node("AveragePool", [ctx.input], { kernel_shape: k, strides: k });
+    }
+    if (OH % H === 0 && OW % W === 0) {
+      const scales = ctx.floats("scales", [4], Float32Array.from([1, 1, OH / H, OW / W]));
+      return ctx.node("Resize", [ctx.input, "", scales], {
+        mode: str("nearest"),
+        coordinate_transformation_mode: str("asymmetric"),
+        nearest_mode: str("floor"),
+      });
+    }
+    const flat = ctx.node(
+      "Reshape",
+      [ctx.input, ctx.int64s("flat_shape", [0, 0, -1])],
+      {},
+      `${nm}_flat`,
+    );
+    const p = ctx.floats("pool_matrix", [H * W, OH * OW], adaptiveMatrix(H, W, OH, OW));
+    const y = ctx.node("MatMul", [flat, p], {}, `${nm}_matmul`);
+    return ctx.node("Reshape", [y, ctx.int64s("out_shape", [0, 0, OH, OW])]);
+  },
+});

@@ -5,20 +5,27 @@
  * mode adds past the padding, as in PyTorch). The backward kernel gathers, for each input
  * element, g / divisor of every window that covers it.
  *
+ * The file also registers the layer's ONNX codec (AveragePool ⇄ AvgPool2d).
+ *
  * @module
  */
 import { record } from "../../core/autograd.ts";
 import { decls, grid, main1d } from "../../core/ops/kernel.ts";
-import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
+import { registerCodec } from "../../onnx/codec.ts";
+import { int } from "../../onnx/emit.ts";
+import { attrInt, attrInts } from "../../onnx/read.ts";
+import { windowAttrs, windowOfNode } from "./codec_window.ts";
 import {
   checkNCHW,
   gatherWindows,
   type Geometry,
   geometry,
   runPlanes,
+  scanWindow,
   type WindowOptions,
+  WindowPool2d,
 } from "./window.ts";
 
 /** Options of average pooling. */
@@ -79,21 +86,8 @@ function forwardCode(q: Geometry, planes: number, includePad: boolean): string {
   return `${decls(["x", "y"])}
 ${divisorFn(q, includePad)}
 ${main1d(n, WGS)}
-  let plane = i / ${q.OH * q.OW}u;
-  let r = i % ${q.OH * q.OW}u;
-  let oh = i32(r / ${q.OW}u);
-  let ow = i32(r % ${q.OW}u);
-  let xb = plane * ${q.H * q.W}u;
   var acc = 0.0;
-  for (var ky = 0; ky < ${q.kh}; ky++) {
-    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
-    if (ih < 0 || ih >= ${q.H}) { continue; }
-    for (var kx = 0; kx < ${q.kw}; kx++) {
-      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
-      if (iw < 0 || iw >= ${q.W}) { continue; }
-      acc = acc + x[xb + u32(ih * ${q.W} + iw)];
-    }
-  }
+${scanWindow(q, "acc = acc + v;")}
   y[i] = acc / divisor(oh, ow);
 }`;
 }
@@ -154,15 +148,9 @@ export function avgPool2d(x: Tensor, opts: AvgPoolOptions): Tensor {
  * @example
  * const pool = new AvgPool2d({ kernel: 3 }); // AvgPool(3, stride 3)
  */
-export class AvgPool2d extends Module {
-  readonly options: AvgPoolOptions;
+export class AvgPool2d extends WindowPool2d<AvgPoolOptions> {
   constructor(options: AvgPoolOptions) {
-    super();
-    this.options = { ...options };
-    geometry("AvgPool2d", [1, 1, 1 << 20, 1 << 20], this.options); // validate early
-  }
-  forward(x: Tensor): Tensor {
-    return avgPool2d(x, this.options);
+    super("AvgPool2d", avgPool2d, options);
   }
 }
 
@@ -173,3 +161,27 @@ export const avgPoolPlugin: Plugin<AvgPoolOptions, AvgPool2d> = {
   description: "mean over each window (stride, padding, ceil mode, count_include_pad)",
   create: (options) => new AvgPool2d(options),
 };
+
+/**
+ * The ONNX codec (registered on import): AveragePool (not dilated; ONNX's default
+ * count_include_pad is 0) ⇄ AvgPool2d.
+ */
+export const avgPoolCodec = registerCodec<AvgPool2d>({
+  name: "avgpool",
+  opTypes: ["AveragePool"],
+  import(node, imp) {
+    const x = imp.tensorIn(node, 0);
+    const opts = windowOfNode(node, imp);
+    if (attrInts(node, "dilations", [1, 1]).some((d) => d !== 1)) {
+      imp.fail(node, "dilated average pooling is not supported");
+    }
+    const countIncludePad = attrInt(node, "count_include_pad", 0) === 1;
+    imp.addStep(node, new AvgPool2d({ ...opts, countIncludePad }), [x]);
+  },
+  matches: (m) => m instanceof AvgPool2d,
+  export(m, ctx) {
+    const a = windowAttrs(m.options, ctx.x);
+    a.count_include_pad = int(m.options.countIncludePad ?? true ? 1 : 0);
+    return ctx.node("AveragePool", [ctx.input], a);
+  },
+});

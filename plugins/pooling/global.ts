@@ -5,11 +5,14 @@
  * per plane, so forward and backward are those kernels' (the max gradient goes to the
  * first maximum of each plane).
  *
+ * The file also registers the layers' ONNX codecs (GlobalAveragePool, GlobalMaxPool).
+ *
  * @module
  */
 import { Module } from "../../core/nn/module.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
+import { registerCodec } from "../../onnx/codec.ts";
 import { adaptiveAvgPool2d } from "./adaptive.ts";
 import { maxPool2d } from "./max.ts";
 import { checkNCHW } from "./window.ts";
@@ -64,3 +67,21 @@ export const globalMaxPoolPlugin: Plugin<Record<string, never>, GlobalMaxPool2d>
   description: "maximum of each whole plane → [N, C, 1, 1]",
   create: () => new GlobalMaxPool2d(),
 };
+
+/** The ONNX codecs (registered on import): GlobalAveragePool / GlobalMaxPool ⇄ the layers. */
+export const globalAvgPoolCodec = registerCodec<GlobalAvgPool2d>({
+  name: "globalavgpool",
+  opTypes: ["GlobalAveragePool"],
+  import: (node, imp) => imp.addStep(node, new GlobalAvgPool2d(), [imp.tensorIn(node, 0)]),
+  matches: (m) => m instanceof GlobalAvgPool2d,
+  export: (_m, ctx) => ctx.node("GlobalAveragePool", [ctx.input]),
+});
+
+/** See `globalAvgPoolCodec`. */
+export const globalMaxPoolCodec = registerCodec<GlobalMaxPool2d>({
+  name: "globalmaxpool",
+  opTypes: ["GlobalMaxPool"],
+  import: (node, imp) => imp.addStep(node, new GlobalMaxPool2d(), [imp.tensorIn(node, 0)]),
+  matches: (m) => m instanceof GlobalMaxPool2d,
+  export: (_m, ctx) => ctx.node("GlobalMaxPool", [ctx.input]),
+});

@@ -1,8 +1,12 @@
 /**
  * The pooling plugins. Importing this module registers them all with the plugin registry
- * (the op files themselves register nothing, so tests and networks can import them freely):
+ * (the op files themselves register no plugin, so tests and networks can import them freely):
  * "maxpool", "avgpool", "l2pool", "lppool", "globalavgpool", "globalmaxpool",
- * "adaptiveavgpool". Each creates a Module usable in Sequential.
+ * "adaptiveavgpool". Each creates a Module usable in Sequential. Each op file also holds its
+ * layer's ONNX codec (MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool; the
+ * adaptive pool exports only), registered with onnx/codec.ts when the file is imported, so
+ * any pooling layer that exists can be exported; onnx/codecs/index.ts imports this module
+ * so that ONNX import knows them all.
  *
  * @example
  * import "./plugins/pooling/index.ts";

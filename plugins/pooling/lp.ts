@@ -3,20 +3,28 @@
  * (padding contributes 0). L2 pooling is p = 2, the square root of the sum of squares.
  * The gradient is ∂y/∂x = sign(x)·|x|^(p−1) / y^(p−1) (x / y for p = 2), and 0 where y = 0.
  *
+ * The file also registers the layer's ONNX codec (LpPool ⇄ LpPool2d).
+ *
  * @module
  */
 import { record } from "../../core/autograd.ts";
 import { decls, grid, lit, main1d } from "../../core/ops/kernel.ts";
-import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
+import { registerCodec } from "../../onnx/codec.ts";
+import { pair } from "../../onnx/codecs/util.ts";
+import { int } from "../../onnx/emit.ts";
+import { attrInt } from "../../onnx/read.ts";
+import { dilationOf, windowAttrs, windowOfNode } from "./codec_window.ts";
 import {
   checkNCHW,
   gatherWindows,
   type Geometry,
   geometry,
   runPlanes,
+  scanWindow,
   type WindowOptions,
+  WindowPool2d,
 } from "./window.ts";
 
 /** Options of Lp pooling. */
@@ -47,22 +55,8 @@ function forwardCode(q: Geometry, planes: number, p: number): string {
   const n = planes * q.OH * q.OW;
   return `${decls(["x", "y"])}
 ${main1d(n, WGS)}
-  let plane = i / ${q.OH * q.OW}u;
-  let r = i % ${q.OH * q.OW}u;
-  let oh = i32(r / ${q.OW}u);
-  let ow = i32(r % ${q.OW}u);
-  let xb = plane * ${q.H * q.W}u;
   var acc = 0.0;
-  for (var ky = 0; ky < ${q.kh}; ky++) {
-    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
-    if (ih < 0 || ih >= ${q.H}) { continue; }
-    for (var kx = 0; kx < ${q.kw}; kx++) {
-      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
-      if (iw < 0 || iw >= ${q.W}) { continue; }
-      let v = x[xb + u32(ih * ${q.W} + iw)];
-      acc = acc + ${powers(p).term};
-    }
-  }
+${scanWindow(q, `acc = acc + ${powers(p).term};`)}
   y[i] = ${root(p)};
 }`;
 }
@@ -129,15 +123,9 @@ export function lpPool2d(x: Tensor, opts: LpPoolOptions): Tensor {
  * @example
  * const pool = new LpPool2d({ kernel: 2 });
  */
-export class LpPool2d extends Module {
-  readonly options: LpPoolOptions;
+export class LpPool2d extends WindowPool2d<LpPoolOptions> {
   constructor(options: LpPoolOptions) {
-    super();
-    this.options = { ...options };
-    geometry("LpPool2d", [1, 1, 1 << 20, 1 << 20], this.options); // validate early
-  }
-  forward(x: Tensor): Tensor {
-    return lpPool2d(x, this.options);
+    super("LpPool2d", lpPool2d, options);
   }
 }
 
@@ -160,3 +148,25 @@ export const l2PoolPlugin: Plugin<WindowOptions, LpPool2d> = {
     return new LpPool2d({ ...options, p: 2 });
   },
 };
+
+/**
+ * The ONNX codec (registered on import): LpPool (integer p) ⇄ LpPool2d. Opset 13 has no
+ * ceil_mode or dilations for LpPool, so export refuses those.
+ */
+export const lpPoolCodec = registerCodec<LpPool2d>({
+  name: "lppool",
+  opTypes: ["LpPool"],
+  import(node, imp) {
+    const x = imp.tensorIn(node, 0);
+    const opts = { ...windowOfNode(node, imp), dilation: pair(imp, node, "dilations", 1) };
+    imp.addStep(node, new LpPool2d({ ...opts, p: attrInt(node, "p", 2) }), [x]);
+  },
+  matches: (m) => m instanceof LpPool2d,
+  export(m, ctx) {
+    const p = m.options.p ?? 2;
+    if (!Number.isInteger(p) || m.options.ceilMode || dilationOf(m.options).some((d) => d !== 1)) {
+      throw new Error(`export: ${ctx.name}: LpPool needs an integer p, no ceil mode, no dilation`);
+    }
+    return ctx.node("LpPool", [ctx.input], { ...windowAttrs(m.options, ctx.x), p: int(p) });
+  },
+});

@@ -5,20 +5,27 @@
  * backward kernel gathers, for each input element, the output gradients of the windows
  * it won. Padding never wins (it counts as −∞).
  *
+ * The file also registers the layer's ONNX codec (MaxPool ⇄ MaxPool2d).
+ *
  * @module
  */
 import { isGradEnabled, record } from "../../core/autograd.ts";
 import { decls, grid, lit, main1d } from "../../core/ops/kernel.ts";
-import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
+import { registerCodec } from "../../onnx/codec.ts";
+import { pair } from "../../onnx/codecs/util.ts";
+import { ints } from "../../onnx/emit.ts";
+import { dilationOf, windowAttrs, windowOfNode } from "./codec_window.ts";
 import {
   checkNCHW,
   gatherWindows,
   type Geometry,
   geometry,
   runPlanes,
+  scanWindow,
   type WindowOptions,
+  WindowPool2d,
 } from "./window.ts";
 
 /** Options of max pooling (PyTorch's defaults: stride = kernel, no padding). */
@@ -26,36 +33,18 @@ export type MaxPoolOptions = WindowOptions;
 
 const WGS = 64;
 
-/** WGSL that decomposes the flat output index `i` of a chunk into plane, oh, ow. */
-function outCoords(q: Geometry): string {
-  return `  let plane = i / ${q.OH * q.OW}u;
-  let r = i % ${q.OH * q.OW}u;
-  let oh = i32(r / ${q.OW}u);
-  let ow = i32(r % ${q.OW}u);
-  let xb = plane * ${q.H * q.W}u;`;
-}
-
 /** The forward kernel: y (and, with `arg`, the winning tap per window as an f32). */
 function forwardCode(q: Geometry, planes: number, arg: boolean): string {
   const n = planes * q.OH * q.OW;
-  return `${decls(arg ? ["x", "y", "am"] : ["x", "y"], arg ? 2 : 1)}
-${main1d(n, WGS)}
-${outCoords(q)}
-  var best = ${lit(-Infinity)};
-  var win = -1;
-  for (var ky = 0; ky < ${q.kh}; ky++) {
-    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
-    if (ih < 0 || ih >= ${q.H}) { continue; }
-    for (var kx = 0; kx < ${q.kw}; kx++) {
-      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
-      if (iw < 0 || iw >= ${q.W}) { continue; }
-      let v = x[xb + u32(ih * ${q.W} + iw)];
-      if (win < 0 || v > best || (v != v && best == best)) {
+  const take = `if (win < 0 || v > best || (v != v && best == best)) {
         best = v;
         win = ky * ${q.kw} + kx;
-      }
-    }
-  }
+      }`;
+  return `${decls(arg ? ["x", "y", "am"] : ["x", "y"], arg ? 2 : 1)}
+${main1d(n, WGS)}
+  var best = ${lit(-Infinity)};
+  var win = -1;
+${scanWindow(q, take)}
   y[i] = best;${arg ? "\n  am[i] = f32(win);" : ""}
 }`;
 }
@@ -129,15 +118,9 @@ export function maxPool2d(x: Tensor, opts: MaxPoolOptions): Tensor {
  * @example
  * const net = new Sequential(new Conv2d(1, 16, 3), new ReLU(), new MaxPool2d({ kernel: 2 }));
  */
-export class MaxPool2d extends Module {
-  readonly options: MaxPoolOptions;
+export class MaxPool2d extends WindowPool2d<MaxPoolOptions> {
   constructor(options: MaxPoolOptions) {
-    super();
-    this.options = { ...options };
-    geometry("MaxPool2d", [1, 1, 1 << 20, 1 << 20], this.options); // validate early
-  }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.options);
+    super("MaxPool2d", maxPool2d, options);
   }
 }
 
@@ -148,3 +131,24 @@ export const maxPoolPlugin: Plugin<MaxPoolOptions, MaxPool2d> = {
   description: "max over each window (stride, padding, dilation, ceil mode)",
   create: (options) => new MaxPool2d(options),
 };
+
+/** The ONNX codec (registered on import): MaxPool (no Indices output) ⇄ MaxPool2d. */
+export const maxPoolCodec = registerCodec<MaxPool2d>({
+  name: "maxpool",
+  opTypes: ["MaxPool"],
+  import(node, imp) {
+    const x = imp.tensorIn(node, 0);
+    if (node.outputs.length > 1 && node.outputs[1]) {
+      imp.fail(node, "the Indices output is not supported");
+    }
+    const opts = { ...windowOfNode(node, imp), dilation: pair(imp, node, "dilations", 1) };
+    imp.addStep(node, new MaxPool2d(opts), [x]);
+  },
+  matches: (m) => m instanceof MaxPool2d,
+  export(m, ctx) {
+    const a = windowAttrs(m.options, ctx.x);
+    const [dh, dw] = dilationOf(m.options);
+    if (dh !== 1 || dw !== 1) a.dilations = ints([dh, dw]);
+    return ctx.node("MaxPool", [ctx.input], a);
+  },
+});

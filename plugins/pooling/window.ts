@@ -1,11 +1,13 @@
 /**
  * Shared geometry of the 2-D pooling ops: option parsing (PyTorch-style numbers or pairs,
  * ONNX-style four pads or "same" auto padding), output sizes with floor or ceil mode, and
- * dispatching a kernel over NCHW planes in chunks that each fit one storage binding.
+ * dispatching a kernel over NCHW planes in chunks that each fit one storage binding, and
+ * the base of the windowed pool layers.
  *
  * @module
  */
 import { gpu } from "../../core/gpu.ts";
+import { Module } from "../../core/nn/module.ts";
 import { run } from "../../core/ops/kernel.ts";
 import type { Tensor } from "../../core/tensor.ts";
 
@@ -205,6 +207,29 @@ export function runPlanes(
 }
 
 /**
+ * WGSL for the forward scan of a windowed pool: with `i` the flat output index in a chunk,
+ * declares `plane`, `oh`, `ow` (i32) and `xb` (the plane's first input), then runs `body`
+ * for every tap (ky, kx) of the window that lies inside the input, `v` its value.
+ */
+export function scanWindow(q: Geometry, body: string): string {
+  return `  let plane = i / ${q.OH * q.OW}u;
+  let r = i % ${q.OH * q.OW}u;
+  let oh = i32(r / ${q.OW}u);
+  let ow = i32(r % ${q.OW}u);
+  let xb = plane * ${q.H * q.W}u;
+  for (var ky = 0; ky < ${q.kh}; ky++) {
+    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
+    if (ih < 0 || ih >= ${q.H}) { continue; }
+    for (var kx = 0; kx < ${q.kw}; kx++) {
+      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
+      if (iw < 0 || iw >= ${q.W}) { continue; }
+      let v = x[xb + u32(ih * ${q.W} + iw)];
+      ${body}
+    }
+  }`;
+}
+
+/**
  * WGSL for the backward gather of a windowed pool: with `ih`, `iw` (i32) the input
  * coordinates and `ob` (u32) the plane's first output, runs `body` once for every window
  * (oh, ow) that covers the input through tap (ky, kx), with `o` the output's flat index.
@@ -230,4 +255,31 @@ export function gatherWindows(q: Geometry, body: string): string {
       ${body}
     }
   }`;
+}
+
+/**
+ * A windowed pool layer: its options (validated when it is made, for any input size) and
+ * the op it runs with them.
+ *
+ * @example
+ * class MinPool2d extends WindowPool2d<WindowOptions> {
+ *   constructor(options: WindowOptions) {
+ *     super("MinPool2d", minPool2d, options);
+ *   }
+ * }
+ */
+export abstract class WindowPool2d<O extends WindowOptions> extends Module {
+  readonly options: O;
+  protected constructor(
+    name: string,
+    private readonly op: (x: Tensor, options: O) => Tensor,
+    options: O,
+  ) {
+    super();
+    this.options = { ...options };
+    geometry(name, [1, 1, 1 << 20, 1 << 20], this.options); // validate early
+  }
+  forward(x: Tensor): Tensor {
+    return this.op(x, this.options);
+  }
 }

@@ -25,7 +25,7 @@ import {
   relativeError,
 } from "../../training/features.ts";
 
-const VGG = new URL("../../fixtures/onnx/vgg", import.meta.url).pathname;
+const VGG = new URL("../../fixtures/onnx/vgg/", import.meta.url).pathname;
 const INTEL = new URL("../../fixtures/intel", import.meta.url).pathname;
 const ds = openImageDataset(INTEL);
 

@@ -4,7 +4,7 @@
  * the pipeline. A job file (`--job job.json`) holds the same as JSON, so a crontab line
  * stays short:
  *
- *   {"pipeline": "intel.ts", "registry": "models/intel",
+ *   {"pipeline": "intel.ts", "registry": "registry/intel",
  *    "retrain": {"keep": 5, "min-improvement": 0.01},
  *    "flags": {"data": "/data/intel", "weights": "/models/vgg16-12.onnx", "epochs": 10}}
  *
