@@ -112,9 +112,53 @@ export {
   sgd,
 } from "./plugins/optimizers/index.ts";
 export { clipGradNorm, l1, l2, weightDecay } from "./plugins/regularizers/index.ts";
-/** Layer regularizers (registered on import): dropout, batch norm, early stopping. */
-export { EarlyStopping } from "./plugins/callbacks/early_stopping.ts";
-import "./plugins/layers/index.ts";
+/**
+ * Layer plugins (kind "layer", registered on import): dropout and batch norm, placed in a
+ * network by its builder.
+ *
+ * @example
+ * const bn = create<BatchNormFactory>("layer", "batchnorm", { dims: 2 });
+ * const net = new Sequential(new Conv2d(3, 16, 3), bn(16), new ReLU());
+ */
+export { type BatchNormFactory } from "./plugins/layers/index.ts";
+/**
+ * Training callbacks (kind "callback", registered on import): early stopping, which `fit`
+ * consults after each epoch and which keeps the best weights.
+ *
+ * @example
+ * const stop = create<EarlyStopping>("callback", "early_stopping", { monitor: "TestLoss", patience: 3 });
+ */
+export { EarlyStopping, type EarlyStoppingOptions } from "./plugins/callbacks/index.ts";
+/** The plugin kinds and what each means (the wrong-kind error quotes it). */
+export { KINDS } from "./plugins/registry.ts";
+/**
+ * The chunks between stages: `FileEntry` (a path and its label), `Sample` (a decoded
+ * image), `Batch` (NCHW floats, labels, paths); what a stage author consumes and produces.
+ *
+ * @example
+ * const flipLabels = () => new TransformStream<Batch, Batch>({
+ *   transform(b, c) { c.enqueue({ ...b, labels: b.labels.map((l) => 5 - l) }); },
+ * });
+ */
+export type {
+  Batch,
+  FileEntry,
+  FloatImage,
+  FloatSample,
+  RawImage,
+  Sample,
+} from "./stages/types.ts";
+/**
+ * An image folder (the Intel layout or a plain class-per-folder tree) opened for training:
+ * classes, the per-epoch shuffled and augmented training batches, the test batches and the
+ * data summary of skipped files.
+ *
+ * @example
+ * const data = openImageData({ root: "fixtures/intel", seed: 0, strict: false });
+ * for await (const b of data.train(0, 32)) console.log(b.shape, b.labels.length);
+ * data.close();
+ */
+export { type ImageData, type ImageDataOptions, openImageData } from "./stages/image_data.ts";
 /** Data stages: load, decode, resize, normalize, augment, shuffle, batch, and the GPU hand-off. */
 export { fileSource, openImageDataset } from "./stages/load.ts";
 export { decode } from "./stages/decode.ts";
@@ -149,5 +193,58 @@ export { acquireLock, LockHeldError } from "./training/lock.ts";
 export { Interrupt, InterruptedError } from "./training/interrupt.ts";
 /** The one best-epoch rule (highest test accuracy, ties to lower test loss, then earlier). */
 export { bestOf, compareEpochs } from "./stages/log/best.ts";
+/**
+ * ONNX import: a model file (VGG16 from the model zoo or torch.onnx.export) becomes a
+ * Module whose layers run on the engine; unsupported operators fail at load, naming them.
+ *
+ * @example
+ * const vgg = await importOnnxFile("vgg16-12.onnx");
+ * const y = noGrad(() => vgg.forward(x));
+ */
+export {
+  checkImportable,
+  importOnnx,
+  importOnnxFile,
+  OnnxImportError,
+  supportedOps,
+} from "./onnx/import.ts";
+/**
+ * ONNX export of any network built from the engine's layers (and plugin layers with a
+ * codec); the file runs in ONNX Runtime and imports back.
+ *
+ * @example
+ * await exportOnnx(model, "model.onnx", { inputShape: [1, 3, 150, 150] });
+ */
+export { exportOnnx, exportOnnxBytes, type ExportOptions } from "./onnx/export.ts";
+/** The ONNX protobuf reader: a file → a typed graph (nodes, attributes, initializers). */
+export { type OnnxModel, readOnnx, readOnnxFile } from "./onnx/read.ts";
+/**
+ * Layer codecs: how a layer family is imported from and exported to ONNX, registered by op
+ * type; a plugin layer registers its own in the same file (see plugins/README.md).
+ *
+ * @example
+ * registerCodec({ name: "median_pool", opTypes: ["MedianPool"], import: …, export: … });
+ */
+export { type Codec, registerCodec } from "./onnx/codec.ts";
+/**
+ * Transfer learning: a new head on an imported backbone (frozen, or with its last block
+ * trainable), as the Intel pipeline uses it.
+ *
+ * @example
+ * const net = transferModel(await importOnnxFile("vgg16-12.onnx"), { classes: 6, hidden: [256], dropout: 0.3 });
+ */
+export { transferModel, TransferNet, type TransferOptions } from "./models/transfer.ts";
 /** The pipeline-file contract used by `deno task pipeline`. */
-export { definePipeline, type Pipeline, TrainingError, UsageError } from "./training/pipeline.ts";
+export {
+  definePipeline,
+  flagOption,
+  numberOption,
+  type OptionSpec,
+  type Options,
+  type OptionValues,
+  type Pipeline,
+  type PipelineDefinition,
+  stringOption,
+  TrainingError,
+  UsageError,
+} from "./training/pipeline.ts";

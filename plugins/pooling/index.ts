@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type Plugin, register } from "../registry.ts";
+import { register } from "../registry.ts";
 import { adaptiveAvgPoolPlugin } from "./adaptive.ts";
 import { avgPoolPlugin } from "./average.ts";
 import { globalAvgPoolPlugin, globalMaxPoolPlugin } from "./global.ts";
@@ -28,15 +28,10 @@ export { LpPool2d, lpPool2d, type LpPoolOptions } from "./lp.ts";
 export { MaxPool2d, maxPool2d, type MaxPoolOptions } from "./max.ts";
 export type { Padding, Pair, WindowOptions } from "./window.ts";
 
-/** Every pooling plugin this module registers. */
-export const poolingPlugins: readonly Plugin<never, unknown>[] = [
-  maxPoolPlugin,
-  avgPoolPlugin,
-  l2PoolPlugin,
-  lpPoolPlugin,
-  globalAvgPoolPlugin,
-  globalMaxPoolPlugin,
-  adaptiveAvgPoolPlugin,
-] as Plugin<never, unknown>[];
-
-for (const p of poolingPlugins) register(p);
+register(maxPoolPlugin);
+register(avgPoolPlugin);
+register(l2PoolPlugin);
+register(lpPoolPlugin);
+register(globalAvgPoolPlugin);
+register(globalMaxPoolPlugin);
+register(adaptiveAvgPoolPlugin);
