@@ -274,36 +274,34 @@ export class ProtoReader {
 
   /** Appends a repeated float field (packed or not) to `out`. */
   repeatedFloat(out: number[]): void {
-    if (this.wire === WIRE_FIXED32) {
-      out.push(this.float());
-    } else if (this.wire === WIRE_LEN) {
-      const inner = this.message();
-      if ((inner.end - inner.pos) % 4 !== 0) {
-        throw new ProtoError(`packed floats of odd length`, inner.pos, false);
-      }
-      while (inner.pos < inner.end) out.push(inner.float());
-    } else {
-      throw new ProtoError(
-        `field ${this.field} has ${wireTypeName(this.wire)}, expected 32-bit`,
-        this.tagOffset,
-        false,
-      );
-    }
+    this.#repeatedFixed(out, WIRE_FIXED32, 4, (r) => r.float(), "floats", "32-bit");
   }
 
   /** Appends a repeated double field (packed or not) to `out`. */
   repeatedDouble(out: number[]): void {
-    if (this.wire === WIRE_FIXED64) {
-      out.push(this.double());
+    this.#repeatedFixed(out, WIRE_FIXED64, 8, (r) => r.double(), "doubles", "64-bit");
+  }
+
+  /** A repeated fixed-width field: one value, or a packed run of `width`-byte values. */
+  #repeatedFixed(
+    out: number[],
+    wire: number,
+    width: number,
+    read: (r: ProtoReader) => number,
+    what: string,
+    expected: string,
+  ): void {
+    if (this.wire === wire) {
+      out.push(read(this));
     } else if (this.wire === WIRE_LEN) {
       const inner = this.message();
-      if ((inner.end - inner.pos) % 8 !== 0) {
-        throw new ProtoError(`packed doubles of odd length`, inner.pos, false);
+      if ((inner.end - inner.pos) % width !== 0) {
+        throw new ProtoError(`packed ${what} of odd length`, inner.pos, false);
       }
-      while (inner.pos < inner.end) out.push(inner.double());
+      while (inner.pos < inner.end) out.push(read(inner));
     } else {
       throw new ProtoError(
-        `field ${this.field} has ${wireTypeName(this.wire)}, expected 64-bit`,
+        `field ${this.field} has ${wireTypeName(this.wire)}, expected ${expected}`,
         this.tagOffset,
         false,
       );
