@@ -6,6 +6,7 @@
 
 /** Bad flags or bad input: exit code 2. */
 export class UsageError extends Error {
+  /** Always "UsageError". */
   override name = "UsageError";
   /** Builds the error from its message (line breaks folded into spaces: one line). */
   constructor(message: string) {
@@ -15,5 +16,6 @@ export class UsageError extends Error {
 
 /** Training failed (for example a diverging loss): exit code 1. */
 export class TrainingError extends Error {
+  /** Always "TrainingError". */
   override name = "TrainingError";
 }

@@ -8,8 +8,11 @@
 
 /** A window of a buffer bound to one shader binding (offset and size in bytes). */
 export interface BufferWindow {
+  /** The buffer the window lies in. */
   buffer: GPUBuffer;
+  /** Start of the window, in bytes (a multiple of the device's `offsetAlign`). */
   offset: number;
+  /** Length of the window, in bytes. */
   size: number;
 }
 
@@ -21,16 +24,27 @@ export type Bindable = Binding | GPUTextureView;
 
 /** Counters that show whether the engine leaks: live buffers and bytes handed out. */
 export interface GpuStats {
+  /** Buffers handed out by `acquire` and not yet released. */
   liveBuffers: number;
+  /** Bytes of the live buffers (their bucketed sizes, not the sizes asked for). */
   liveBytes: number;
+  /** Released buffers waiting in the pool for reuse. */
   pooledBuffers: number;
+  /** Bytes of the pooled buffers. */
   pooledBytes: number;
+  /** Buffers created on the device since start (pool misses; readback staging excluded). */
   createdBuffers: number;
+  /** Compiled compute pipelines in the cache (one per distinct WGSL source). */
   pipelines: number;
+  /** Compute dispatches recorded since start. */
   dispatches: number;
+  /** Command buffers submitted to the queue since start. */
   submits: number;
+  /** Textures handed out by `acquireTexture` and not yet released. */
   liveTextures: number;
+  /** Released textures waiting in the pool for reuse. */
   pooledTextures: number;
+  /** Textures created on the device since start (pool misses). */
   createdTextures: number;
 }
 
@@ -73,13 +87,17 @@ export function adapterVariant(info: GPUAdapterInfo): "cpu" | "gpu" {
 
 /** The process-wide GPU context. Get it with `initGpu()` once, then `gpu()` anywhere. */
 export class Gpu {
+  /** The WebGPU device every buffer, pipeline and dispatch belongs to. */
   readonly device: GPUDevice;
+  /** What the adapter reports about itself (vendor, architecture, description). */
   readonly info: GPUAdapterInfo;
   /** The kernel family: "cpu" on software adapters, "gpu" on real ones (`adapterVariant`). */
   readonly variant: "cpu" | "gpu";
   /** Largest byte size one storage binding may cover on this device. */
   readonly maxBindingBytes: number;
+  /** Largest byte size of one buffer (`maxBufferSize`); `acquire` throws above it. */
   readonly maxBufferBytes: number;
+  /** Alignment, in bytes, of a binding's offset (`minStorageBufferOffsetAlignment`). */
   readonly offsetAlign: number;
   /** `maxTextureDimension2D` of the device. */
   readonly maxTextureDim: number;
@@ -104,6 +122,7 @@ export class Gpu {
     createdTextures: 0,
   };
 
+  /** Wraps an acquired device; use `initGpu()`, which requests the limits the engine needs. */
   constructor(device: GPUDevice, info: GPUAdapterInfo) {
     this.device = device;
     this.info = info;
@@ -371,7 +390,7 @@ let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 
 /** The line printed when no WebGPU adapter exists. */
-export const NO_ADAPTER =
+export const NO_ADAPTER: string =
   "no WebGPU adapter: install Mesa's software driver (apt-get install mesa-vulkan-drivers) " +
   "and run with DENO_WEBGPU_BACKEND=vulkan, or install your GPU's Vulkan driver";
 

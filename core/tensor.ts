@@ -17,10 +17,15 @@ class Storage {
 
 /** What autograd records for one op: its inputs and how to turn the output's grad into theirs. */
 export interface GradNode {
+  /** Recording order; `backward()` visits nodes from the latest to the earliest. */
   readonly seq: number;
+  /** The op's inputs, one gradient slot each. */
   readonly inputs: Tensor[];
+  /** Kept aliases of the inputs (and extras) for `backward`; emptied when the graph is released. */
   readonly saved: Tensor[];
+  /** Maps the output's gradient and `saved` to one gradient (or null) per input, shaped like it. */
   readonly backward: (g: Tensor, saved: Tensor[]) => (Tensor | null)[];
+  /** The op's name, quoted in errors. */
   readonly name: string;
 }
 
@@ -36,7 +41,9 @@ export function sizeOf(shape: readonly number[]): number {
 
 /** A float32 tensor living on the GPU. */
 export class Tensor {
+  /** Dimensions, outermost first (frozen; [] for a scalar). */
   readonly shape: readonly number[];
+  /** Element count (the product of `shape`). */
   readonly size: number;
   /** Identity shared by aliases of the same value (used to route gradients). */
   readonly id: number;

@@ -86,17 +86,24 @@ export class TransferNet extends Module {
   readonly frozenCount: number;
   /** Adaptive pool to 7×7 ("torchvision" head) or null. */
   readonly avgpool: AdaptiveAvgPool2d | null;
+  /** Flattens the feature map to [N, C·H·W] before the classifier (name `flatten`). */
   readonly flatten: Flatten;
+  /**
+   * The head (`classifier.N`): new Linear + ReLU + Dropout layers ("flatten"), or the original
+   * fc layers with a new last Linear ("torchvision").
+   */
   readonly classifier: Container;
   /** The value name in the source graph where the frozen part ends (for cutting the file). */
   readonly frozenOutput: string;
   /** Shape of one frozen feature map [C, H, W] for `inputSize`. */
   readonly featureShape: number[];
+  /** Input [channels, height, width] the shapes were measured at (default [3, 150, 150]). */
   readonly inputSize: readonly [number, number, number];
   /** The imported net this came from (its source model cuts the frozen sub-graph). */
   readonly base: OnnxNet;
   readonly #frozenModules: Module[];
 
+  /** Takes over `base`'s layers (disposes the unused); throws on a graph that is not VGG-style. */
   constructor(base: OnnxNet, opts: TransferOptions) {
     super();
     this.base = base;
@@ -235,6 +242,7 @@ export class TransferNet extends Module {
     return this.classifier.forward(y);
   }
 
+  /** x [N, C, H, W] → [N, classes]: the frozen part, then `forwardHead`. */
   forward(x: Tensor): Tensor {
     return this.forwardHead(this.forwardFrozen(x));
   }

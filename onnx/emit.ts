@@ -28,6 +28,7 @@ export function join(prefix: string, name: string): string {
 
 /** Collects nodes and initializers while the forward pass walks the modules. */
 export class Emitter {
+  /** The nodes added so far, in graph order. */
   readonly nodes: OnnxNode[] = [];
   /** Initializers whose data is read from GPU tensors at the end. */
   readonly fromTensors = new Map<string, Tensor>();
@@ -75,10 +76,13 @@ export class Emitter {
  */
 export class ExportContext {
   /**
+   * The context of one module's export step.
+   *
    * @param emitter where nodes go
    * @param prefix the module's dotted path (may be empty)
    * @param inputs the ONNX names of its inputs
    * @param xs its input tensors at batch 1 (shapes fix sizes such as explicit pads)
+   * @param moduleName the node name when `prefix` is empty (the lowercased class name)
    */
   constructor(
     readonly emitter: Emitter,

@@ -25,9 +25,12 @@ export { runChain };
  * const head = new Container([["0", new Linear(8192, 256)], ["1", new ReLU()]]);
  */
 export class Container extends Module {
+  /** The modules in run order. */
   readonly layers: Module[] = [];
+  /** Each module's name, parallel to `layers`. */
   readonly names: string[] = [];
 
+  /** Adds `entries` ([name, module] pairs) in order. */
   constructor(entries: readonly (readonly [string, Module])[] = []) {
     super();
     for (const [n, m] of entries) this.add(n, m);
@@ -47,6 +50,7 @@ export class Container extends Module {
     return k < 0 ? undefined : this.layers[k];
   }
 
+  /** Runs the layers in order, fusing pairs a rule allows (see `runChain`). */
   forward(x: Tensor): Tensor {
     return runChain(this.layers, x);
   }
@@ -92,17 +96,24 @@ export interface OnnxNetSpec {
  * const logits = noGrad(() => net.forward(x));
  */
 export class OnnxNet extends Module {
+  /** One step per tensor-producing node, in run order. */
   readonly steps: GraphStep[];
   /** Whether every step feeds the next (then `forward` is the Sequential fast path). */
   readonly chain: boolean;
+  /** The graph input's name (what `forward`'s `x` stands for). */
   readonly inputName: string;
+  /** The graph input's declared shape (a null or named dim is dynamic). */
   readonly inputShape: OnnxDim[];
+  /** The graph output's name (the value `forward` returns). */
   readonly outputName: string;
+  /** The file's default-domain opset version. */
   readonly opset: number;
+  /** Where the model came from, for messages. */
   readonly file: string;
   /** The source model, when kept (for `cutModel`). */
   source?: OnnxModel;
 
+  /** Registers each step's module under its dotted path, then switches to eval mode. */
   constructor(spec: OnnxNetSpec) {
     super();
     this.steps = spec.steps;
@@ -151,6 +162,7 @@ export class OnnxNet extends Module {
     return this.steps.slice(from, to).map((s) => s.module);
   }
 
+  /** Runs the steps on `x`: the chain fast path, or a table of named values freed after use. */
   forward(x: Tensor): Tensor {
     if (this.chain) return runChain(this.modules(), x);
     const env = new Map<string, Tensor>([[this.inputName, x]]);

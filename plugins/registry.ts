@@ -19,10 +19,13 @@ export const KINDS: Readonly<Record<PluginKind, string>> = {
 
 /** A plugin: a named factory of one kind. */
 export interface Plugin<O = Record<string, unknown>, T = unknown> {
+  /** What it makes (see `KINDS`); names are unique per kind. */
   kind: PluginKind;
+  /** The name it is found by (case-insensitive), e.g. "adam". */
   name: string;
   /** One line on what it does (shown when listing). */
   description?: string;
+  /** Makes one instance from `options` (what `create(kind, name, options)` calls). */
   create(options: O): T;
 }
 

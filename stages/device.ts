@@ -8,10 +8,15 @@ import type { Batch } from "./types.ts";
 
 /** A batch whose images and labels live on the GPU. */
 export interface DeviceBatch {
+  /** The images, [N, C, H, W]. */
   x: Tensor;
+  /** The labels as float32 class indices, [N]. */
   y: Tensor;
+  /** The labels on the CPU (the batch's own array). */
   labels: Int32Array;
+  /** One source file per image, in batch order. */
   paths: string[];
+  /** Images in the batch (N). */
   n: number;
 }
 

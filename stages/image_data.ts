@@ -18,12 +18,19 @@ export { dataSummary };
 
 /** Options of `openImageData`. */
 export interface ImageDataOptions {
+  /** The data folder (Intel layout, train/test folders or one folder per class). */
   root: string;
+  /** Side of the square images the batches hold, in pixels (default 150). */
   size?: number;
+  /** Channels, mean and std of the normalization (default: 3 channels, ImageNet's mean and std). */
   normalize?: NormalizeOptions;
+  /** Training augmentations (seeded from `seed` and the epoch); none when undefined. */
   augment?: Omit<AugmentOptions, "seed" | "epoch">;
+  /** Fail a stream on the first unusable file instead of skipping it (default false). */
   strict?: boolean;
+  /** Seed of the validation split, the per-epoch shuffle and the augmentations. */
   seed: number;
+  /** Decode workers shared by every stream (default 2). */
   workers?: number;
   /**
    * Apply each image's EXIF orientation, as Pillow's `exif_transpose` does (default true);
@@ -34,9 +41,13 @@ export interface ImageDataOptions {
 
 /** An opened data set with its batch streams. */
 export interface ImageData {
+  /** The files found: layout, classes, training, test (`val`) and unlabelled lists. */
   dataset: ImageDataset;
+  /** Class names in label order (sorted folder names). */
   classes: string[];
+  /** Decoded and skipped counts of every stream so far (shared by all of them). */
   report: DataReport;
+  /** One epoch's training batches: shuffled and augmented from the seed and `epoch`. */
   train(epoch: number, batchSize: number): ReadableStream<Batch>;
   /** Batches of `files` (default: the test split) in order, without augmentation. */
   test(batchSize: number, files?: readonly FileEntry[]): ReadableStream<Batch>;
@@ -50,6 +61,7 @@ export interface ImageData {
    * left out, with the reason. Call it after the run's last epoch and evaluation.
    */
   summary(): string;
+  /** Stops the shared decode workers (call it once the run is done with every stream). */
   close(): void;
 }
 

@@ -16,22 +16,33 @@ import type { Batch } from "./types.ts";
 export interface ImageBatchOptions {
   /** Seed for shuffling and augmentation; no shuffle when undefined. */
   seed?: number;
+  /** Epoch index: picks that epoch's shuffle and augmentation draws (default 0). */
   epoch?: number;
+  /** Images per batch. */
   batchSize: number;
+  /** Drop the last batch when it is not full (default false). */
   dropLast?: boolean;
   /** Output size (default 150×150). */
   width?: number;
+  /** Output height in pixels (default 150). */
   height?: number;
+  /** Channels, mean and std of the normalization (default: 3 channels, ImageNet's). */
   normalize?: NormalizeOptions;
   /** Apply EXIF orientations (default true); false for torchvision's `ImageFolder` pixels. */
   exif?: boolean;
   /** Augmentations (seed and epoch are filled in); none when undefined. */
   augment?: Omit<AugmentOptions, "seed" | "epoch">;
+  /** Decode workers when no `pool` is given (default: 2, or 1 on a 1-core machine). */
   workers?: number;
+  /** Most files in flight at once (default: 4 per worker, at least 2). */
   prefetch?: number;
+  /** A decode pool to share across epochs (left open; overrides `workers`). */
   pool?: DecodePool;
+  /** Fail the stream on an unusable file instead of skipping it (default false). */
   strict?: boolean;
+  /** Counts decoded and skipped files. */
   report?: DataReport;
+  /** Called for each skipped file (default: `console.warn` naming it). */
   onSkip?: (s: SkippedFile) => void;
 }
 

@@ -15,10 +15,18 @@ export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
 
 /** The shape of a data folder as recognised. */
 export interface Layout {
+  /**
+   * Intel's nested or flattened download, `train/` + `test/` folders, a class-per-folder
+   * tree, or a folder of unlabelled images.
+   */
   kind: "intel" | "intel-flat" | "train-test" | "image-folder" | "unlabelled";
+  /** The data folder as given. */
   root: string;
+  /** The labelled training folder (one sub-folder per class); absent for unlabelled images. */
   train?: string;
+  /** The test folder (`seg_test`, or `test`/`val`/`valid`/`validation`), when there is one. */
   test?: string;
+  /** The folder of unlabelled images (`seg_pred`, or the root itself), when there is one. */
   pred?: string;
 }
 
@@ -35,14 +43,19 @@ export interface ImageFolder {
 
 /** A whole data set: training files, validation files (test folder or split) and more. */
 export interface ImageDataset {
+  /** The layout recognised. */
   layout: Layout;
+  /** Class names in label order (sorted folder names); empty for unlabelled images. */
   classes: string[];
+  /** The training files. */
   train: FileEntry[];
+  /** The files evaluated each epoch: the test folder's, or a seeded split of training. */
   val: FileEntry[];
   /** Where `val` came from. */
   valFrom: "test-folder" | "split";
   /** Unlabelled files for prediction, when the layout has them. */
   pred: FileEntry[];
+  /** Files left out at listing (not an image file type), with the reason. */
   ignored: SkippedFile[];
   /**
    * Hidden entries (names starting with ".", such as `.DS_Store`; a hidden folder counts

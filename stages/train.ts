@@ -14,16 +14,21 @@ import { type DeviceBatch, disposeDeviceBatch } from "./device.ts";
 
 /** What the optimizer must offer the train step. */
 export interface StepOptimizer {
+  /** Applies one update from the parameters' current gradients. */
   step(): void;
+  /** Clears the gradients, ready for the next step's backward. */
   zeroGrad(): void;
 }
 
 /** Options of `trainStep`. */
 export interface TrainStepOptions {
+  /** The network; switched to train mode when the stage starts. */
   model: Module;
   /** The loss of the model's output against class indices (e.g. `nll` after LogSoftmax). */
   loss: (out: Tensor, y: Tensor) => Tensor;
+  /** Steps once per batch, then clears the gradients. */
   optimizer: StepOptimizer;
+  /** The epoch number (1-based in `fit`), quoted in results and in the divergence error. */
   epoch: number;
   /** Steps between readbacks of the running loss (default 50). */
   readEvery?: number;
@@ -39,6 +44,7 @@ export interface TrainStepOptions {
 
 /** Emitted every `readEvery` steps and once at the end of the epoch (`final`). */
 export interface StepResult {
+  /** The epoch the result belongs to (`TrainStepOptions.epoch`). */
   epoch: number;
   /** Steps done in this epoch. */
   step: number;
@@ -46,8 +52,11 @@ export interface StepResult {
   images: number;
   /** Mean training loss and accuracy over the epoch so far. */
   loss: number;
+  /** Fraction in [0, 1] of this epoch's images classified right so far (NaN before any). */
   accuracy: number;
+  /** Wall-clock seconds since `trainStep()` made this stage. */
   seconds: number;
+  /** The epoch's last result (also true when `stop()` cut it short). */
   final: boolean;
   /** The epoch was cut short by `stop()` (the run resumes from here). */
   interrupted?: boolean;

@@ -12,7 +12,9 @@ export type StopSignal = keyof typeof SIGNAL_EXIT;
 
 /** The run stopped on a signal after writing its checkpoint. */
 export class InterruptedError extends Error {
+  /** Always "InterruptedError". */
   override name = "InterruptedError";
+  /** `signal`: the signal that stopped the run; `what`: the message (run, where, checkpoint). */
   constructor(readonly signal: StopSignal, what: string) {
     super(what);
   }

@@ -10,7 +10,9 @@ import { join } from "node:path";
 
 /** What a lock file holds. */
 export interface LockInfo {
+  /** The holder's process id. */
   pid: number;
+  /** The holder's host name (a dead holder is taken over only on the same host). */
   host: string;
   /** ISO time the holder took the lock. */
   started: string;
@@ -20,7 +22,9 @@ export interface LockInfo {
 
 /** The lock is held by a live process (exit code 3). */
 export class LockHeldError extends Error {
+  /** Always "LockHeldError". */
   override name = "LockHeldError";
+  /** `path`: the lock file; `holder`: what it holds (null when unreadable); `what`: the message. */
   constructor(readonly path: string, readonly holder: LockInfo | null, what: string) {
     super(what);
   }
@@ -28,8 +32,11 @@ export class LockHeldError extends Error {
 
 /** A held lock; `release()` removes the file (only if it is still ours). */
 export interface Lock {
+  /** The lock file, `<dir>/.lock`. */
   readonly path: string;
+  /** What this process wrote into it. */
   readonly info: LockInfo;
+  /** Removes the lock file, only if it still holds this process's pid. */
   release(): void;
 }
 

@@ -12,8 +12,11 @@ export type OptionType = "number" | "string" | "boolean";
 
 /** One option of a pipeline, exposed as `--name value`. */
 export interface OptionSpec {
+  /** How the flag's value is parsed ("number" must be finite; "boolean" takes no value). */
   type: OptionType;
+  /** The value when the flag is not given (shown in `--help`); none: undefined. */
   default?: number | string | boolean;
+  /** One line for `--help`. */
   help: string;
 }
 
@@ -36,24 +39,32 @@ export type OptionValues<S extends Record<string, OptionSpec>> = {
 
 /** A pipeline as `definePipeline` returns it. */
 export interface Pipeline<O extends Options = Options> {
+  /** The pipeline's name, as its file's (`intel` for `intel.ts`): usage prints `<name>.ts`. */
   name: string;
+  /** One paragraph shown in `--help`. */
   description: string;
+  /** The options by key; key `batchSize` is the flag `--batch-size`. */
   options: Record<string, OptionSpec>;
   /**
    * Range checks of the options (UsageError, exit 2), runnable without starting anything:
    * `deno task retrain` calls it before taking the registry's lock.
    */
   check?(opts: O): void;
+  /** Runs the pipeline; what it throws decides the exit code (see the module comment). */
   run(opts: O): Promise<void>;
 }
 
 /** What a pipeline file declares: its options' specs, and functions of their typed values. */
 export interface PipelineDefinition<S extends Record<string, OptionSpec>> {
+  /** The pipeline's name, as its file's (`intel` for `intel.ts`): usage prints `<name>.ts`. */
   name: string;
+  /** One paragraph shown in `--help`. */
   description: string;
+  /** The options' specs by key; key `batchSize` is the flag `--batch-size`. */
   options: S;
   /** Range checks (UsageError, exit 2), run before anything starts. */
   check?(opts: OptionValues<S>): void;
+  /** Runs the pipeline with the parsed, typed options; what it throws decides the exit code. */
   run(opts: OptionValues<S>): Promise<void>;
 }
 

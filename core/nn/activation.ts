@@ -7,6 +7,7 @@ import { Module } from "./module.ts";
 
 /** max(x, 0). */
 export class ReLU extends Module {
+  /** Elementwise max(x, 0), any shape. */
   forward(x: Tensor): Tensor {
     return relu(x);
   }
@@ -14,6 +15,7 @@ export class ReLU extends Module {
 
 /** The logistic sigmoid. */
 export class Sigmoid extends Module {
+  /** Elementwise 1 / (1 + e⁻ˣ), any shape. */
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
@@ -21,6 +23,7 @@ export class Sigmoid extends Module {
 
 /** Hyperbolic tangent. */
 export class Tanh extends Module {
+  /** Elementwise tanh(x), any shape. */
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
@@ -28,6 +31,7 @@ export class Tanh extends Module {
 
 /** Arctangent. */
 export class Atan extends Module {
+  /** Elementwise atan(x), any shape. */
   forward(x: Tensor): Tensor {
     return atan(x);
   }
@@ -35,6 +39,7 @@ export class Atan extends Module {
 
 /** The binary step (gradient zero). */
 export class Step extends Module {
+  /** Elementwise 1 where x > 0, else 0 (no gradient), any shape. */
   forward(x: Tensor): Tensor {
     return step(x);
   }
@@ -42,9 +47,11 @@ export class Step extends Module {
 
 /** Softmax along an axis (default: the last). */
 export class Softmax extends Module {
+  /** `axis`: the axis to normalise over (negative counts from the end; default -1). */
   constructor(readonly axis = -1) {
     super();
   }
+  /** Softmax of `x` along `axis`. */
   forward(x: Tensor): Tensor {
     return softmax(x, this.axis);
   }
@@ -52,9 +59,11 @@ export class Softmax extends Module {
 
 /** Log-softmax along an axis (default: the last). */
 export class LogSoftmax extends Module {
+  /** `axis`: the axis to normalise over (negative counts from the end; default -1). */
   constructor(readonly axis = -1) {
     super();
   }
+  /** Log-softmax of `x` along `axis`. */
   forward(x: Tensor): Tensor {
     return logSoftmax(x, this.axis);
   }
@@ -62,6 +71,7 @@ export class LogSoftmax extends Module {
 
 /** Flattens every axis after the first: [n, …] → [n, ∏…]. */
 export class Flatten extends Module {
+  /** Reshapes [n, …] to [n, ∏…] (a view, no copy). */
   forward(x: Tensor): Tensor {
     return reshape(x, [x.shape[0], x.size / x.shape[0]]);
   }

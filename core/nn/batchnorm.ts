@@ -31,14 +31,22 @@ export interface BatchNormOptions {
  * bn.eval();               // now normalises with the running statistics
  */
 export class BatchNorm extends Module {
+  /** γ, [C], ones at start (`weight`); null without `affine`. */
   readonly weight: Tensor | null;
+  /** β, [C], zeros at start (`bias`); null without `affine`. */
   readonly bias: Tensor | null;
+  /** Running mean, [C] (buffer `running_mean`); null without `trackRunningStats`. */
   readonly runningMean: Tensor | null;
+  /** Running unbiased variance, [C] (buffer `running_var`); null without `trackRunningStats`. */
   readonly runningVar: Tensor | null;
+  /** Training batches seen, a float32 scalar; null without `trackRunningStats`. */
   readonly numBatchesTracked: Tensor | null;
+  /** Added to the variance before the square root (default 1e-5). */
   readonly eps: number;
+  /** Running-average weight of each batch statistic (default 0.1); null: cumulative average. */
   readonly momentum: number | null;
 
+  /** `numFeatures`: C, the size of axis 1; throws unless a positive integer. */
   constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
     super();
     if (!(Number.isInteger(numFeatures) && numFeatures > 0)) {
@@ -65,6 +73,7 @@ export class BatchNorm extends Module {
     }
   }
 
+  /** Normalises `x` over every axis but 1; throws unless axis 1 has `numFeatures` entries. */
   forward(x: Tensor): Tensor {
     if (x.shape.length < 2 || x.shape[1] !== this.numFeatures) {
       this.checkInput(x, [x.shape.length], `[N, ${this.numFeatures}, …]`);
@@ -81,6 +90,7 @@ export class BatchNorm extends Module {
 
 /** Batch normalisation of [N, C] or [N, C, L] (PyTorch's BatchNorm1d). */
 export class BatchNorm1d extends BatchNorm {
+  /** Normalises a [N, C] or [N, C, L] input; throws on any other rank or C. */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, [2, 3], `[N, ${this.numFeatures}] or [N, ${this.numFeatures}, L]`);
     return super.forward(x);
@@ -89,6 +99,7 @@ export class BatchNorm1d extends BatchNorm {
 
 /** Batch normalisation of [N, C, H, W] (PyTorch's BatchNorm2d). */
 export class BatchNorm2d extends BatchNorm {
+  /** Normalises a [N, C, H, W] input; throws on any other rank or C. */
   override forward(x: Tensor): Tensor {
     this.checkInput(x, [4], `[N, ${this.numFeatures}, H, W]`);
     return super.forward(x);

@@ -33,11 +33,19 @@ export interface Conv2dOptions extends Conv2dOpOptions {
  * const local = new Conv2d(3, 8, 5, { bias: "untied", inputSize: [32, 32] });
  */
 export class Conv2d extends Module {
+  /** Filters, [out, in/groups, kh, kw] (`weight`). */
   readonly weight: Tensor;
+  /** Bias (`bias`): [out] when tied, [out, OH, OW] when untied, null when off. */
   readonly bias: Tensor | null;
+  /** [kh, kw], a single number given expanded to both. */
   readonly kernelSize: [number, number];
+  /** What `forward` passes to `conv2d`: stride, padding, dilation, groups, relu. */
   readonly options: Conv2dOpOptions;
 
+  /**
+   * `kernelSize`: one size or [kh, kw]. Throws unless `groups` divides both channel counts,
+   * and on an untied bias without `inputSize`.
+   */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,

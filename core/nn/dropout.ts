@@ -24,8 +24,10 @@ export interface DropoutOptions {
  * const y = drop.forward(x); // training: masked and scaled; after drop.eval(): y === x
  */
 export class Dropout extends Module {
+  /** The generator that draws the masks (registered as the generator `mask`). */
   readonly masks: DropoutGenerator;
 
+  /** `p`: the drop probability (default 0.5); throws unless in [0, 1]. */
   constructor(readonly p = 0.5, opts: DropoutOptions = {}) {
     super();
     if (!(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
@@ -33,6 +35,7 @@ export class Dropout extends Module {
     this.generator("mask", { rngState: () => g.state(), setRngState: (s) => g.setState(s) });
   }
 
+  /** Training: `x` masked and scaled by 1/(1 − p), one fresh mask per call; eval: `x` itself. */
   forward(x: Tensor): Tensor {
     return this.training ? dropout(x, this.p, this.masks) : x;
   }
@@ -47,6 +50,7 @@ export class Dropout extends Module {
     this.masks.setState(s);
   }
 
+  /** Releases the module and the mask generator's GPU copy of its state (a shared one included). */
   override dispose(): void {
     super.dispose();
     this.masks.dispose();

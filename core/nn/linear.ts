@@ -25,9 +25,12 @@ export interface LinearOptions {
  * const y = fc.forward(x); // x: [n, 784] → y: [n, 256]
  */
 export class Linear extends Module {
+  /** W, [out, in] (`weight`). */
   readonly weight: Tensor;
+  /** b, [out] (`bias`); null with `bias: false`. */
   readonly bias: Tensor | null;
 
+  /** `inFeatures` → `outFeatures`: the feature sizes of the input [n, in] and output [n, out]. */
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
     super();
     const rng = opts.rng ?? new Rng(opts.seed ?? 0);

@@ -9,7 +9,9 @@ import { type Tensor } from "../tensor.ts";
 
 /** One entry of a state dictionary: shape and float32 values. */
 export interface StateEntry {
+  /** The tensor's shape. */
   shape: number[];
+  /** The values, row-major, as many as the shape holds. */
   data: Float32Array;
 }
 

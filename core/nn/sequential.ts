@@ -98,14 +98,17 @@ export function runChain(layers: readonly Module[], x: Tensor): Tensor {
  * const mlp = new Sequential(new Linear(2, 16), new ReLU(), new Linear(16, 2));
  */
 export class Sequential extends Module {
+  /** The modules in order (children "0", "1", …). */
   readonly layers: Module[];
 
+  /** Chains `layers`, registered as children under their indices. */
   constructor(...layers: Module[]) {
     super();
     this.layers = layers;
     layers.forEach((m, k) => this.child(String(k), m));
   }
 
+  /** Runs the layers in order, fusing pairs a rule allows (see `runChain`). */
   forward(x: Tensor): Tensor {
     return runChain(this.layers, x);
   }

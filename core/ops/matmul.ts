@@ -16,7 +16,9 @@ import { reshape, slice, stridedCopy } from "./shape.ts";
 
 /** Options of `matmul`. */
 export interface MatmulOptions {
+  /** Use the transpose of A's last two axes (default false). */
   transA?: boolean;
+  /** Use the transpose of B's last two axes (default false). */
   transB?: boolean;
 }
 

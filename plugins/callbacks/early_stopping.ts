@@ -31,24 +31,37 @@ export interface EarlyStoppingOptions {
 
 /** The counters of early stopping (for checkpoints; the weight copy is not in it). */
 export interface EarlyStoppingState {
+  /** `update()` calls so far (the next epoch's 0-based index). */
   epoch: number;
+  /** The best monitored value so far; null before the first. */
   best: number | null;
+  /** The 0-based epoch of `best`; -1 before any. */
   bestEpoch: number;
+  /** Epochs since the last improvement. */
   wait: number;
+  /** Whether `update()` has said to stop. */
   stopped: boolean;
 }
 
 /**
+ * Early stopping on one monitored metric: `start()` checks the name, `update()` each epoch
+ * says when to stop (restoring the best weights when it keeps them).
+ *
  * @example
  * const es = create<EarlyStopping>("callback", "early_stopping", { monitor: "val_acc", mode: "max" });
  * es.start(["loss", "val_loss", "val_acc"], model);
  * for (…each epoch…) if (es.update(metrics, model)) break; // best weights are back in model
  */
 export class EarlyStopping {
+  /** The watched metric's name (default "val_loss"). */
   readonly monitor: string;
+  /** "min" (default): lower is better; "max": higher is better. */
   readonly mode: "min" | "max";
+  /** Epochs in a row without improvement before stopping (default 3). */
   readonly patience: number;
+  /** The smallest change that counts as an improvement (default 0). */
   readonly minDelta: number;
+  /** Keep a GPU copy of the best weights and restore it on stop (default true). */
   readonly restoreBest: boolean;
   #epoch = 0;
   #best: number | null = null;
@@ -58,6 +71,10 @@ export class EarlyStopping {
   #started = false;
   #copy: Map<string, Tensor> | null = null;
 
+  /**
+   * Fills in the defaults; throws on a `mode` other than "min" or "max", a `patience` that
+   * is not a whole number ≥ 0, or a negative `minDelta`.
+   */
   constructor(opts: EarlyStoppingOptions = {}) {
     this.monitor = opts.monitor ?? "val_loss";
     this.mode = opts.mode ?? "min";

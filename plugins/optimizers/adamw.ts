@@ -12,6 +12,7 @@ import { optimizerPlugin, type OptimizerPluginOptions } from "./plugin.ts";
 
 /** Options of AdamW: Adam's plus the decoupled decay λ (`weightDecay`, default 0.01). */
 export interface AdamWOptions extends AdamOptions {
+  /** Decoupled decay λ: each step w ← w·(1 − ηλ) before Adam (default 0.01). */
   weightDecay?: number;
 }
 

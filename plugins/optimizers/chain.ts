@@ -92,6 +92,9 @@ export class Optimizer {
   #code = new Map<number, string>();
 
   /**
+   * Builds the optimizer; throws on an empty chain, an unknown hyper-parameter name or a
+   * parameter given twice.
+   *
    * @param params tensors, `[name, tensor]` pairs, or parameter groups
    *   (`{ params, lr?, …hyper }`), each group with its own values
    * @param links the chain (see `chain`), ending in an optimizer link such as `adam()`
@@ -195,6 +198,7 @@ export class Optimizer {
     if (k === undefined && v.lr !== undefined) this.#baseLr = v.lr;
   }
 
+  /** Group `k`'s live hyper-parameters; throws when there is no group `k`. */
   private group(k: number): Record<string, number> {
     const g = this.#groups[k];
     if (!g) throw new Error(`Optimizer: no group ${k} (have ${this.#groups.length})`);

@@ -62,7 +62,9 @@ export interface ParamGroup {
 
 /** Options of an Optimizer: the base learning rate and hyper-parameter overrides. */
 export interface OptimizerOptions {
+  /** The base learning rate of every group (default 0.001). */
   lr?: number;
+  /** Any link's hyper-parameter by name (unknown names throw). */
   [hyper: string]: number | undefined;
 }
 

@@ -30,6 +30,7 @@ export function sgd(): Link {
  * Parameters without a gradient (frozen, or unused this step) are skipped.
  */
 export class SGD extends Optimizer {
+  /** `params`: tensors or `[name, tensor]` pairs; `lr`: the learning rate η. */
   constructor(params: ParamList, lr: number) {
     super(params, [sgd()], { lr });
   }

@@ -24,8 +24,11 @@ export interface ParamEntry {
 
 /** A parameter's saved state as `loadState` accepts it (slots may be any number arrays). */
 export interface ParamStateIn {
+  /** The parameter's name as saved (informational: states match parameters by position). */
   name?: string;
+  /** Updates applied so far (must be an integer); Adam's bias correction counts from it. */
   step: number;
+  /** State slot values by key (`"adam.m"`), one per element; absent or empty: fresh slots. */
   slots?: Record<string, ArrayLike<number>>;
 }
 

@@ -143,11 +143,14 @@ export function adaptiveAvgPool2d(x: Tensor, output: Pair, name = "adaptiveAvgPo
  * const avgpool = new AdaptiveAvgPool2d({ output: 7 }); // VGG16's avgpool
  */
 export class AdaptiveAvgPool2d extends Module {
+  /** The output size [OH, OW]. */
   readonly output: [number, number];
+  /** Throws unless `output` is positive integers. */
   constructor(options: AdaptiveAvgPoolOptions) {
     super();
     this.output = outputOf("AdaptiveAvgPool2d", options.output);
   }
+  /** x [N, C, H, W] → [N, C, OH, OW]. */
   forward(x: Tensor): Tensor {
     return adaptiveAvgPool2d(x, this.output);
   }

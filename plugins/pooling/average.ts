@@ -149,6 +149,7 @@ export function avgPool2d(x: Tensor, opts: AvgPoolOptions): Tensor {
  * const pool = new AvgPool2d({ kernel: 3 }); // AvgPool(3, stride 3)
  */
 export class AvgPool2d extends WindowPool2d<AvgPoolOptions> {
+  /** Copies `options`; throws now on an invalid kernel, stride, dilation or padding. */
   constructor(options: AvgPoolOptions) {
     super("AvgPool2d", avgPool2d, options);
   }

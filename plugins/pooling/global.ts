@@ -40,6 +40,7 @@ export function globalMaxPool2d(x: Tensor): Tensor {
 
 /** Global average pooling as a layer. */
 export class GlobalAvgPool2d extends Module {
+  /** x [N, C, H, W] → [N, C, 1, 1], the mean of each plane. */
   forward(x: Tensor): Tensor {
     return globalAvgPool2d(x);
   }
@@ -47,6 +48,7 @@ export class GlobalAvgPool2d extends Module {
 
 /** Global max pooling as a layer. */
 export class GlobalMaxPool2d extends Module {
+  /** x [N, C, H, W] → [N, C, 1, 1], the maximum of each plane. */
   forward(x: Tensor): Tensor {
     return globalMaxPool2d(x);
   }

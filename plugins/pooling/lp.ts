@@ -124,6 +124,7 @@ export function lpPool2d(x: Tensor, opts: LpPoolOptions): Tensor {
  * const pool = new LpPool2d({ kernel: 2 });
  */
 export class LpPool2d extends WindowPool2d<LpPoolOptions> {
+  /** Copies `options`; throws now on an invalid kernel, stride, dilation or padding. */
   constructor(options: LpPoolOptions) {
     super("LpPool2d", lpPool2d, options);
   }

@@ -119,6 +119,7 @@ export function maxPool2d(x: Tensor, opts: MaxPoolOptions): Tensor {
  * const net = new Sequential(new Conv2d(1, 16, 3), new ReLU(), new MaxPool2d({ kernel: 2 }));
  */
 export class MaxPool2d extends WindowPool2d<MaxPoolOptions> {
+  /** Copies `options`; throws now on an invalid kernel, stride, dilation or padding. */
   constructor(options: MaxPoolOptions) {
     super("MaxPool2d", maxPool2d, options);
   }

@@ -269,7 +269,9 @@ export function gatherWindows(q: Geometry, body: string): string {
  * }
  */
 export abstract class WindowPool2d<O extends WindowOptions> extends Module {
+  /** A copy of the options the layer was made with, passed to its op on every call. */
   readonly options: O;
+  /** `name` labels errors; `op` runs the pool; throws now if `options` are invalid. */
   protected constructor(
     name: string,
     private readonly op: (x: Tensor, options: O) => Tensor,
@@ -279,6 +281,7 @@ export abstract class WindowPool2d<O extends WindowOptions> extends Module {
     this.options = { ...options };
     geometry(name, [1, 1, 1 << 20, 1 << 20], this.options); // validate early
   }
+  /** Runs the op on `x` [N, C, H, W] with `options`. */
   forward(x: Tensor): Tensor {
     return this.op(x, this.options);
   }

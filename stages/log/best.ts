@@ -7,8 +7,11 @@
 
 /** The figures the rule reads from an epoch (a metrics row, a summary epoch …). */
 export interface Scored {
+  /** The epoch number; the last tie-break (earlier wins). */
   epoch?: number | string | null;
+  /** The test loss; the first tie-break (lower wins). */
   TestLoss?: number | string | null;
+  /** Any other figure, such as the `by` metric (numbers or numeric strings; others never win). */
   [metric: string]: unknown;
 }
 

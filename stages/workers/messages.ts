@@ -5,9 +5,11 @@ import type { FloatImage, RawImage } from "../types.ts";
 
 /** What a worker does to each file after decoding (all optional, all serializable). */
 export interface SampleWork {
+  /** Resize to `width` × `height` as the resize stage does (alpha dropped unless kept). */
   size?: { width: number; height: number; keepAlpha?: boolean };
   /** Apply the EXIF orientation (default true); false keeps the pixels as stored. */
   exif?: boolean;
+  /** Normalize to planar floats with these options, as the normalize stage does. */
   normalize?: NormalizeOptions;
   /** Augmentations, without the generator: each job carries its own seed. */
   augment?: Omit<AugmentOptions, "rng">;
