@@ -17,7 +17,7 @@ import { checkOptions } from "../options.ts";
 
 /** Options of early stopping. */
 export interface EarlyStoppingOptions {
-  /** The metric to watch (default "val_loss"). */
+  /** The metric to watch (default "TestLoss", the name `fit` reports). */
   monitor?: string;
   /** "min" (default): lower is better; "max": higher is better (accuracy). */
   mode?: "min" | "max";
@@ -48,12 +48,12 @@ export interface EarlyStoppingState {
  * says when to stop (restoring the best weights when it keeps them).
  *
  * @example
- * const es = create<EarlyStopping>("callback", "early_stopping", { monitor: "val_acc", mode: "max" });
- * es.start(["loss", "val_loss", "val_acc"], model);
+ * const es = create<EarlyStopping>("callback", "early_stopping", { monitor: "TestAccuracy", mode: "max" });
+ * es.start(["TrainLoss", "TestLoss", "TestAccuracy"], model);
  * for (…each epoch…) if (es.update(metrics, model)) break; // best weights are back in model
  */
 export class EarlyStopping {
-  /** The watched metric's name (default "val_loss"). */
+  /** The watched metric's name (default "TestLoss", the name `fit` reports). */
   readonly monitor: string;
   /** "min" (default): lower is better; "max": higher is better. */
   readonly mode: "min" | "max";
@@ -76,7 +76,7 @@ export class EarlyStopping {
    * is not a whole number ≥ 0, or a negative `minDelta`.
    */
   constructor(opts: EarlyStoppingOptions = {}) {
-    this.monitor = opts.monitor ?? "val_loss";
+    this.monitor = opts.monitor ?? "TestLoss";
     this.mode = opts.mode ?? "min";
     this.patience = opts.patience ?? 3;
     this.minDelta = opts.minDelta ?? 0;

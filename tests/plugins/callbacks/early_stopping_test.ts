@@ -29,6 +29,10 @@ Deno.test("early_stopping: a monitored metric that does not exist is an error at
     () => new EarlyStopping({ restoreBest: false }).update({ val_loss: 1 }),
     /start\(\) before/,
   );
+  // The default monitor is the name fit reports, so a default EarlyStopping works under fit.
+  const dflt = new EarlyStopping({ restoreBest: false });
+  assertEquals(dflt.monitor, "TestLoss");
+  dflt.start({ TrainLoss: 0, TrainAccuracy: 0, TestLoss: 0, TestAccuracy: 0 });
   await assertThrows(
     () => create("callback", "early_stopping", { patiance: 2 }),
     /unknown option "patiance"/,
@@ -37,7 +41,10 @@ Deno.test("early_stopping: a monitored metric that does not exist is an error at
     () => new EarlyStopping({ mode: "up" as "min" }),
     /mode must be "min" or "max"/,
   );
-  await assertThrows(() => new EarlyStopping().start(METRICS), /needs the model/);
+  await assertThrows(
+    () => new EarlyStopping({ monitor: "val_loss" }).start(METRICS),
+    /needs the model/,
+  );
 });
 
 Deno.test("early_stopping: mode min / max, patience, min_delta", () => {
