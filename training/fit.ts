@@ -7,6 +7,10 @@
  * (`interrupt`) ends the epoch after the current step and writes a mid-epoch checkpoint
  * that resumes at the next batch.
  *
+ * A study's trial (`trial`) reports every epoch after it is logged and checkpointed, and
+ * a "prune" verdict ends the run there, its logs kept (as early stopping ends one); a
+ * resumed trial first reports the epochs its checkpoint restored.
+ *
  * Test hook: `WEBGPU_TRAIN_BLOCK_AFTER_STEP=N` (or `RUN@N` for one run of a grid) makes
  * the run print a line and wait after its step N until it is interrupted or killed, so
  * tests stop it at a known point.
@@ -37,6 +41,12 @@ export interface FitOptimizer {
 }
 
 export type { Stateful };
+
+/** A study's trial as `fit` sees it (training/search/worker.ts makes one). */
+export interface TrialReporter {
+  /** Reports an epoch (logged and checkpointed already); "prune" ends the run after it. */
+  report(m: EpochMetrics): Promise<"continue" | "prune">;
+}
 
 /** Options of `fit`. */
 export interface FitOptions {
@@ -71,6 +81,8 @@ export interface FitOptions {
   progress?: ProgressWriter;
   /** Extra scalars for the early-stopping monitor, computed per epoch. */
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
+  /** The study trial this run is: told every epoch, it may prune the run. */
+  trial?: TrialReporter;
 }
 
 /** The names early stopping and the best-epoch choice can monitor. */
@@ -225,8 +237,16 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
       `${o.run}: interrupted by ${o.interrupt!.signal} ${where}; checkpoint ${o.runDir}/last.ckpt`,
     );
   const epochTimes: number[] = [];
+  let pruned = false;
+  const prune = async (m: EpochMetrics) => {
+    if (!o.trial || (await o.trial.report(m)) !== "prune") return false;
+    progress.log(`${o.run}: pruned after epoch ${m.epoch} (the study's pruner)`);
+    return true;
+  };
   try {
-    for (let epoch = first; epoch <= o.epochs; epoch++) {
+    // A resumed trial's restored epochs are reported again (a re-queued trial has none).
+    for (const m of o.trial ? history : []) if ((pruned = await prune(m))) break;
+    for (let epoch = first; !pruned && epoch <= o.epochs; epoch++) {
       const t0 = performance.now();
       let last: StepResult | undefined;
       const skip = partial?.epoch === epoch ? partial.steps : 0;
@@ -313,13 +333,15 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
           `acc ${(100 * f.TestAccuracy).toFixed(2)}%  ${trainImgsPerSec.toFixed(1)} img/s  ` +
           `${seconds.toFixed(1)}s`,
       );
+      if ((pruned = await prune(m))) break;
       if (stop) {
         progress.log(`${o.run}: early stopping after epoch ${epoch} (best weights restored)`);
         break;
       }
       if (o.interrupt?.requested && epoch < o.epochs) throw interrupted(`after epoch ${epoch}`);
     }
-    // Reached when the run completed or early stopping ended it, never on an interruption.
+    // Reached when the run completed, early stopping or the pruner ended it, never on an
+    // interruption.
     await log.end();
   } finally {
     await logWriter.close().catch(() => {});

@@ -6,13 +6,7 @@ import type { Tensor } from "../core/tensor.ts";
 import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create, names } from "../plugins/registry.ts";
-import {
-  flagOption,
-  numberOption,
-  type Options,
-  stringOption,
-  UsageError,
-} from "./pipeline.ts";
+import { flagOption, numberOption, type Options, stringOption, UsageError } from "./pipeline.ts";
 
 /** Defaults a pipeline gives the shared flags (`weights` only where the pipeline uses it). */
 export interface TrainingDefaults {
@@ -43,6 +37,13 @@ export type TrainingSpecs<D extends TrainingDefaults> =
     strict: { type: "boolean"; default: false; help: string };
     noExif: { type: "boolean"; default: false; help: string };
     warmStart: { type: "string"; default: undefined; help: string };
+    search: { type: "string"; default: undefined; help: string };
+    trials: { type: "number"; default: undefined; help: string };
+    prune: { type: "string"; default: undefined; help: string };
+    study: { type: "string"; default: undefined; help: string };
+    storage: { type: "string"; default: undefined; help: string };
+    workers: { type: "number"; default: undefined; help: string };
+    searchWorker: { type: "string"; default: undefined; help: string };
   }
   & (D extends { weights: string } ? { weights: { type: "string"; default: string; help: string } }
     : Record<never, never>);
@@ -76,6 +77,22 @@ export function trainingOptions<const D extends TrainingDefaults>(d: D): Trainin
     warmStart: stringOption(
       "start from this checkpoint's weights (they must fit the model; fresh optimizer)",
     ),
+    // Hyper-parameter search (training/search/flags.ts checks them; unset: the grid).
+    search: stringOption(
+      "grid (default: every combination of --grid), random or tpe[:startup=10,candidates=24] " +
+        '(--trials draws from --grid, e.g. "lr=loguniform(1e-5,1e-2);batch_size=32,64")',
+    ),
+    trials: numberOption("trials of a --search random/tpe study (default 20)"),
+    prune: stringOption(
+      "stop poor trials after an epoch: none (default), median[:warmup=0,min_trials=5] or " +
+        "asha[:grace=1,eta=3], on the test accuracy",
+    ),
+    study: stringOption("the study's name: rerun to resume it, or join it (default: pipeline's)"),
+    storage: stringOption(
+      "the study's PostgreSQL URL, for workers on several machines (default <out>/study.sqlite)",
+    ),
+    workers: numberOption("worker processes of a study on this machine (default 1)"),
+    searchWorker: stringOption("internal: set by --workers on the worker processes it starts"),
   } as unknown as TrainingSpecs<D>;
 }
 

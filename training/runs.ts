@@ -12,13 +12,18 @@
  *
  * A new invocation into a used `--out` gets the next `version_N` (as Lightning numbers its
  * logs), so nothing ever appends to another invocation's rows.
+ *
+ * With `--search random` or `tpe` the plan is a study instead (`search/run_study.ts`):
+ * trials drawn from `--grid`'s space, shared by workers through a study store.
  */
 import { join } from "node:path";
 import { type Options, UsageError } from "./pipeline.ts";
+import { type GridSpec, launcher, resumeCommand, type RunPlan, type RunSpec } from "./run_spec.ts";
 import { checkTraining, hparamName, optionKey } from "./options.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
 import { bestRows, bestTable, expandGrid, type Grid, parseGrid, type Row } from "./grid.ts";
 import { writeGridReport } from "../stages/log/grid_report.ts";
+import { parseSpace, spaceToGrid } from "./search/space.ts";
 import { readCsv } from "../stages/log/csv.ts";
 import { Interrupt, InterruptedError } from "./interrupt.ts";
 import { acquireLock } from "./lock.ts";
@@ -33,60 +38,11 @@ import {
   writeRunStatus,
 } from "./session.ts";
 import { LAST } from "./checkpoint.ts";
+import { hasDistributionSyntax, NOT_HYPERPARAMETERS, searchFlags } from "./search/flags.ts";
+import { planStudy } from "./search/run_study.ts";
 
-/** One run of a grid: its name, folder and options, and what `fit` needs of them. */
-export interface RunSpec<O extends Options = Options> {
-  name: string;
-  dir: string;
-  csvPath: string;
-  /** The run's options: the invocation's, with this run's grid values. */
-  options: O;
-  hparams: Record<string, HValue>;
-  /** Where the grid stands before this run, in epochs. */
-  grid: { epochsDone: number; epochs: number };
-  /** The checkpoint to continue from, when the run was started before. */
-  resume?: string;
-  interrupt: Interrupt;
-  /** The fields of `fit`'s options that come from the run: spread them into `fit({…})`. */
-  fit: {
-    run: string;
-    runDir: string;
-    csvPath: string;
-    hparams: Record<string, HValue>;
-    epochs: number;
-    resume?: string;
-    /** A checkpoint whose weights start the run (`--warm-start`). */
-    init?: string;
-    grid: { epochsDone: number; epochs: number };
-    interrupt: Interrupt;
-  };
-}
-
-/** What a pipeline tells `planRuns`. */
-export interface GridSpec<O extends Options = Options> {
-  /** Option names logged as hyper-parameters. */
-  tracked: (keyof O & string)[];
-  /** The pipeline's own range checks, run on the flags and on every grid combination. */
-  check?: (o: O) => void;
-}
-
-/** A checked plan of runs; `execute` trains them. */
-export interface RunPlan<O extends Options = Options> {
-  /** The options in force: the flags, or on resume the run's own restored ones. */
-  options: O;
-  /** The `--out` folder. */
-  out: string;
-  /** Set when resuming: the version folder continued. */
-  resumeVersion?: string;
-  /**
-   * Trains every planned run (skipping finished ones on resume); see the module comment.
-   * `summary` (e.g. the data's skipped files) prints before the closing best-run lines.
-   */
-  execute(
-    runOne: (r: RunSpec<O>) => Promise<EpochMetrics[]>,
-    opts?: { top?: number; summary?: () => string },
-  ): Promise<void>;
-}
+export { launcher, resumeCommand };
+export type { GridSpec, RunPlan, RunSpec };
 
 interface Planned {
   name: string;
@@ -96,6 +52,8 @@ interface Planned {
 
 function parseGridOption(text: string | undefined): Grid {
   if (text === undefined || text.trim() === "" || text.trim() === "none") return {};
+  // A distribution (`lr=loguniform(1e-5,1e-2)`) is for --search random or tpe: refused here.
+  if (hasDistributionSyntax(text)) return spaceToGrid(parseSpace(text.trim()));
   return parseGrid(text.trim());
 }
 
@@ -108,12 +66,21 @@ export async function planRuns<O extends Options>(
   o: O,
   spec: GridSpec<O>,
 ): Promise<RunPlan<O>> {
+  // --search random/tpe: a study (search/run_study.ts); the grid below otherwise.
+  const search = searchFlags(o);
+  if (search) return await planStudy(o, spec, search);
   let options: Options = { ...o };
   let resumeVersion: string | undefined;
   let only: string | undefined;
   if (o.resume !== undefined) {
     const target = await resolveResume(String(o.resume));
     options = await restoreOptions(o, target);
+    if (options.search !== undefined && options.search !== "grid") {
+      throw new UsageError(
+        `--resume: ${target.versionDir} holds trials of a study: rerun the study's command to ` +
+          "resume it (finished trials are kept)",
+      );
+    }
     resumeVersion = target.versionDir;
     only = target.run;
   }
@@ -131,7 +98,7 @@ export async function planRuns<O extends Options>(
   const known = new Set(Object.keys(options));
   for (const k of Object.keys(grid)) {
     const key = optionKey(k);
-    if (!known.has(key) || ["out", "resume", "grid", "data"].includes(key)) {
+    if (!known.has(key) || NOT_HYPERPARAMETERS.includes(key)) {
       throw new UsageError(`--grid: "${k}" is not a hyper-parameter of this pipeline`);
     }
   }
@@ -166,23 +133,6 @@ export async function planRuns<O extends Options>(
         top,
       ),
   };
-}
-
-/** How the user runs Deno here: `deno` when it is on PATH, else through npx. */
-export function launcher(): string {
-  const onPath = (Deno.env.get("PATH") ?? "").split(":").some((d) => {
-    try {
-      return Deno.statSync(join(d, "deno")).isFile;
-    } catch {
-      return false;
-    }
-  });
-  return onPath ? "deno" : "npx --yes deno@2.9.6";
-}
-
-/** The command that resumes a version folder, as the user would type it. */
-export function resumeCommand(pipeline: string, versionDir: string): string {
-  return `${launcher()} task pipeline ${pipeline} --resume ${versionDir}`;
 }
 
 async function execute(

@@ -9,17 +9,27 @@ import { givenOptions, invocation, kebab, type Options, UsageError } from "./pip
 import type { HValue } from "../stages/evaluate.ts";
 import { writeFileAtomic } from "../stages/atomic.ts";
 
-/** A run's `run.json`. */
+/** A run's `run.json` (a grid's run, or a study's trial). */
 export interface RunStatus {
   name: string;
   hparams: Record<string, HValue>;
-  state: "running" | "finished" | "interrupted" | "failed";
+  /** A grid run ends `finished`; a trial `complete` or `pruned` (as the study says). */
+  state: "running" | "finished" | "interrupted" | "failed" | "complete" | "pruned";
   started: string;
   finished?: string;
   /** Epochs completed when the run finished. */
   epochsDone: number;
   stoppedEarly?: boolean;
   error?: string;
+  /** A trial's number in its study. */
+  trial?: number;
+  /** A trial's configuration, as the study's sampler drew it. */
+  params?: Record<string, HValue>;
+  /** The worker that ran this attempt of a trial, and which claim it was. */
+  worker?: string;
+  attempt?: number;
+  /** A finished trial's value: the study's metric at its best epoch. */
+  value?: number;
 }
 
 /** A version folder's `options.json`. */
@@ -27,6 +37,8 @@ export interface SavedOptions {
   pipeline: string;
   created: string;
   options: Options;
+  /** Set when the version folder holds a study's trials: its name and where it lives. */
+  study?: { name: string; storage: string };
 }
 
 /** Where a `--resume` argument points. */
@@ -74,6 +86,26 @@ function versions(out: string): number[] {
 export function nextVersionDir(out: string): string {
   const v = versions(out);
   return join(out, `version_${v.length ? v[v.length - 1] + 1 : 0}`);
+}
+
+/**
+ * The version folder of `out` that holds study `name` in `storage` (as options.json
+ * records it; a PostgreSQL URL masked), or undefined when no folder does.
+ */
+export function findStudyVersion(out: string, name: string, storage: string): string | undefined {
+  for (const v of versions(out)) {
+    const dir = join(out, `version_${v}`);
+    try {
+      const saved = JSON.parse(Deno.readTextFileSync(join(dir, OPTIONS))) as SavedOptions;
+      if (saved.study?.name === name && saved.study.storage === storage) return dir;
+    } catch { /* not a study's folder */ }
+  }
+  return undefined;
+}
+
+/** A version folder's options.json, or undefined when it has none. */
+export function readSavedOptions(versionDir: string): Promise<SavedOptions | undefined> {
+  return readJson<SavedOptions>(join(versionDir, OPTIONS));
 }
 
 /** A run folder's status, or undefined when the run never started. */

@@ -28,9 +28,11 @@ figure img{width:112px;height:112px;object-fit:contain;background:#eee;image-ren
 table.hp td{padding:2px 10px 2px 0}`;
 
 /**
- * The drawing helpers, as script text for inside the page's function: `el`, `text`, `fmt`
- * and `lineChart(id, title, series, fixed, legend = true)`, with series
- * `{ name, color, points: [[x, y], …] }`.
+ * The drawing helpers, as script text for inside the page's function: `el`, `text`, `fmt`,
+ * `lineChart(id, title, series, fixed, legend = true)`, with series
+ * `{ name, color, points: [[x, y], …] }`, and `scatterChart(id, title, points, scale, fixed)`
+ * with points `{ x, y, color, label }` and scale "linear", "log" or "category" for x (each
+ * dot carries `data-label`; the box `data-points` counts the dots drawn).
  */
 export const CHART_JS = String.raw`
   var NS = "http://www.w3.org/2000/svg";
@@ -87,6 +89,56 @@ export const CHART_JS = String.raw`
       if (legend === false) return;
       el("rect", { x: L + 10 + i * 90, y: T + 4, width: 12, height: 3, fill: s.color }, svg);
       text(svg, L + 26 + i * 90, T + 9, s.name, "start");
+    });
+    box.setAttribute("data-drawn", "1");
+  }
+  function scatterChart(id, title, points, scale, fixed) {
+    var box = document.getElementById(id);
+    var W = 360, H = 260, L = 56, R = 16, T = 28, B = 40;
+    var svg = el("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H }, box);
+    text(svg, W / 2, 18, title);
+    var pts = points.filter(function (p) {
+      return p.y !== null && isFinite(p.y) && p.x !== null && p.x !== undefined &&
+        (scale !== "log" || Number(p.x) > 0);
+    });
+    box.setAttribute("data-points", String(pts.length));
+    if (!pts.length) { text(svg, W / 2, H / 2, "no data"); box.setAttribute("data-drawn", "1"); return; }
+    var cats = [];
+    if (scale === "category") {
+      pts.forEach(function (p) { if (cats.indexOf(String(p.x)) < 0) cats.push(String(p.x)); });
+      cats.sort();
+    }
+    function fx(x) {
+      if (scale === "category") return cats.indexOf(String(x));
+      return scale === "log" ? Math.log(Number(x)) / Math.LN10 : Number(x);
+    }
+    var xs = pts.map(function (p) { return fx(p.x); }), ys = pts.map(function (p) { return p.y; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs);
+    if (scale === "category") { x0 = -0.5; x1 = cats.length - 0.5; }
+    else if (x1 === x0) { x0 -= 1; x1 += 1; }
+    else { var px = (x1 - x0) * 0.05; x0 -= px; x1 += px; }
+    var y0 = fixed ? fixed[0] : Math.min.apply(null, ys), y1 = fixed ? fixed[1] : Math.max.apply(null, ys);
+    if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+    function sx(x) { return L + (x - x0) / (x1 - x0) * (W - L - R); }
+    function sy(y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); }
+    for (var k = 0; k <= 4; k++) {
+      var v = y0 + (y1 - y0) * k / 4;
+      el("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), "class": "grid" }, svg);
+      text(svg, L - 6, sy(v) + 4, fmt(v), "end");
+    }
+    if (scale === "category") cats.forEach(function (c, i) { text(svg, sx(i), H - B + 16, c); });
+    else {
+      for (var j = 0; j <= 3; j++) {
+        var u = x0 + (x1 - x0) * (0.05 + 0.9 * j / 3);
+        text(svg, sx(u), H - B + 16, scale === "log" ? fmt(Math.pow(10, u)) : fmt(u));
+      }
+    }
+    text(svg, (L + W - R) / 2, H - 6, scale === "log" ? title + " (log scale)" : title);
+    el("line", { x1: L, x2: L, y1: T, y2: H - B, "class": "axis" }, svg);
+    el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, "class": "axis" }, svg);
+    pts.forEach(function (p) {
+      var c = el("circle", { cx: sx(fx(p.x)), cy: sy(p.y), r: 4, fill: p.color, "fill-opacity": 0.8, "data-label": p.label }, svg);
+      el("title", {}, c).textContent = p.label + ": " + p.x + " → " + fmt(p.y);
     });
     box.setAttribute("data-drawn", "1");
   }

@@ -4,7 +4,12 @@
  * runs of a grid and across resumed runs: a new column rewrites the file with the wider
  * header (old rows get empty cells), and a row for a (run, epoch) already present
  * replaces it. Rewrites go through a temporary file and a rename. Quoting is RFC 4180.
+ *
+ * A CSV that several processes write (a study's workers) is written under `withCsvLock`,
+ * an exclusive lock on a hidden file beside it; `updateCsvRows` changes cells of the rows
+ * already there (a trial's state once it ends).
  */
+import { basename, dirname, join } from "node:path";
 import type { EpochMetrics, HValue } from "../evaluate.ts";
 
 /** The fixed leading columns, in order. */
@@ -152,4 +157,56 @@ export async function appendCsvRow(path: string, row: CsvRow): Promise<void> {
 /** Appends one epoch's row (see `appendCsvRow`). */
 export function appendMetrics(path: string, m: EpochMetrics): Promise<void> {
   return appendCsvRow(path, metricsRow(m));
+}
+
+/** The lock file of a shared CSV: `.<name>.lock` beside it. */
+export function csvLockPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.lock`);
+}
+
+/**
+ * Runs `f` holding an exclusive lock (flock) on the CSV's lock file, so writers in several
+ * processes (or several in one) take turns; the lock goes with the process if it dies.
+ */
+export async function withCsvLock<T>(path: string, f: () => Promise<T>): Promise<T> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const file = await Deno.open(csvLockPath(path), { create: true, write: true });
+  try {
+    await file.lock(true);
+    return await f();
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Sets the cells of `patch` (new columns widen the header) on every row whose `column`
+ * holds `value`; returns how many rows changed. The file is rewritten atomically.
+ */
+export async function updateCsvRows(
+  path: string,
+  column: string,
+  value: string,
+  patch: CsvRow,
+): Promise<number> {
+  const { header: old, rows } = await readTable(path);
+  if (!old.length) return 0;
+  const header = [...old];
+  for (const k of Object.keys(patch)) if (!header.includes(k)) header.push(k);
+  const at = header.indexOf(column);
+  let changed = 0;
+  const lines = [csvLine(header)];
+  for (const r of rows) {
+    const cells: CsvValue[] = header.map((_, c) => r[c] ?? "");
+    if (at >= 0 && cells[at] === value) {
+      changed++;
+      for (const [k, v] of Object.entries(patch)) cells[header.indexOf(k)] = v;
+    }
+    lines.push(csvLine(cells));
+  }
+  if (!changed) return 0;
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
+  await Deno.rename(tmp, path);
+  return changed;
 }

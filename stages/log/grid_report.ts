@@ -4,6 +4,11 @@
  * `#sort=-Col` in the address sorts on load), all runs' test-accuracy curves on one chart,
  * and a link to each run's own report. Built from the runs' summary.json files, so it can be
  * rewritten at any time and is complete for whatever runs have finished epochs.
+ *
+ * A study's report (`study` given) adds each trial's state and number to the table, a
+ * scatter of each searched hyper-parameter against the metric (dots coloured by state),
+ * and the best trial's accuracy and loss curves; its runs come from the study's store, so
+ * a trial trained on another machine is listed too (without a link).
  */
 import { join } from "node:path";
 import type { HValue } from "../evaluate.ts";
@@ -20,9 +25,43 @@ export interface GridReportRun {
   best: { TestAccuracy: number; TestLoss: number; TrainAccuracy: number; TrainLoss: number };
   /** Test accuracy per epoch, for the combined chart. */
   curve: [number, number][];
-  /** Link to the run's own report, relative to the grid report. */
+  /** Link to the run's own report, relative to the grid report ("" for none). */
   report: string;
+  /** A study trial's state (complete, pruned, failed, running, queued). */
+  state?: string;
+  /** A study trial's number. */
+  trial?: number;
 }
+
+/** A curve of the best trial's charts. */
+export interface StudyCurve {
+  name: string;
+  points: [number, number][];
+}
+
+/** What a study's report shows besides the table. */
+export interface StudyView {
+  /** The study's name and where it lives (a PostgreSQL URL masked). */
+  name: string;
+  where: string;
+  /** The metric of the scatters (a figure of `best`, e.g. TestAccuracy). */
+  metric: "TestAccuracy" | "TestLoss" | "TrainAccuracy" | "TrainLoss";
+  /** The searched hyper-parameters and how to lay out their axis. */
+  params: { key: string; scale: "linear" | "log" | "category" }[];
+  /** The trials in each state, as a phrase. */
+  states: string;
+  /** The best trial and its curves. */
+  best?: { name: string; accuracy: StudyCurve[]; loss: StudyCurve[] };
+}
+
+/** The colour of a trial's state in the scatters. */
+export const STATE_COLORS: Record<string, string> = {
+  complete: "#2563eb",
+  pruned: "#ea580c",
+  failed: "#dc2626",
+  running: "#6b7280",
+  queued: "#9ca3af",
+};
 
 const COLORS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04"];
 
@@ -55,7 +94,27 @@ ${CHART_JS}
     lineChart("accuracy", "test accuracy", data.runs.map(function (r, i) {
       return { name: r.name, color: data.colors[i % data.colors.length], points: r.curve };
     }), [0, 1], false);
-    document.body.setAttribute("data-drawn", "accuracy");
+    var drawn = ["accuracy"], st = data.study;
+    if (st) {
+      st.params.forEach(function (p, i) {
+        scatterChart("scatter-" + i, p.key, data.runs.map(function (r) {
+          return { x: r.hparams[p.key], y: r.value, color: st.colors[r.state] || "#000", label: r.name };
+        }), p.scale, /Accuracy/.test(st.metric) ? [0, 1] : null);
+      });
+      if (st.best) {
+        var two = ["#2563eb", "#ea580c"];
+        lineChart("best-accuracy", "accuracy", st.best.accuracy.map(function (c, i) {
+          return { name: c.name, color: two[i], points: c.points };
+        }), [0, 1]);
+        if (st.best.loss.length) {
+          lineChart("best-loss", "loss", st.best.loss.map(function (c, i) {
+            return { name: c.name, color: two[i], points: c.points };
+          }), null);
+        }
+      }
+      drawn.push("study");
+    }
+    document.body.setAttribute("data-drawn", drawn.join(" "));
   } catch (err) {
     document.body.setAttribute("data-error", String(err && err.stack || err));
   }
@@ -64,17 +123,37 @@ ${CHART_JS}
 
 const num = (v: number) => (Number.isFinite(v) ? String(Number(v.toFixed(4))) : "");
 
-/** The complete page for `runs`. */
-export function renderGridReport(title: string, runs: GridReportRun[]): string {
+/** The study's part of the page: the scatters and the best trial's charts. */
+function studySection(s: StudyView): string {
+  const legend = Object.entries(STATE_COLORS).map(([k, c]) =>
+    `<span class="swatch" style="background:${c}"></span>${esc(k)}`
+  ).join(" ");
+  const scatters = s.params.map((_, i) => `<div class="chart" id="scatter-${i}"></div>`).join("");
+  const best = s.best
+    ? `<h2>Best trial: ${esc(s.best.name)}</h2>
+<div class="charts"><div class="chart" id="best-accuracy"></div>${
+      s.best.loss.length ? '<div class="chart" id="best-loss"></div>' : ""
+    }</div>`
+    : "";
+  return `<h2>Each hyper-parameter against ${esc(s.metric)}</h2>
+<p>One dot per trial, at its best epoch: ${legend}</p>
+<div class="charts" id="scatters">${scatters}</div>
+${best}`;
+}
+
+/** The complete page for `runs` (a study's, with `study`). */
+export function renderGridReport(title: string, runs: GridReportRun[], study?: StudyView): string {
   const keys = [...new Set(runs.flatMap((r) => Object.keys(r.hparams)))];
   const figures = ["TestAccuracy", "TestLoss", "TrainAccuracy", "TrainLoss"] as const;
-  const head = ["run", ...keys, "best epoch", "epochs", ...figures].map((h) => {
+  const lead = study ? ["run", "trial", "state"] : ["run"];
+  const head = [...lead, ...keys, "best epoch", "epochs", ...figures].map((h) => {
     const key = h === "best epoch" ? "bestEpoch" : h;
     return `<th data-key="${esc(key)}">${esc(h)}</th>`;
   }).join("");
   const rows = runs.map((r, i) => {
     const attrs: Record<string, string> = {
       run: r.name,
+      ...(study ? { trial: String(r.trial ?? ""), state: r.state ?? "" } : {}),
       bestepoch: String(r.bestEpoch),
       epochs: String(r.epochs),
     };
@@ -82,10 +161,15 @@ export function renderGridReport(title: string, runs: GridReportRun[]): string {
     for (const f of figures) attrs[f.toLowerCase()] = num(r.best[f]);
     const data = Object.entries(attrs).map(([k, v]) => ` data-${esc(k)}="${esc(v)}"`).join("");
     const color = COLORS[i % COLORS.length];
+    const name = r.report ? `<a href="${esc(r.report)}">${esc(r.name)}</a>` : esc(r.name);
     const cells = [
-      `<td><span class="swatch" style="background:${color}"></span><a href="${esc(r.report)}">${
-        esc(r.name)
-      }</a></td>`,
+      `<td><span class="swatch" style="background:${color}"></span>${name}</td>`,
+      ...(study
+        ? [
+          `<td>${r.trial ?? ""}</td>`,
+          `<td class="state-${esc(r.state ?? "")}">${esc(r.state ?? "")}</td>`,
+        ]
+        : []),
       ...keys.map((k) => `<td>${esc(String(r.hparams[k] ?? ""))}</td>`),
       `<td>${r.bestEpoch}</td><td>${r.epochs}</td>`,
       ...figures.map((f) => `<td>${num(r.best[f])}</td>`),
@@ -95,22 +179,37 @@ export function renderGridReport(title: string, runs: GridReportRun[]): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>${esc(title)} — grid report</title><style>${STYLE}
+<title>${esc(title)} — ${study ? "study" : "grid"} report</title><style>${STYLE}
 #runs{border-collapse:collapse}#runs th,#runs td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee}
 #runs th{cursor:pointer;background:#f4f4f4}#runs td:first-child,#runs th:first-child{text-align:left}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:6px}
 body{max-width:none}#runs td:first-child{white-space:nowrap}</style></head>
 <body>
 <h1>${esc(title)}</h1>
-<p>${runs.length} run(s); best epoch of each by test accuracy, ties to the lower test loss,
+${
+    study
+      ? `<p>Study <b>${esc(study.name)}</b> (${esc(study.where)}): ${runs.length} trial(s): ${
+        esc(study.states)
+      }.</p>`
+      : ""
+  }<p>${runs.length} run(s); best epoch of each by test accuracy, ties to the lower test loss,
 then the earlier epoch. Click a column to sort.</p>
 <table id="runs"><thead><tr>${head}</tr></thead><tbody>
 ${rows}
 </tbody></table>
 <h2>Test accuracy of every run</h2>
 <div class="chart" id="accuracy"></div>
+${study ? studySection(study) : ""}
 <script type="application/json" id="grid-data">${
-    scriptJson({ runs: runs.map((r) => ({ name: r.name, curve: r.curve })), colors: COLORS })
+    scriptJson({
+      runs: runs.map((r) => ({
+        name: r.name,
+        curve: r.curve,
+        ...(study ? { hparams: r.hparams, state: r.state, value: r.best[study.metric] } : {}),
+      })),
+      colors: COLORS,
+      ...(study ? { study: { ...study, colors: STATE_COLORS } } : {}),
+    })
   }</script>
 <script>${SCRIPT}</script>
 </body></html>
@@ -140,14 +239,21 @@ export async function gridRuns(versionDir: string, names: string[]): Promise<Gri
   return out;
 }
 
-/** Writes `versionDir/report.html` for the runs named (atomically). */
+/**
+ * Writes `versionDir/report.html` (atomically) for the runs named (read from their
+ * summary.json files), or for the runs given (a study's, with `study`).
+ */
 export async function writeGridReport(
   versionDir: string,
   title: string,
-  names: string[],
+  runs: string[] | GridReportRun[],
+  study?: StudyView,
 ): Promise<string> {
   const path = join(versionDir, "report.html");
-  const html = renderGridReport(title, await gridRuns(versionDir, names));
+  const list = runs.every((r) => typeof r === "string")
+    ? await gridRuns(versionDir, runs as string[])
+    : runs as GridReportRun[];
+  const html = renderGridReport(title, list, study);
   await writeFileAtomic(path, [new TextEncoder().encode(html)]);
   return path;
 }

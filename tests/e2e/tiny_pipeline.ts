@@ -13,6 +13,7 @@ import { nll } from "../../core/ops/loss.ts";
 import { Rng } from "../../core/random.ts";
 import { MaxPool2d } from "../../plugins/pooling/max.ts";
 import "../../plugins/layers/index.ts";
+import "../../plugins/callbacks/index.ts";
 import type { EarlyStopping } from "../../plugins/callbacks/early_stopping.ts";
 import { create } from "../../plugins/registry.ts";
 import { definePipeline, type Options, UsageError } from "../../training/pipeline.ts";
@@ -20,6 +21,16 @@ import { fit, MONITORED } from "../../training/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
 import { planRuns } from "../../training/runs.ts";
 import { checkNumber, runOptimizer, trainingOptions } from "../../training/options.ts";
+
+/**
+ * Test hook: with `TINY_ACCURACY_FROM_LR=1` each epoch's test accuracy is replaced by
+ * `lrAccuracy(lr, epoch)`, a function of the learning rate and the epoch alone, so the
+ * search tests know in advance what a pruner decides.
+ */
+export function lrAccuracy(lr: number, epoch: number): number {
+  return Math.min(1, Math.max(0, (Math.log10(lr) + 5) / 4)) * epoch / (epoch + 1);
+}
+const FROM_LR = Deno.env.get("TINY_ACCURACY_FROM_LR") === "1";
 
 /** The pipeline's own range checks (the shared flags are checked by `planRuns`). */
 function check(x: Options): void {
@@ -94,6 +105,9 @@ export default definePipeline({
             classes: data.classes,
             earlyStopping,
             readEvery: 2,
+            onEpoch: FROM_LR
+              ? (m) => void (m.test.accuracy = lrAccuracy(r.options.lr, m.epoch))
+              : undefined,
           });
         } finally {
           earlyStopping?.dispose();

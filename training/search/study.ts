@@ -14,9 +14,11 @@
  * after each epoch (the pruner's verdict comes back), then `finish`. A claim is a token:
  * once its trial was reaped, the old claim's `report`/`finish` throw `StaleTrialError` and
  * its `heartbeat` says false. `release` hands a trial back unfinished (an interrupted
- * worker), so a stopped study resumes with exactly the unfinished trials.
+ * worker), so a stopped study resumes with exactly the unfinished trials; `fail` ends a
+ * claim whose training failed (queued again once, as a dead worker's trial is).
  */
 import { hostname } from "node:os";
+import { processAlive } from "../lock.ts";
 import { UsageError } from "../../core/errors.ts";
 import type { HValue } from "./types.ts";
 import { type SearchSpace, spaceDifferences } from "./space.ts";
@@ -116,11 +118,19 @@ export interface Study {
   /** Hands the trial back unfinished: queued again (first in line), its claim undone. */
   release(trial: Trial): Promise<void>;
   /**
-   * Takes every running trial whose last heartbeat is `timeoutMs` or more ago (0: every
-   * running trial): queued again with its configuration if it was claimed once, else
-   * failed. Its reports are dropped when it is queued again.
+   * Ends a claim whose training failed, as `reapDead` ends a dead worker's: queued again
+   * (first in line, its configuration kept, its reports dropped) when it was claimed once,
+   * else failed. True when it was queued again. `StaleTrialError` when the claim was reaped.
    */
-  reapDead(timeoutMs: number): Promise<ReapedTrial[]>;
+  fail(trial: Trial): Promise<boolean>;
+  /**
+   * Takes every running trial whose last heartbeat is `timeoutMs` or more ago (0: every
+   * running trial), or whose worker `isDead` says is gone (a process of this host that no
+   * longer exists: known at once, without waiting for the heartbeat to go stale): queued
+   * again with its configuration if it was claimed once, else failed. Its reports are
+   * dropped when it is queued again.
+   */
+  reapDead(timeoutMs: number, isDead?: (worker: string) => boolean): Promise<ReapedTrial[]>;
   /** Every trial, by number. */
   trials(): Promise<TrialRecord[]>;
   /** Closes the store's connection or file (the study itself lives on). */
@@ -143,6 +153,17 @@ export class StaleTrialError extends Error {
 /** A worker id for this process: `host:pid`. */
 export function defaultWorkerId(): string {
   return `${hostname()}:${Deno.pid}`;
+}
+
+/**
+ * Whether a worker id (`host:pid`) names a process of this host that no longer exists. A
+ * worker of another host is never judged here: only its heartbeat can say it is gone.
+ */
+export function deadLocalWorker(worker: string): boolean {
+  const at = worker.lastIndexOf(":");
+  if (at < 0 || worker.slice(0, at) !== hostname()) return false;
+  const pid = Number(worker.slice(at + 1));
+  return Number.isInteger(pid) && pid > 0 && !processAlive(pid);
 }
 
 /** Checks a study name (`UsageError`): 1–200 printable characters. */

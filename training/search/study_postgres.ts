@@ -335,15 +335,38 @@ export async function openPostgresStudy(
         });
       });
     },
-    reapDead(timeoutMs: number): Promise<ReapedTrial[]> {
+    fail(trial: Trial): Promise<boolean> {
+      return guard("cannot fail the trial", async () => {
+        return await sql.begin(async (tx) => {
+          const rows = await tx<{ state: string }[]>`
+            UPDATE webgpu_search_trials SET
+              state = CASE WHEN attempts < 2 THEN 'queued' ELSE 'failed' END,
+              heartbeat = NULL,
+              ended = CASE WHEN attempts < 2 THEN NULL ELSE ${new Date().toISOString()}::text END
+            WHERE study = ${name} AND number = ${trial.number} AND state = 'running'
+              AND worker = ${trial.worker} AND attempts = ${trial.attempt}
+            RETURNING state`;
+          if (rows.length !== 1) throw stale(trial);
+          if (rows[0].state !== "queued") return false;
+          await tx`DELETE FROM webgpu_search_reports
+            WHERE study = ${name} AND number = ${trial.number}`;
+          return true;
+        });
+      });
+    },
+    reapDead(timeoutMs: number, isDead?: (worker: string) => boolean): Promise<ReapedTrial[]> {
       return guard("cannot reap dead trials", async () => {
         checkTimeout(timeoutMs);
         return await sql.begin(async (tx) => {
-          const dead = await tx<{ number: number; worker: string | null; attempts: number }[]>`
-            SELECT number, worker, attempts FROM webgpu_search_trials
+          type Row = { number: number; worker: string | null; attempts: number; stale: boolean };
+          const running = await tx<Row[]>`
+            SELECT number, worker, attempts,
+              heartbeat <= clock_timestamp() - ${timeoutMs}::float8 * interval '1 millisecond'
+                AS stale
+            FROM webgpu_search_trials
             WHERE study = ${name} AND state = 'running'
-              AND heartbeat <= clock_timestamp() - ${timeoutMs}::float8 * interval '1 millisecond'
             ORDER BY number FOR UPDATE SKIP LOCKED`;
+          const dead = running.filter((d) => d.stale || (isDead?.(d.worker ?? "") ?? false));
           const out: ReapedTrial[] = [];
           for (const d of dead) {
             const requeued = Number(d.attempts) < 2;

@@ -186,9 +186,14 @@ export async function openSqliteStudy(
      WHERE ${OWNED}`,
   );
   const delReports = q("DELETE FROM reports WHERE study = ? AND number = ?");
-  const selDead = q(
-    `SELECT number, worker, attempts FROM trials
-     WHERE study = ? AND state = 'running' AND heartbeat <= ? ORDER BY number`,
+  const updRetry = q(
+    `UPDATE trials SET state = CASE WHEN attempts < 2 THEN 'queued' ELSE 'failed' END,
+       heartbeat = NULL, ended = CASE WHEN attempts < 2 THEN NULL ELSE ? END
+     WHERE ${OWNED} RETURNING state`,
+  );
+  const selRunning = q(
+    `SELECT number, worker, attempts, heartbeat <= ? AS stale FROM trials
+     WHERE study = ? AND state = 'running' ORDER BY number`,
   );
   const updRequeue = q(
     "UPDATE trials SET state = 'queued', heartbeat = NULL WHERE study = ? AND number = ?",
@@ -293,15 +298,29 @@ export async function openSqliteStudy(
         })
       );
     },
-    reapDead(timeoutMs: number): Promise<ReapedTrial[]> {
+    fail(trial: Trial): Promise<boolean> {
+      return settle(() =>
+        tx(() => {
+          const r = updRetry.get(new Date().toISOString(), ...owned(trial)) as
+            | { state: string }
+            | undefined;
+          if (!r) throw new StaleTrialError(trial.number, trial.attempt, trial.worker);
+          if (r.state === "queued") delReports.run(name, trial.number);
+          return r.state === "queued";
+        })
+      );
+    },
+    reapDead(timeoutMs: number, isDead?: (worker: string) => boolean): Promise<ReapedTrial[]> {
       return settle(() =>
         tx(() => {
           checkTimeout(timeoutMs);
-          const dead = selDead.all(name, Date.now() - timeoutMs) as {
+          const running = selRunning.all(Date.now() - timeoutMs, name) as {
             number: number;
             worker: string | null;
             attempts: number;
+            stale: number;
           }[];
+          const dead = running.filter((d) => d.stale || (isDead?.(d.worker ?? "") ?? false));
           const now = new Date().toISOString();
           return dead.map((d) => {
             const requeued = Number(d.attempts) < 2;

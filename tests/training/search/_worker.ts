@@ -37,6 +37,33 @@ export async function openTestStudy(store: string, name: string): Promise<Study>
   return await openPostgresStudy(url, name, testDefinition());
 }
 
+/**
+ * Checks `fail` on a fresh 12-trial study: a failed claim is queued again (first in line,
+ * its configuration kept, its reports dropped), its second failure is final, and a claim
+ * that is no longer the trial's is refused.
+ */
+export async function checkFail(s: Study, assertEquals: (a: unknown, b: unknown) => void) {
+  const t = (await s.claim("w"))!;
+  await s.report(t, 1, 0.5);
+  assertEquals(await s.fail(t), true);
+  let rec = (await s.trials())[t.number];
+  assertEquals([rec.state, rec.attempts, rec.reports.length], ["queued", 1, 0]);
+  const again = (await s.claim("w2"))!;
+  assertEquals([again.number, again.attempt, again.params], [t.number, 2, t.params]);
+  let stale = "";
+  await s.fail(t).catch((e) => (stale = (e as Error).name));
+  assertEquals(stale, "StaleTrialError");
+  assertEquals(await s.fail(again), false);
+  rec = (await s.trials())[t.number];
+  assertEquals([rec.state, rec.attempts, rec.worker, Boolean(rec.ended)], [
+    "failed",
+    2,
+    "w2",
+    true,
+  ]);
+  assertEquals((await s.claim("w"))!.number, t.number + 1);
+}
+
 async function main(args: string[]): Promise<void> {
   const [mode, store, name, worker, limit] = args;
   const study = await openTestStudy(store, name);

@@ -12,7 +12,7 @@ import type { Study, Trial } from "../../../training/search/study.ts";
 import { maskUrl, openPostgresStudy, StoreError } from "../../../training/search/study_postgres.ts";
 import { openStudy } from "../../../training/search/open.ts";
 import { postgresUnavailable, startPostgres } from "../../_postgres.ts";
-import { testDefinition } from "./_worker.ts";
+import { checkFail, testDefinition } from "./_worker.ts";
 import { hangWorker, runWorkers } from "./_children.ts";
 
 const pgMissing = await postgresUnavailable();
@@ -164,6 +164,10 @@ Deno.test({
         const order = await drain(again, "after");
         assertEquals(order, [3, 4, 5, 6, 7, 8, 9, 10, 11]);
         assertEquals((await again.trials())[3].params, claimed[3].params);
+      });
+
+      await t.step("a failed claim is queued again once, then fails", async () => {
+        await checkFail(await open("fail"), assertEquals);
       });
 
       await t.step("no password in a stored field; a wrong password's error masks it", async () => {

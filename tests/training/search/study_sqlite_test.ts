@@ -10,6 +10,8 @@ import { parseSpace } from "../../../training/search/space.ts";
 import { randomSampler, tpeSampler } from "../../../training/search/sampler.ts";
 import { ashaPruner } from "../../../training/search/pruner.ts";
 import {
+  deadLocalWorker,
+  defaultWorkerId,
   keepAlive,
   StaleTrialError,
   type Study,
@@ -17,7 +19,7 @@ import {
 } from "../../../training/search/study.ts";
 import { defaultStudyPath, openSqliteStudy } from "../../../training/search/study_sqlite.ts";
 import { openStudy } from "../../../training/search/open.ts";
-import { testDefinition } from "./_worker.ts";
+import { checkFail, testDefinition } from "./_worker.ts";
 import { hangWorker, runWorkers } from "./_children.ts";
 
 async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
@@ -85,6 +87,14 @@ Deno.test("SQLite study: created once, joined with the same definition, refused 
     const other = await openSqliteStudy(path, "s2", testDefinition(3));
     assertEquals((await other.trials()).length, 3, "studies in one file are apart");
     for (const s of [a, b, c, other]) await s.close();
+  });
+});
+
+Deno.test("SQLite study: a failed claim is queued again once, then fails", async () => {
+  await withDir(async (dir) => {
+    const s = await openSqliteStudy(`${dir}/s.sqlite`, "fail", testDefinition());
+    await checkFail(s, assertEquals);
+    await s.close();
   });
 });
 
@@ -304,6 +314,27 @@ Deno.test("SQLite study: keepAlive beats until the claim is reaped, then says it
     }
     assert(beats.lost);
     beats.stop();
+    await s.close();
+  });
+});
+
+Deno.test("SQLite study: a worker process of this host that is gone is reaped at once", async () => {
+  await withDir(async (dir) => {
+    const s = await openSqliteStudy(`${dir}/study.sqlite`, "gone", testDefinition(2));
+    // A pid that existed and has exited: its process is gone, its heartbeat still fresh.
+    const child = new Deno.Command("true").spawn();
+    await child.status;
+    const gone = `${Deno.hostname()}:${child.pid}`;
+    const alive = defaultWorkerId();
+    await s.claim(gone);
+    await s.claim(alive);
+    assertEquals(deadLocalWorker(gone), true);
+    assertEquals(deadLocalWorker(alive), false);
+    assertEquals(deadLocalWorker(`another-host.example:${child.pid}`), false, "not judged here");
+    assertEquals(await s.reapDead(600_000), [], "both heartbeats are fresh");
+    assertEquals(await s.reapDead(600_000, deadLocalWorker), [
+      { number: 0, worker: gone, requeued: true },
+    ]);
     await s.close();
   });
 });
