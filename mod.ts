@@ -239,8 +239,8 @@ export {
   definePipeline,
   flagOption,
   numberOption,
-  type OptionSpec,
   type Options,
+  type OptionSpec,
   type OptionValues,
   type Pipeline,
   type PipelineDefinition,
@@ -248,3 +248,80 @@ export {
   TrainingError,
   UsageError,
 } from "./training/pipeline.ts";
+
+// Types the signatures above use, so that every public signature names a public type.
+/** The engine's supporting types: GPU bindings and statistics, autograd nodes, module state, fusion rules, op options. */
+export type { Bindable, Binding, BufferWindow, GpuStats } from "./core/gpu.ts";
+export type { GradNode } from "./core/tensor.ts";
+export type { Stateful } from "./core/nn/module.ts";
+export type { FusionRule } from "./core/nn/sequential.ts";
+export type { BatchNormOptions } from "./core/nn/batchnorm.ts";
+export type { BatchNormOpOptions } from "./core/ops/batchnorm.ts";
+export type { ConvOptions, Padding, Pair } from "./core/ops/conv_ref.ts";
+export type { NllLossOptions } from "./core/ops/nll.ts";
+/** The ONNX graph as read (nodes, tensors, attributes, types), and what importers and exporters are given. */
+export type {
+  AttrValue,
+  ExternalDataRef,
+  OnnxDim,
+  OnnxFunction,
+  OnnxGraph,
+  OnnxNode,
+  OnnxSparseTensor,
+  OnnxTensor,
+  OnnxType,
+  OpsetId,
+  ReadOptions,
+  TensorData,
+  ValueInfo,
+} from "./onnx/schema.ts";
+export type { ImportOptions } from "./onnx/import.ts";
+export type { CpuValue, Importer, Shapes, Val } from "./onnx/import_context.ts";
+export type { Attr, Emitter, ExportContext } from "./onnx/emit.ts";
+export type { Container, GraphStep, OnnxNet } from "./onnx/graph_module.ts";
+/** Plugin options and state: optimizers, gradient transforms, pooling windows, layers, callbacks. */
+export type { LinkVars, OptimizerOptions, ScalarContext } from "./plugins/optimizers/link.ts";
+export type { ParamStateIn } from "./plugins/optimizers/state.ts";
+export type { AdagradOptions } from "./plugins/optimizers/adagrad.ts";
+export type { AdamOptions } from "./plugins/optimizers/adam.ts";
+export type { AdamWOptions } from "./plugins/optimizers/adamw.ts";
+export type { MomentumOptions } from "./plugins/optimizers/momentum.ts";
+export type { RmspropOptions } from "./plugins/optimizers/rmsprop.ts";
+export type { ClipOptions } from "./plugins/regularizers/clip.ts";
+export type { L1Options } from "./plugins/regularizers/l1.ts";
+export type { L2Options } from "./plugins/regularizers/l2.ts";
+export type { WeightDecayOptions } from "./plugins/regularizers/weight_decay.ts";
+export type { PoolPadding, WindowOptions, WindowPool2d } from "./plugins/pooling/window.ts";
+export type { AvgPoolOptions } from "./plugins/pooling/average.ts";
+export type { LpPoolOptions } from "./plugins/pooling/lp.ts";
+export type { MaxPoolOptions } from "./plugins/pooling/max.ts";
+export type { BatchNormRegularizerOptions } from "./plugins/layers/batchnorm.ts";
+export type { EarlyStoppingState } from "./plugins/callbacks/early_stopping.ts";
+/** The stages' options and records: decoding, batches, evaluation, metrics, logs. */
+export type { DataReport, SkippedFile } from "./stages/types.ts";
+export type { ImageDataset, Layout } from "./stages/load.ts";
+export type { DecodeOptions } from "./stages/decode.ts";
+export type { Outcome, SampleWork } from "./stages/workers/messages.ts";
+export type { DecodePool } from "./stages/workers/prefetch.ts";
+export type { ResizeOptions } from "./stages/resize.ts";
+export type { NormalizeOptions } from "./stages/normalize.ts";
+export type { BatchOptions } from "./stages/batch.ts";
+export type { ImageBatchOptions } from "./stages/images.ts";
+export type { DeviceBatch } from "./stages/device.ts";
+export type { StepOptimizer, TrainStepOptions } from "./stages/train.ts";
+export type { EvaluateOptions, Evaluation, HValue, SamplePrediction } from "./stages/evaluate.ts";
+export type { Metrics, Prediction, SplitFigures } from "./stages/metrics.ts";
+export type { Scored } from "./stages/log/best.ts";
+export type { LogOptions, LogStage } from "./stages/log/stage.ts";
+export type { SessionStatus } from "./stages/log/hparams_plugin.ts";
+export type { ProgressState, ProgressWriter } from "./stages/log/progress.ts";
+export type { AtomicWriteOptions } from "./stages/atomic.ts";
+/** The orchestration's types: checkpoints, grids, locks, signals, shared flags, run specs. */
+export type { Checkpoint } from "./training/checkpoint.ts";
+export type { FitOptimizer, TrialReporter } from "./training/fit.ts";
+export type { Grid, GridRun } from "./training/grid.ts";
+export type { StopSignal } from "./training/interrupt.ts";
+export type { Lock, LockInfo } from "./training/lock.ts";
+export type { TrainingDefaults, TrainingSpecs } from "./training/options.ts";
+export type { OptionType, OptionValue } from "./training/pipeline.ts";
+export type { GridSpec } from "./training/run_spec.ts";

@@ -32,10 +32,15 @@ import { type Interrupt, InterruptedError } from "./interrupt.ts";
 
 /** An optimizer as `fit` needs it (the plugins' `Optimizer` is one). */
 export interface FitOptimizer {
+  /** Applies one update from the parameters' gradients. */
   step(): void;
+  /** Zeroes the gradients. */
   zeroGrad(): void;
+  /** The learning rate (logged each epoch). */
   lr: number;
+  /** The optimizer's state, for checkpoints. */
   state(): Promise<unknown>;
+  /** Restores a state `state()` gave. */
   // deno-lint-ignore no-explicit-any
   loadState(s: any): void;
 }
@@ -50,11 +55,17 @@ export interface TrialReporter {
 
 /** Options of `fit`. */
 export interface FitOptions {
+  /** The run's name (its folder's name, the CSV's `run` column). */
   run: string;
+  /** The run's folder: checkpoints, logs, summary, report. */
   runDir: string;
+  /** The metrics.csv the run appends its epochs to. */
   csvPath: string;
+  /** The model trained (its parameters, buffers and generators are checkpointed). */
   model: Module;
+  /** The loss of a batch: the model's output and the labels → a scalar. */
   loss: (out: Tensor, y: Tensor) => Tensor;
+  /** The optimizer over the model's trainable parameters. */
   optimizer: FitOptimizer;
   /** The training batches of an epoch (1-based), shuffled/augmented from its seed. */
   train: (epoch: number) => ReadableStream<Batch>;
@@ -62,9 +73,13 @@ export interface FitOptions {
   test: () => ReadableStream<Batch>;
   /** Batches per training epoch, when known (for the progress line's ETA). */
   stepsPerEpoch?: number;
+  /** Class names by label index (confusion matrix, report). */
   classes: string[];
+  /** Epochs to train (a resumed run continues up to it). */
   epochs: number;
+  /** The hyper-parameters logged with the run (CSV columns, TensorBoard's HParams). */
   hparams: Record<string, HValue>;
+  /** Stops the run when the monitored metric stops improving; keeps the best weights. */
   earlyStopping?: EarlyStopping;
   /** Generators to checkpoint besides those the model registers (`namedGenerators`). */
   generators?: Record<string, Stateful>;
@@ -78,8 +93,9 @@ export interface FitOptions {
   readEvery?: number;
   /** Where the grid stands, for the ETA. */
   grid?: { epochsDone: number; epochs: number };
+  /** Where the progress line goes (default: the terminal). */
   progress?: ProgressWriter;
-  /** Extra scalars for the early-stopping monitor, computed per epoch. */
+  /** Called with each epoch's metrics before they are logged (it may amend them). */
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
   /** The study trial this run is: told every epoch, it may prune the run. */
   trial?: TrialReporter;

@@ -4,11 +4,11 @@
  * resumes it; a second one stops at once (the last checkpoint on disk still resumes).
  */
 
-/** The exit code of each handled signal. */
-export const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
-
 /** A handled signal's name. */
-export type StopSignal = keyof typeof SIGNAL_EXIT;
+export type StopSignal = "SIGINT" | "SIGTERM";
+
+/** The exit code of each handled signal. */
+export const SIGNAL_EXIT: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
 
 /** The run stopped on a signal after writing its checkpoint. */
 export class InterruptedError extends Error {

@@ -10,14 +10,23 @@ import { flagOption, numberOption, type Options, stringOption, UsageError } from
 
 /** Defaults a pipeline gives the shared flags (`weights` only where the pipeline uses it). */
 export interface TrainingDefaults {
+  /** The data folder (`--data`). */
   data?: string;
+  /** The pretrained ONNX weights (`--weights`); the flag exists only when given. */
   weights?: string;
+  /** Epochs per run. */
   epochs: number;
+  /** The learning rate. */
   lr: number;
+  /** The batch size. */
   batchSize: number;
+  /** Weight decay as L2 regularisation (default 0). */
   weightDecay?: number;
+  /** The optimizer plugin's name (default "adam"). */
   optimizer?: string;
+  /** The seed of every random choice (default 0). */
   seed?: number;
+  /** The output folder; each invocation trains into a new `version_N` in it. */
   out: string;
 }
 

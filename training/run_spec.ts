@@ -12,16 +12,21 @@ import type { TrialReporter } from "./fit.ts";
 
 /** One run of a grid (or trial of a study): its name, folder and options, and what `fit` needs. */
 export interface RunSpec<O extends Options = Options> {
+  /** The run's name (`lr=0.001_batch_size=32`, or `trial_0007` in a study). */
   name: string;
+  /** The run's folder. */
   dir: string;
+  /** The version folder's metrics.csv. */
   csvPath: string;
   /** The run's options: the invocation's, with this run's grid values. */
   options: O;
+  /** The hyper-parameters logged for the run (snake_case names). */
   hparams: Record<string, HValue>;
   /** Where the grid stands before this run, in epochs. */
   grid: { epochsDone: number; epochs: number };
   /** The checkpoint to continue from, when the run was started before. */
   resume?: string;
+  /** The invocation's stop request (SIGINT/SIGTERM). */
   interrupt: Interrupt;
   /** The fields of `fit`'s options that come from the run: spread them into `fit({…})`. */
   fit: {

@@ -26,7 +26,7 @@ import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, grid, lit, main1d, run, workgroupSum } from "./kernel.ts";
 
 /** Options of `batchNorm`. */
-export interface BatchNormOptions {
+export interface BatchNormOpOptions {
   /** Batch statistics (and running-statistics update) when true, running statistics when false. */
   training: boolean;
   /**
@@ -314,7 +314,7 @@ export function batchNorm(
   bias: Tensor | null,
   runningMean: Tensor | null,
   runningVar: Tensor | null,
-  opts: BatchNormOptions,
+  opts: BatchNormOpOptions,
 ): Tensor {
   const { C, M } = layout(x);
   for (

@@ -26,7 +26,7 @@ export { AvgPool2d, avgPool2d, type AvgPoolOptions } from "./average.ts";
 export { GlobalAvgPool2d, globalAvgPool2d, GlobalMaxPool2d, globalMaxPool2d } from "./global.ts";
 export { LpPool2d, lpPool2d, type LpPoolOptions } from "./lp.ts";
 export { MaxPool2d, maxPool2d, type MaxPoolOptions } from "./max.ts";
-export type { Padding, Pair, WindowOptions } from "./window.ts";
+export type { Pair, PoolPadding, WindowOptions } from "./window.ts";
 
 register(maxPoolPlugin);
 register(avgPoolPlugin);

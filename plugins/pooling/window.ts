@@ -10,23 +10,16 @@ import { gpu } from "../../core/gpu.ts";
 import { Module } from "../../core/nn/module.ts";
 import { run } from "../../core/ops/kernel.ts";
 import type { Tensor } from "../../core/tensor.ts";
+import type { Padding, Pair } from "../../core/ops/conv_ref.ts";
 
-/** A size for both spatial axes, or `[h, w]`. */
-export type Pair = number | readonly [number, number];
+export type { Pair };
 
 /**
- * Padding: a number for all sides, `[h, w]` (top = bottom, left = right), ONNX's
- * `[top, left, bottom, right]`, or automatic: `"valid"` (none), `"same"`/`"same_upper"`
- * (output = ⌈input / stride⌉, an odd extra pad at the end) or `"same_lower"` (at the start).
+ * A pooling window's padding: a convolution's (a number for all sides, `[h, w]`, ONNX's
+ * `[top, left, bottom, right]`, `"valid"`, `"same"`, `"same_lower"`) or ONNX's
+ * `"same_upper"`, which is `"same"` (output = ⌈input / stride⌉, an odd extra pad at the end).
  */
-export type Padding =
-  | number
-  | readonly [number, number]
-  | readonly [number, number, number, number]
-  | "valid"
-  | "same"
-  | "same_upper"
-  | "same_lower";
+export type PoolPadding = Padding | "same_upper";
 
 /** Options shared by the windowed 2-D pools. */
 export interface WindowOptions {
@@ -35,7 +28,7 @@ export interface WindowOptions {
   /** Step between windows (default: the kernel size, as in PyTorch). */
   stride?: Pair;
   /** Implicit padding (default 0). */
-  padding?: Padding;
+  padding?: PoolPadding;
   /** Spacing between window taps (default 1). */
   dilation?: Pair;
   /** Round the output size up instead of down (default false). */

@@ -13,14 +13,14 @@ import { avgPool2d } from "../../plugins/pooling/average.ts";
 import { globalAvgPool2d, globalMaxPool2d } from "../../plugins/pooling/global.ts";
 import { lpPool2d } from "../../plugins/pooling/lp.ts";
 import { maxPool2d } from "../../plugins/pooling/max.ts";
-import type { Padding, WindowOptions } from "../../plugins/pooling/window.ts";
+import type { PoolPadding, WindowOptions } from "../../plugins/pooling/window.ts";
 import { listVectors, loadVector, type VectorTensor } from "../onnx_vectors.ts";
 
 /** ONNX attributes → the plugins' window options (ONNX's stride default is 1). */
 function windowOf(node: OnnxNode): WindowOptions {
   const k = attrInts(node, "kernel_shape")!;
   const autoPad = attrString(node, "auto_pad", "NOTSET");
-  const padding: Padding = autoPad === "SAME_UPPER"
+  const padding: PoolPadding = autoPad === "SAME_UPPER"
     ? "same_upper"
     : autoPad === "SAME_LOWER"
     ? "same_lower"
