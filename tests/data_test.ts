@@ -15,10 +15,10 @@ Deno.test("data task: prints layout, class counts, sizes and unusable files; exi
   const { code, out } = await run(INTEL);
   assertEquals(code, 0);
   assert(out.includes("Layout: intel"), out);
-  assert(/buildings\s+6\s+2/.test(out), out);
-  assert(/forest\s+5\s+2/.test(out), out);
-  assert(/total\s+34\s+12/.test(out), out);
-  assert(/150×150\s+48/.test(out), out);
+  assert(/buildings\s+21\s+8/.test(out), out);
+  assert(/forest\s+20\s+8/.test(out), out);
+  assert(/total\s+124\s+48/.test(out), out);
+  assert(/150×150\s+174/.test(out), out);
   assert(/500×374\s+2/.test(out) && /150×113\s+1/.test(out), out);
   assert(out.includes("forest/empty.jpg: empty file"), out);
   assert(out.includes("mountain/truncated.jpg: truncated JPEG"), out);
@@ -30,7 +30,7 @@ Deno.test("data task: --strict fails on unusable files; --workers 0 decodes inli
   assertEquals((await run(INTEL, "--strict")).code, 1);
   const inline = await run(INTEL, "--workers", "0");
   assertEquals(inline.code, 0, inline.out);
-  assert(/total\s+34\s+12/.test(inline.out), inline.out);
+  assert(/total\s+124\s+48/.test(inline.out), inline.out);
 });
 
 Deno.test("data task: --help prints the usage and exits 0", async () => {

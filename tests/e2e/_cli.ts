@@ -110,6 +110,29 @@ export function startBlocked(
   );
 }
 
+/**
+ * A copy of the Intel fixtures cut to the first set fixtures/make_intel.py draws (1.jpg …
+ * 46.jpg: 5 training and 2 test images a class, 4 unlabelled) with every awkward file: 34
+ * usable training images, 12 test images. Into `to`, or a new temporary folder; returns the
+ * folder. For tests whose runs would be slow on all the fixtures on the CPU adapter
+ * (custom_cnn.ts trains at about 2 images a second) and which do not depend on their number
+ * (the retraining cycles).
+ */
+export async function firstSet(to?: string): Promise<string> {
+  const out = to ?? await Deno.makeTempDir({ prefix: "intel_first_set_" });
+  const copy = async (from: string, to: string) => {
+    await Deno.mkdir(to, { recursive: true });
+    for await (const e of Deno.readDir(from)) {
+      if (e.isDirectory) await copy(`${from}/${e.name}`, `${to}/${e.name}`);
+      else if (!(/^\d+\.jpg$/.test(e.name) && parseInt(e.name) > 46)) {
+        await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+      }
+    }
+  };
+  await copy(`${ROOT}fixtures/intel`, out);
+  return out;
+}
+
 /** Asserts two checkpoints hold bit-identical weights, generators and counters. */
 export function assertSameCheckpoint(a: Checkpoint, b: Checkpoint, what: string): void {
   assert(

@@ -106,8 +106,9 @@ Deno.test("a run killed with SIGKILL mid-epoch resumes to the same weights and m
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   const args = ["--epochs", "3"];
   assertEquals((await cli([tiny, "--out", a, ...args])).code, 0);
-  // The same run, killed after step 12 (epoch 2 of 3: 9 steps an epoch at batch 4).
-  const blocked = await startBlocked([tiny, "--out", b, ...args], 12);
+  // The same run, killed after step 40 (epoch 2 of 3: 124 usable training images, 31 steps
+  // an epoch at batch 4).
+  const blocked = await startBlocked([tiny, "--out", b, ...args], 40);
   const killed = await blocked.stop("SIGKILL");
   assertEquals(killed.signal, "SIGKILL");
   assertEquals((await lastOf(`${b}/version_0/run`)).epoch, 1);

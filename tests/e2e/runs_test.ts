@@ -35,8 +35,8 @@ Deno.test("a rerun into a used --out gets version_1 and leaves version_0 byte-id
 Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGTERM then resume equals an uninterrupted run", async () => {
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   assertEquals((await cli([TINY, "--out", a, "--epochs", "3"])).code, 0);
-  // Blocked mid-epoch 2 (9 steps an epoch at batch 4).
-  const live = await startBlocked([TINY, "--out", b, "--epochs", "3"], 12);
+  // Blocked mid-epoch 2 (124 usable training images: 31 steps an epoch at batch 4).
+  const live = await startBlocked([TINY, "--out", b, "--epochs", "3"], 40);
   const second = await cli([TINY, "--out", b, "--epochs", "1"]);
   assertEquals(second.code, 3, second.err);
   assert(new RegExp(`in use by pid ${live.child.pid} on `).test(second.err), second.err);
@@ -45,16 +45,16 @@ Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGT
   assertEquals(resumeWhileLive.code, 3, resumeWhileLive.err);
   const stopped = await live.stop("SIGTERM");
   assertEquals(stopped.code, 143, stopped.all);
-  assert(/interrupted by SIGTERM in epoch 2 after step 12/.test(stopped.all), stopped.all);
+  assert(/interrupted by SIGTERM in epoch 2 after step 40/.test(stopped.all), stopped.all);
   const hint = /resume with: (.+)$/m.exec(stopped.all);
   assert(hint && hint[1].endsWith(`--resume ${b}/version_0`), stopped.all);
   const ck = await lastOf(`${b}/version_0/run`);
-  assertEquals([ck.epoch, ck.step], [1, 12]);
+  assertEquals([ck.epoch, ck.step], [1, 40]);
   // The first run was unharmed by the second one: one version, its lock released.
   assertEquals([...Deno.readDirSync(b)].map((e) => e.name).sort(), ["version_0"]);
   const resumed = await cli([TINY, "--resume", `${b}/version_0`]);
   assertEquals(resumed.code, 0, resumed.err);
-  assert(/resumed after epoch 1 and 3 step\(s\) of epoch 2/.test(resumed.err), resumed.err);
+  assert(/resumed after epoch 1 and 9 step\(s\) of epoch 2/.test(resumed.err), resumed.err);
   // TensorBoard sees one run: the resumed run's event file superseded the first one.
   const events = (d: string) => [...Deno.readDirSync(d)].filter((e) => e.name.startsWith("events"));
   assertEquals(events(`${b}/version_0/run`).length, 1);
@@ -100,7 +100,8 @@ Deno.test("--resume takes the --out folder, a run folder or a checkpoint; flags 
   const want = await lastOf(`${ref}/version_0/run`);
   for (const form of ["out", "run", "ckpt"]) {
     const out = await Deno.makeTempDir();
-    const killed = await startBlocked([TINY, "--out", out, "--epochs", "2", "--lr", "0.01"], 12);
+    // Killed mid-epoch 2 (31 steps an epoch).
+    const killed = await startBlocked([TINY, "--out", out, "--epochs", "2", "--lr", "0.01"], 40);
     assertEquals((await killed.stop("SIGKILL")).signal, "SIGKILL");
     const target = { out, run: `${out}/version_0/run`, ckpt: `${out}/version_0/run/last.ckpt` }[
       form as "out"
@@ -120,8 +121,8 @@ Deno.test("resuming a grid continues the unfinished run, skips the finished one,
   const ref = await Deno.makeTempDir(), out = await Deno.makeTempDir();
   const args = ["--epochs", "2", "--grid", "lr=0.003,0.01"];
   assertEquals((await cli([TINY, "--out", ref, ...args])).code, 0);
-  // Killed in the second run's epoch 2 (9 steps an epoch).
-  const killed = await startBlocked([TINY, "--out", out, ...args], "lr=0.01@12");
+  // Killed in the second run's epoch 2 (31 steps an epoch).
+  const killed = await startBlocked([TINY, "--out", out, ...args], "lr=0.01@40");
   const first = killed.output();
   assert(/lr=0\.003 {2}epoch 2\/2 {2}train loss/.test(first), "the first run finishes before");
   assertEquals((await killed.stop("SIGKILL")).signal, "SIGKILL");
@@ -140,14 +141,15 @@ Deno.test("resuming a grid continues the unfinished run, skips the finished one,
 });
 
 Deno.test("early stopping's kept best weights survive a SIGKILL: the resumed run stops the same", async () => {
-  // Best test accuracy at epoch 2; patience 2 stops after epoch 4 and restores epoch 2.
-  const args = ["--epochs", "6", "--patience", "2", "--monitor", "TestAccuracy"];
+  // At lr 0.01 the test accuracy reaches its best (100%) at epoch 2; patience 2 stops after
+  // epoch 4 and restores epoch 2.
+  const args = ["--epochs", "6", "--lr", "0.01", "--patience", "2", "--monitor", "TestAccuracy"];
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   const ref = await cli([TINY, "--out", a, ...args]);
   assertEquals(ref.code, 0, ref.err);
   assert(/early stopping after epoch 4/.test(ref.err + ref.out), ref.err);
-  // Killed in epoch 4 (9 steps an epoch): the checkpoint is epoch 3's, the kept copy epoch 2's.
-  const killed = await startBlocked([TINY, "--out", b, ...args], 30);
+  // Killed in epoch 4 (31 steps an epoch): the checkpoint is epoch 3's, the kept copy epoch 2's.
+  const killed = await startBlocked([TINY, "--out", b, ...args], 100);
   assertEquals((await killed.stop("SIGKILL")).signal, "SIGKILL");
   const r = await cli([TINY, "--resume", b]);
   assertEquals(r.code, 0, r.err);

@@ -35,9 +35,18 @@ async function collect(s: ReadableStream<Batch>): Promise<Batch[]> {
   return out;
 }
 
+/**
+ * The fixtures' first set (1.jpg … 46.jpg and the awkward files: 34 usable training images,
+ * drawn first by fixtures/make_intel.py): few enough for a head on the random-weight VGG's
+ * features to fit them, which is what the loss test measures.
+ */
+const firstSet = (f: { path: string }) => Number(/\/(\d+)\.jpg$/.exec(f.path)?.[1] ?? 0) <= 46;
+
 let cached: Batch[] | null = null;
 async function trainBatches(): Promise<Batch[]> {
-  cached ??= await collect(imageBatches(ds.train, { batchSize: 12, workers: 1, onSkip: () => {} }));
+  cached ??= await collect(
+    imageBatches(ds.train.filter(firstSet), { batchSize: 12, workers: 1, onSkip: () => {} }),
+  );
   return cached;
 }
 

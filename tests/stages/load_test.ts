@@ -23,13 +23,22 @@ Deno.test("load: recognises the Intel download layout; classes sorted like Image
   assert(ds.layout.pred!.endsWith("seg_pred/seg_pred"));
   assertEquals(ds.classes, CLASSES);
   assertEquals(ds.valFrom, "test-folder");
-  // 5 generated + awkward files per class folder (listing keeps bad files for decode to count).
-  assertEquals(ds.train.length, 37);
-  assertEquals(ds.val.length, 12);
+  // 20 generated + awkward files per class folder (listing keeps bad files for decode to
+  // count), 8 test images per class.
+  assertEquals(ds.train.length, 127);
+  assertEquals(ds.val.length, 48);
   assertEquals(ds.pred.length, 5);
   assert(ds.pred.every((f) => f.label === -1));
+  // Listed in name order (as ImageFolder sorts): "100.jpg" before "15.jpg".
   const glacier = ds.train.filter((f) => f.label === 2).map((f) => f.path.split("/").pop());
-  assertEquals(glacier, ["15.jpg", "16.jpg", "17.jpg", "18.jpg", "19.jpg", "gray.jpg"]);
+  const numbered = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => `${from + i}.jpg`);
+  assertEquals(glacier, [
+    ...numbered(100, 103),
+    ...numbered(15, 19),
+    ...numbered(89, 99),
+    "gray.jpg",
+  ]);
 });
 
 Deno.test("load: flattened layout, no test folder → stratified 80/20 split", () => {
