@@ -103,8 +103,9 @@ Deno.test("structure: imports point down the layers", () => {
     for (const d of deps) {
       const [from, to] = [layerOf(f), layerOf(d)];
       assert(from !== undefined, `${f}: no layer`);
-      if (to === undefined) upward.push(`${f} → ${relative(ROOT, join(ROOT, d))} (outside the source)`);
-      else if (to > from) upward.push(`${f} → ${d}`);
+      if (to === undefined) {
+        upward.push(`${f} → ${relative(ROOT, join(ROOT, d))} (outside the source)`);
+      } else if (to > from) upward.push(`${f} → ${d}`);
     }
   }
   assertEquals(upward, []);

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { backward, isGradEnabled, noGrad } from "../../core/autograd.ts";
 import { gpu, initGpu } from "../../core/gpu.ts";
 import { add, exp, mul, sub } from "../../core/ops/elementwise.ts";
@@ -63,7 +63,7 @@ Deno.test("detach: cuts the graph (no gradient through the detached copy)", asyn
   // d(d·x)/dx = d = x, not 2x.
   await expectValues(x.grad, X, "grad through the non-detached factor only");
   // Only through the detached path: nothing requires grad, so backward refuses.
-  await assertThrows(() => tidy(() => backward(sum(mul(d, d)))), /require grad/);
+  await assertRejects(() => tidy(() => backward(sum(mul(d, d)))), /require grad/);
   for (const t of [x, d, x.grad!]) t.dispose();
 });
 
@@ -77,8 +77,8 @@ Deno.test("noGrad: records nothing, restores recording afterwards, even after a 
   assert(isGradEnabled(), "enabled again after");
   assert(y.node === null && !y.requiresGrad, "no node recorded");
   await expectValues(y, X.map((v) => v * v), "values are still computed");
-  await assertThrows(() => backward(y), /require grad/);
-  await assertThrows(() =>
+  await assertRejects(() => backward(y), /require grad/);
+  await assertRejects(() =>
     noGrad(() => {
       throw new Error("inner failure");
     }), /inner failure/);
@@ -91,11 +91,11 @@ Deno.test("noGrad: records nothing, restores recording afterwards, even after a 
 Deno.test("backward: on a tensor that does not require grad throws a clear error", async () => {
   await initGpu();
   const a = fromArray(X);
-  await assertThrows(
+  await assertRejects(
     () => backward(a),
     /backward\(\).*not computed from tensors that require grad/,
   );
-  await assertThrows(() => backward(sum(mul(a, 2))), /require grad/);
+  await assertRejects(() => backward(sum(mul(a, 2))), /require grad/);
   a.dispose();
 });
 
@@ -107,7 +107,7 @@ Deno.test("retainGraph: allows a second backward; without it the graph is releas
   await expectValues(x.grad, X.map((v) => 3 * v * v), "first backward");
   backward(loss); // releases the graph
   await expectValues(x.grad, X.map((v) => 6 * v * v), "second backward accumulates");
-  await assertThrows(() => backward(loss), /already released/);
+  await assertRejects(() => backward(loss), /already released/);
   for (const t of [x, loss, x.grad!]) t.dispose();
 });
 
@@ -178,7 +178,7 @@ Deno.test("tidy: disposes temporaries, keeps the result and kept tensors, frees 
   assertEquals(live(), before, "all freed");
 
   // A throw inside tidy still frees what was made.
-  await assertThrows(() =>
+  await assertRejects(() =>
     tidy(() => {
       mul(x, x);
       throw new Error("boom");

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { deriveSeed, mixSeed, Rng, STREAMS } from "../../core/random.ts";
 
 const assertNotEquals = <T>(a: T, b: T) =>
@@ -40,7 +40,7 @@ Deno.test("Rng: state() / setState() / fromState() round trip resumes the same s
 Deno.test("Rng: setState refuses anything but four 32-bit words", async () => {
   const r = new Rng(1);
   for (const bad of [[3, 2], [0, 0, 0, 0], [1, 2, 3, -1], [1, 2, 3, 2 ** 32], [1.5, 0, 0, 1]]) {
-    await assertThrows(() => r.setState(bad), /four unsigned 32-bit integers/);
+    await assertRejects(() => r.setState(bad), /four unsigned 32-bit integers/);
   }
 });
 

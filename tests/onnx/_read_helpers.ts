@@ -7,58 +7,12 @@
  * @module
  */
 
-import { deepStrictEqual } from "node:assert/strict";
+import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { DataType, type OnnxTensor, tensorSize } from "../../onnx/read.ts";
 import { ensureOnnxTestdata } from "../onnx_vectors.ts";
 
-// ---------------------------------------------------------------------------------------
-// Assertions (JSR's std is unreachable here; node:assert compares bigints and typed arrays)
-
-export function assert(cond: unknown, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-
-export function assertEquals(actual: unknown, expected: unknown, msg?: string): void {
-  deepStrictEqual(actual, expected, msg);
-}
-
-// deno-lint-ignore no-explicit-any
-export type Ctor<E> = new (...args: any[]) => E;
-
-export function checkError<E extends Error>(e: unknown, cls: Ctor<E>, includes?: string): E {
-  if (!(e instanceof cls)) throw new Error(`threw ${e}, expected ${cls.name}`);
-  if (includes !== undefined && !e.message.includes(includes)) {
-    throw new Error(`threw "${e.message}", expected it to include "${includes}"`);
-  }
-  return e;
-}
-
-export function assertThrows<E extends Error>(
-  fn: () => unknown,
-  cls: Ctor<E>,
-  includes?: string,
-): E {
-  try {
-    fn();
-  } catch (e) {
-    return checkError(e, cls, includes);
-  }
-  throw new Error(`did not throw ${cls.name}`);
-}
-
-export async function assertRejects<E extends Error>(
-  fn: () => Promise<unknown>,
-  cls: Ctor<E>,
-  _includes?: string,
-  what = "",
-): Promise<E> {
-  try {
-    await fn();
-  } catch (e) {
-    return checkError(e, cls, _includes);
-  }
-  throw new Error(`${what} did not reject with ${cls.name}`);
-}
+// The assertions are the tests' one module's.
+export { assert, assertEquals, assertRejects, assertThrows };
 
 export const FIXTURES = new URL("../../fixtures/onnx/", import.meta.url).pathname;
 // deno-lint-ignore no-explicit-any

@@ -5,7 +5,7 @@
  * project file. The median pool, clip stage, signum and clipvalue links below are the
  * examples of plugins/README.md.
  */
-import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { checkOp } from "../core/ops/check.ts";
 import { backward, record } from "../../core/autograd.ts";
 import { gpu, initGpu } from "../../core/gpu.ts";
@@ -202,24 +202,24 @@ Deno.test("pooling plugins: all registered by index.ts, found by name (any case)
     assertEquals([...y.shape], shape, `${name}: shape`);
     y.dispose();
   }
-  await assertThrows(() => create("pooling", "l2pool", { kernel: 2, p: 3 }), /p is always 2/);
+  await assertRejects(() => create("pooling", "l2pool", { kernel: 2, p: 3 }), /p is always 2/);
   x.dispose();
 });
 
 Deno.test("registering a name twice is an error listing what exists", async () => {
-  await assertThrows(
+  await assertRejects(
     () => register({ ...maxPoolPlugin }),
     /pooling plugin named "maxpool" is already registered; registered pooling plugins: adaptiveavgpool, avgpool, globalavgpool, globalmaxpool, l2pool, lppool, maxpool/,
   );
-  await assertThrows(() => register({ ...maxPoolPlugin, name: "MAXPOOL" }), /already registered/);
+  await assertRejects(() => register({ ...maxPoolPlugin, name: "MAXPOOL" }), /already registered/);
 });
 
 Deno.test("an unknown name is an error listing what exists", async () => {
-  await assertThrows(
+  await assertRejects(
     () => create("pooling", "minpool"),
     /no pooling plugin named "minpool"; registered pooling plugins: adaptiveavgpool, avgpool, globalavgpool, globalmaxpool, l2pool, lppool, maxpool/,
   );
-  await assertThrows(
+  await assertRejects(
     () => find("stage", "no-such-stage"),
     /no stage plugin named "no-such-stage"; registered stage plugins: /,
   );

@@ -53,13 +53,7 @@ export function near(actual: number, expected: number, tol: number, what = ""): 
   }
 }
 
-export {
-  deepStrictEqual as assertEquals,
-  notDeepStrictEqual as assertNotEquals,
-  ok as assert,
-  rejects as assertRejects,
-  throws as assertThrows,
-} from "node:assert/strict";
+export { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../assert.ts";
 
 /** Per-channel sums and probe values, as refs.json summarises a tensor. */
 export function summary(img: FloatImage, probe: number[][]): { sums: number[]; probe: number[] } {

@@ -1,7 +1,7 @@
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { evaluate, evaluateStream } from "../../stages/evaluate.ts";
 import { computeMetrics } from "../../stages/metrics.ts";
 import type { Batch } from "../../stages/types.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 
 const C = 4;
 /** Fake model: output row i of the data set is a fixed function of the image's first pixel. */
@@ -70,7 +70,7 @@ Deno.test("evaluate: composes as a TransformStream; forward errors propagate", a
   ) out.push(e);
   assertEquals(out.length, 1);
   assertEquals(out[0].count, 4);
-  await rejects(
+  await assertRejects(
     evaluateStream(ReadableStream.from(batches(4, 2)), {
       forward: () => Promise.reject(new Error("gpu lost")),
       numClasses: C,

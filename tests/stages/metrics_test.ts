@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import {
   computeMetrics,
   logSoftmax,
@@ -6,6 +5,7 @@ import {
   MetricsAccumulator,
   RunningFigures,
 } from "../../stages/metrics.ts";
+import { assert, assertEquals, assertThrows } from "../assert.ts";
 
 interface RefCase extends Omit<Metrics, "count"> {
   name: string;
@@ -53,7 +53,7 @@ Deno.test("metrics: merging batches equals one pass", () => {
   a.add(x.subarray(cut, 20 * c.C), c.labels.slice(7, 20));
   b.add(x.subarray(20 * c.C), c.labels.slice(20));
   compare(a.merge(b).result(), c, "merged");
-  throws(() => a.merge(new MetricsAccumulator(c.C + 1)), /different classes/);
+  assertThrows(() => a.merge(new MetricsAccumulator(c.C + 1)), /different classes/);
 });
 
 Deno.test("metrics: a small case computed by hand", () => {
@@ -88,8 +88,8 @@ Deno.test("metrics: ties go to the lower index; empty and bad input", () => {
   const e = new MetricsAccumulator(4).result();
   assert(Number.isNaN(e.loss) && Number.isNaN(e.accuracy));
   assertEquals(e.precision, [0, 0, 0, 0]);
-  throws(() => computeMetrics([0, 1], [2], 2), /outside \[0, 2\)/);
-  throws(() => computeMetrics([0, 1, 2], [0], 2), /expected 1×2/);
+  assertThrows(() => computeMetrics([0, 1], [2], 2), /outside \[0, 2\)/);
+  assertThrows(() => computeMetrics([0, 1, 2], [0], 2), /expected 1×2/);
   const lp = logSoftmax([1000, 0, -1000], 3);
   close(lp[0], 0, 1e-12, "stable log-softmax");
 });

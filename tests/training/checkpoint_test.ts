@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
   BEST,
@@ -13,6 +12,7 @@ import {
 } from "../../training/checkpoint.ts";
 import { removeStaleTemps } from "../../stages/atomic.ts";
 import { Rng } from "../../core/random.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 
 const WRITER = fileURLToPath(new URL("./_checkpoint_writer.ts", import.meta.url));
 
@@ -98,10 +98,10 @@ Deno.test("checkpoint: run folder keeps last and best; resolve finds them", asyn
     assertEquals((await loadCheckpoint(await resolveCheckpoint(dir))).epoch, 4);
     assertEquals((await loadCheckpoint(await resolveCheckpoint(dir, "best"))).epoch, 3);
     assertEquals(await resolveCheckpoint(`${dir}/${BEST}`), `${dir}/${BEST}`);
-    await rejects(resolveCheckpoint(`${dir}/nope`), /no checkpoint or run folder/);
+    await assertRejects(resolveCheckpoint(`${dir}/nope`), /no checkpoint or run folder/);
     await Deno.remove(`${dir}/${LAST}`);
-    await rejects(resolveCheckpoint(dir), /has no last\.ckpt/);
-    await rejects(loadCheckpoint(`${dir}/${LAST}`), /no checkpoint at/);
+    await assertRejects(resolveCheckpoint(dir), /has no last\.ckpt/);
+    await assertRejects(loadCheckpoint(`${dir}/${LAST}`), /no checkpoint at/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

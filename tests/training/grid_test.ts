@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import {
   bestRows,
   bestTable,
@@ -8,6 +7,7 @@ import {
   parseGridValue,
 } from "../../training/grid.ts";
 import { UsageError } from "../../training/pipeline.ts";
+import { assertEquals, assertThrows } from "../assert.ts";
 
 Deno.test("grid: key=a,b,c strings, ';' and repeated flags, JSON; typed values", () => {
   const a = parseGrid("lr=3e-4,3e-5; batch_size=32,64");
@@ -27,9 +27,9 @@ Deno.test("grid: key=a,b,c strings, ';' and repeated flags, JSON; typed values",
   ]);
   assertEquals(parseGridValue("0x10"), "0x10");
   for (const bad of ["lr", "=1", "lr=", "lr=1,,2", "lr=1;lr=2", "lr=1,1", "{bad", "[1]"]) {
-    throws(() => parseGrid(bad), UsageError, bad);
+    assertThrows(() => parseGrid(bad), UsageError, undefined, bad);
   }
-  throws(() => parseGrid({ lr: [{}] }), UsageError);
+  assertThrows(() => parseGrid({ lr: [{}] }), UsageError);
 });
 
 Deno.test("grid: Cartesian product, run count, stable readable unique names", () => {

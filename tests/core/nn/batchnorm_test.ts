@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { backward } from "../../../core/autograd.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { mul } from "../../../core/ops/elementwise.ts";
@@ -124,14 +124,14 @@ Deno.test("BatchNorm: affine off, no running statistics (batch statistics in eva
   // channel 0: 1, 3, 2, 4 → mean 2.5, var 1.25; channel 1: 10, 30, 20, 40 → mean 25, var 125.
   const want = [1, 3, 2, 4].map((v) => (v - 2.5) / Math.sqrt(1.25 + 1e-5));
   assert(relErr([y[0], y[1], y[4], y[5]], want) < 1e-5);
-  await assertThrows(
+  await assertRejects(
     () => new BatchNorm2d(2).forward(fromArray([1, 2, 3, 4], [2, 2])),
     /BatchNorm2d\(2\): expected \[N, 2, H, W\]/,
   );
-  await assertThrows(
+  await assertRejects(
     () => new BatchNorm1d(3).forward(fromArray([1, 2, 3, 4], [2, 2])),
     /BatchNorm1d\(3\): expected/,
   );
-  await assertThrows(() => new BatchNorm1d(0), /positive integer/);
+  await assertRejects(() => new BatchNorm1d(0), /positive integer/);
   x.dispose();
 });

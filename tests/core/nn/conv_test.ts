@@ -1,4 +1,4 @@
-import { assert, assertClose, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertClose, assertEquals, assertRejects } from "../../assert.ts";
 import { Conv2d } from "../../../core/nn/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { initGpu } from "../../../core/gpu.ts";
@@ -30,8 +30,8 @@ Deno.test("Conv2d: bias options (none, tied, untied) and their shapes", async ()
   assertEquals(none.parameters().length, 1);
   const untied = new Conv2d(3, 4, 3, { bias: "untied", inputSize: [9, 7], stride: 2, padding: 1 });
   assertEquals(untied.bias!.shape, [4, 5, 4]);
-  await assertThrows(() => new Conv2d(3, 4, 3, { bias: "untied" }), /needs inputSize/);
-  await assertThrows(() => new Conv2d(3, 4, 3, { groups: 2 }), /groups 2 must divide/);
+  await assertRejects(() => new Conv2d(3, 4, 3, { bias: "untied" }), /needs inputSize/);
+  await assertRejects(() => new Conv2d(3, 4, 3, { groups: 2 }), /groups 2 must divide/);
   none.dispose();
   untied.dispose();
 });

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { backward } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { mean } from "../../../core/ops/reduce.ts";
@@ -28,7 +28,7 @@ Deno.test("Dropout: training masks and scales, eval is the identity, train()/eva
   want.nextU32();
   assertEquals(d.rngState(), want.state());
   assertEquals(new Dropout().p, 0.5);
-  await assertThrows(() => new Dropout(-0.1), /p must be in \[0, 1\]/);
+  await assertRejects(() => new Dropout(-0.1), /p must be in \[0, 1\]/);
   x.dispose();
   d.dispose();
 });

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { batchNorm } from "../../../core/ops/batchnorm.ts";
 import type { Rng } from "../../../core/random.ts";
@@ -179,19 +179,19 @@ Deno.test("batchNorm: clear errors for bad shapes and one value per channel in t
   await initGpu();
   const x = fromArray([1, 2, 3], [1, 3]);
   const v2 = fromArray([1, 1]);
-  await assertThrows(
+  await assertRejects(
     () => batchNorm(x, null, null, null, null, { training: true }),
     /more than 1 value per channel/,
   );
-  await assertThrows(
+  await assertRejects(
     () => batchNorm(x, v2, null, null, null, { training: true }),
     /weight \[2\] must have 3/,
   );
-  await assertThrows(
+  await assertRejects(
     () => batchNorm(x, null, null, null, null, { training: false }),
     /eval mode needs/,
   );
-  await assertThrows(
+  await assertRejects(
     () => batchNorm(fromArray([1]), null, null, null, null, { training: true }),
     /\[N, C\]/,
   );

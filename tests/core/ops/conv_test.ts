@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { conv2d, type Conv2dOpOptions, setConvChunkBytes } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
@@ -96,12 +96,12 @@ Deno.test("conv2d: chunked over images (small column budget) gives the same resu
 Deno.test("conv2d: clear errors for mismatched shapes", async () => {
   const x = fromArray(new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
   const w = fromArray(new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
-  await assertThrows(() => conv2d(x, w), /expects 2 input channels/);
-  await assertThrows(() => conv2d(x, w, null, { groups: 2 }), /groups 2 must divide/);
+  await assertRejects(() => conv2d(x, w), /expects 2 input channels/);
+  await assertRejects(() => conv2d(x, w, null, { groups: 2 }), /groups 2 must divide/);
   const w7 = fromArray(new Float32Array(1 * 3 * 7 * 7), [1, 3, 7, 7]);
-  await assertThrows(() => conv2d(x, w7), /does not fit input 5×5/);
+  await assertRejects(() => conv2d(x, w7), /does not fit input 5×5/);
   const w3 = fromArray(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3]);
-  await assertThrows(() => conv2d(x, w3, fromArray([1, 2, 3], [3])), /bias \[3\] must be/);
+  await assertRejects(() => conv2d(x, w3, fromArray([1, 2, 3], [3])), /bias \[3\] must be/);
   for (const t of [x, w, w7, w3]) t.dispose();
 });
 

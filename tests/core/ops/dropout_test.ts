@@ -1,4 +1,4 @@
-import { assert, assertClose, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertClose, assertEquals, assertRejects } from "../../assert.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import {
   applyDropoutMask,
@@ -113,7 +113,7 @@ Deno.test("dropout: the GPU copy draws the CPU generator's numbers, and follows 
   const k = gen.nextKey();
   assertEquals(new Uint32Array((await k.data()).buffer)[0], ref.nextU32());
   k.dispose();
-  await assertThrows(() => gen.setState([1, 2]), /four unsigned 32-bit integers/);
+  await assertRejects(() => gen.setState([1, 2]), /four unsigned 32-bit integers/);
   gen.dispose();
 });
 
@@ -134,7 +134,7 @@ Deno.test("dropout: steps record no upload or submit; p = 0 is the identity, p =
   assert(dropout(x, 0, gen) === x);
   const z = dropout(x, 1, gen);
   assertEquals([...(await z.data())].every((v) => v === 0), true);
-  await assertThrows(() => dropout(x, 1.5, gen), /p must be in \[0, 1\]/);
+  await assertRejects(() => dropout(x, 1.5, gen), /p must be in \[0, 1\]/);
   z.dispose();
   x.dispose();
   gen.dispose();

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { linear, matmul } from "../../../core/ops/matmul.ts";
 import type { Rng } from "../../../core/random.ts";
@@ -83,7 +83,7 @@ Deno.test("matmul: 1-D second operand (matrix·vector, batched, dot)", async () 
 Deno.test("matmul: mismatched inner sizes throw", async () => {
   await initGpu();
   const a = fromArray(new Float32Array(6), [2, 3]), b = fromArray(new Float32Array(8), [4, 2]);
-  await assertThrows(() => matmul(a, b), /matmul/);
+  await assertRejects(() => matmul(a, b), /matmul/);
   a.dispose();
   b.dispose();
 });

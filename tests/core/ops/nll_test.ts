@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { nll } from "../../../core/ops/loss.ts";
 import { nllLoss, type NllLossOptions } from "../../../core/ops/nll.ts";
@@ -69,9 +69,9 @@ Deno.test("nllLoss: nll of loss.ts is its default (mean) form on [N, C], targets
   const t1 = fromArray([0, 4, 2, 2], [4, 1]);
   assertEquals([...(await nll(x, t1).data())], [...a]);
   t1.dispose();
-  await assertThrows(() => nll(x, fromArray([0, 1, 2])), /nll: log-probabilities \[4,5\]/);
-  await assertThrows(() => nllLoss(x, fromArray([0, 1, 2])), /target \[3\] must be \[4\]/);
-  await assertThrows(
+  await assertRejects(() => nll(x, fromArray([0, 1, 2])), /nll: log-probabilities \[4,5\]/);
+  await assertRejects(() => nllLoss(x, fromArray([0, 1, 2])), /target \[3\] must be \[4\]/);
+  await assertRejects(
     () => nllLoss(x, t, { weight: fromArray([1, 1]) }),
     /weight \[2\] must have 5/,
   );

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { BatchNorm1d } from "../../../core/nn/batchnorm.ts";
 import { Linear } from "../../../core/nn/linear.ts";
@@ -17,15 +17,15 @@ Deno.test("early_stopping: a monitored metric that does not exist is an error at
     monitor: "val_accuracy",
     restoreBest: false,
   });
-  await assertThrows(
+  await assertRejects(
     () => es.start(METRICS),
     /monitored metric "val_accuracy" does not exist; available metrics: loss, val_loss, val_acc/,
   );
   // A sample metrics record works too, and update() checks again.
   const ok = new EarlyStopping({ monitor: "val_acc", restoreBest: false });
   ok.start({ loss: 0, val_loss: 0, val_acc: 0 });
-  await assertThrows(() => ok.update({ loss: 1 }), /available metrics: loss/);
-  await assertThrows(
+  await assertRejects(() => ok.update({ loss: 1 }), /available metrics: loss/);
+  await assertRejects(
     () => new EarlyStopping({ restoreBest: false }).update({ val_loss: 1 }),
     /start\(\) before/,
   );
@@ -33,15 +33,15 @@ Deno.test("early_stopping: a monitored metric that does not exist is an error at
   const dflt = new EarlyStopping({ restoreBest: false });
   assertEquals(dflt.monitor, "TestLoss");
   dflt.start({ TrainLoss: 0, TrainAccuracy: 0, TestLoss: 0, TestAccuracy: 0 });
-  await assertThrows(
+  await assertRejects(
     () => create("callback", "early_stopping", { patiance: 2 }),
     /unknown option "patiance"/,
   );
-  await assertThrows(
+  await assertRejects(
     () => new EarlyStopping({ mode: "up" as "min" }),
     /mode must be "min" or "max"/,
   );
-  await assertThrows(
+  await assertRejects(
     () => new EarlyStopping({ monitor: "val_loss" }).start(METRICS),
     /needs the model/,
   );

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { BatchNorm, BatchNorm1d, BatchNorm2d } from "../../../core/nn/batchnorm.ts";
 import { Linear } from "../../../core/nn/linear.ts";
@@ -35,11 +35,11 @@ Deno.test("layer plugin batchnorm: create(options) gives a factory of layers per
     for (let n = 0; n < 4; n++) m += y[n * 6 + c] / 4;
     assert(Math.abs(m) < 1e-5, `channel ${c} mean ${m}`);
   }
-  await assertThrows(
+  await assertRejects(
     () => create("layer", "batchnorm", { momentun: 0.1 }),
     /unknown option "momentun"; accepted: eps, momentum, affine, trackRunningStats, dims/,
   );
-  await assertThrows(() => create("layer", "batchnorm", { dims: 3 }), /dims must be 1 or 2/);
+  await assertRejects(() => create("layer", "batchnorm", { dims: 3 }), /dims must be 1 or 2/);
   x.dispose();
   net.dispose();
 });

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { Dropout } from "../../../core/nn/dropout.ts";
 import { Linear } from "../../../core/nn/linear.ts";
@@ -26,11 +26,11 @@ Deno.test("layer plugin dropout: registered by name, create({ p, seed }) gives a
   const ye = await net.forward(x).data();
   const yl = await net.layers[0].forward(x).data();
   assertEquals([...ye], [...yl]);
-  await assertThrows(
+  await assertRejects(
     () => create("layer", "dropout", { rate: 0.5 }),
     /unknown option "rate"; accepted: p, seed/,
   );
-  await assertThrows(() => create("layer", "dropout", { p: 2 }), /p must be in \[0, 1\]/);
+  await assertRejects(() => create("layer", "dropout", { p: 2 }), /p must be in \[0, 1\]/);
   x.dispose();
   net.dispose();
 });

@@ -3,7 +3,7 @@
  * step(), lr changes without recompiling, exact save/restore of the state, frozen
  * parameters that cost nothing, and clear errors.
  */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, type Tensor } from "../../../core/tensor.ts";
@@ -177,7 +177,7 @@ Deno.test("state() / loadState() restore exactly: resumed steps equal uninterrup
   }
   const sa = await optA.state(), sb = await optB.state();
   assertEquals(JSON.stringify(sb.params), JSON.stringify(sa.params));
-  await assertThrows(() => new Optimizer(b.ps, [sgd()]).loadState(saved), /chain/);
+  await assertRejects(() => new Optimizer(b.ps, [sgd()]).loadState(saved), /chain/);
   optA.dispose();
   optB.dispose();
   dispose(a.ps);
@@ -186,17 +186,17 @@ Deno.test("state() / loadState() restore exactly: resumed steps equal uninterrup
 
 Deno.test("clear errors: unknown or clashing hyper-parameters, stateful link before clipping", async () => {
   const { ps } = await setup(5);
-  await assertThrows(
+  await assertRejects(
     () => new Optimizer(ps, [adam()], { beta3: 1 }),
     /unknown hyper-parameter "beta3".*beta1/,
   );
-  await assertThrows(
+  await assertRejects(
     () => new Optimizer([{ params: ps, momentum: 0.5 }], [adam()]),
     /unknown.*momentum/,
   );
-  await assertThrows(() => new Optimizer(ps, [adam(), rmsprop()]), /"eps".*also used/);
-  await assertThrows(() => new Optimizer(ps, [adam(), clipGradNorm()]), /stateless.*"adam"/);
-  await assertThrows(() => new Optimizer([ps[0], ps[0]], [sgd()]), /twice/);
-  await assertThrows(() => new Optimizer(ps, []), /no links/);
+  await assertRejects(() => new Optimizer(ps, [adam(), rmsprop()]), /"eps".*also used/);
+  await assertRejects(() => new Optimizer(ps, [adam(), clipGradNorm()]), /stateless.*"adam"/);
+  await assertRejects(() => new Optimizer([ps[0], ps[0]], [sgd()]), /twice/);
+  await assertRejects(() => new Optimizer(ps, []), /no links/);
   dispose(ps);
 });

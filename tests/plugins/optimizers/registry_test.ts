@@ -1,5 +1,5 @@
 /** The optimizer and regularizer plugins are registered by name and build working optimizers. */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { create, names } from "../../../plugins/registry.ts";
 import "../../../plugins/optimizers/index.ts";
 import type { Link, Optimizer } from "../../../plugins/optimizers/chain.ts";
@@ -47,14 +47,14 @@ Deno.test("registry: every optimizer plugin trains, regularizers chain by name",
 });
 
 Deno.test("registry: missing params and unknown regularizers are clear errors", async () => {
-  await assertThrows(() => create("optimizer", "adam", {}), /options.params/);
-  await assertThrows(
+  await assertRejects(() => create("optimizer", "adam", {}), /options.params/);
+  await assertRejects(
     () => create("optimizer", "adam", { params: [], regularizers: ["l3"] }),
     /no regularizer plugin named "l3".*l2/,
   );
   // A layer named where gradient transforms go: the kinds are told apart, not a TypeError.
   await import("../../../plugins/layers/index.ts");
-  await assertThrows(
+  await assertRejects(
     () => create("optimizer", "adam", { params: [], regularizers: ["dropout"] }),
     /"dropout" is a layer plugin \(a layer to place in a network.*\), not a regularizer plugin \(a gradient transform.*registered regularizer plugins: clip_grad_norm, l1, l2, weight_decay/,
   );

@@ -1,5 +1,5 @@
 /** Average pooling: forward against a float64 reference, gradients against finite differences. */
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import { checkOp } from "../../core/ops/check.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { fromArray } from "../../../core/tensor.ts";
@@ -77,6 +77,6 @@ Deno.test("AvgPool2d layer: output shape and option errors", async () => {
   const x = fromArray(new Float32Array(2 * 3 * 7 * 9), SHAPE);
   const y = new AvgPool2d({ kernel: 3 }).forward(x);
   assertEquals([...y.shape], [2, 3, 2, 3]);
-  await assertThrows(() => new AvgPool2d({ kernel: 2, stride: 0 }), /stride must be positive/);
-  await assertThrows(() => new AvgPool2d({ kernel: 2, padding: -1 }), /non-negative/);
+  await assertRejects(() => new AvgPool2d({ kernel: 2, stride: 0 }), /stride must be positive/);
+  await assertRejects(() => new AvgPool2d({ kernel: 2, padding: -1 }), /non-negative/);
 });

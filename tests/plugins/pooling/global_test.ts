@@ -1,5 +1,5 @@
 /** Global and adaptive average pooling, global max pooling. */
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import { checkOp } from "../../core/ops/check.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { fromArray } from "../../../core/tensor.ts";
@@ -59,6 +59,6 @@ Deno.test("pooling layers: output shapes and errors", async () => {
   assertEquals([...new AdaptiveAvgPool2d({ output: 7 }).forward(x).shape], [2, 3, 7, 7]);
   assertEquals([...new GlobalAvgPool2d().forward(x).shape], [2, 3, 1, 1]);
   assertEquals([...new GlobalMaxPool2d().forward(x).shape], [2, 3, 1, 1]);
-  await assertThrows(() => new AdaptiveAvgPool2d({ output: 0 }), /positive integers/);
-  await assertThrows(() => globalMaxPool2d(fromArray([1, 2], [2])), /NCHW/);
+  await assertRejects(() => new AdaptiveAvgPool2d({ output: 0 }), /positive integers/);
+  await assertRejects(() => globalMaxPool2d(fromArray([1, 2], [2])), /NCHW/);
 });

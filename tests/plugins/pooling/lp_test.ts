@@ -1,5 +1,5 @@
 /** Lp pooling (L2 and other p): forward against float64, gradients against finite differences. */
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import { checkOp } from "../../core/ops/check.ts";
 import { backward } from "../../../core/autograd.ts";
 import { initGpu } from "../../../core/gpu.ts";
@@ -58,5 +58,5 @@ Deno.test("LpPool2d layer and option errors", async () => {
   await initGpu();
   assertEquals(new LpPool2d({ kernel: 2 }).options.p, undefined);
   const x = fromArray(new Float32Array(16), [1, 1, 4, 4]);
-  await assertThrows(() => lpPool2d(x, { kernel: 2, p: 0.5 }), /p must be ≥ 1/);
+  await assertRejects(() => lpPool2d(x, { kernel: 2, p: 0.5 }), /p must be ≥ 1/);
 });

@@ -1,5 +1,5 @@
 /** Max pooling: forward against a float64 reference, gradients against finite differences. */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { checkOp } from "../../core/ops/check.ts";
 import { backward, noGrad } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
@@ -127,15 +127,15 @@ Deno.test("MaxPool2d in Sequential; noGrad keeps no winner map; nothing leaks", 
 
 Deno.test("maxPool2d: bad options and inputs are clear errors", async () => {
   await initGpu();
-  await assertThrows(() => new MaxPool2d({ kernel: 0 }), /kernel must be positive integers/);
-  await assertThrows(
+  await assertRejects(() => new MaxPool2d({ kernel: 0 }), /kernel must be positive integers/);
+  await assertRejects(
     () => new MaxPool2d({ kernel: 2, padding: "full" as "same" }),
     /unknown padding/,
   );
   const x = fromArray(new Float32Array(12), [3, 4]);
-  await assertThrows(() => maxPool2d(x, { kernel: 2 }), /NCHW \(4-D\) input, got \[3,4\]/);
+  await assertRejects(() => maxPool2d(x, { kernel: 2 }), /NCHW \(4-D\) input, got \[3,4\]/);
   const small = fromArray(new Float32Array(4), [1, 1, 2, 2]);
-  await assertThrows(() => maxPool2d(small, { kernel: 3 }), /does not fit the 2×2 input/);
+  await assertRejects(() => maxPool2d(small, { kernel: 3 }), /does not fit the 2×2 input/);
   x.dispose();
   small.dispose();
 });

@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import {
   appendCsvRow,
   appendMetrics,
@@ -10,6 +9,7 @@ import {
 } from "../../../stages/log/csv.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
+import { assertEquals } from "../../assert.ts";
 
 function epoch(run: string, e: number, hparams: EpochMetrics["hparams"]): EpochMetrics {
   return {

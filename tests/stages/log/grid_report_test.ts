@@ -3,12 +3,12 @@
  * Chromium: one row per run with its hyper-parameters and best figures, every run's curve on
  * the combined chart, links to the runs' reports, and sorting by a column.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { buildSummary, writeSummary } from "../../../stages/log/summary.ts";
 import { writeGridReport } from "../../../stages/log/grid_report.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { dumpDom } from "./_chromium.ts";
+import { assert, assertEquals } from "../../assert.ts";
 
 function epoch(run: string, e: number, acc: number, lr: number): EpochMetrics {
   const test = computeMetrics([2, 1, 0.1, 0.3, 1.7, 0.2], [0, 1], 3);

@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { type LogStage, logStage, STEP_LOSS_TAG } from "../../../stages/log/stage.ts";
 import {
   EPOCH_METRICS,
@@ -8,6 +7,7 @@ import {
 } from "../../../stages/log/hparams_plugin.ts";
 import type { EpochMetrics, HValue } from "../../../stages/evaluate.ts";
 import { epochRecord, eventFileNames, readBack, series } from "./_reader.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 
 /** Feeds `epochs` through a log stage, with a step loss every 5 steps before each epoch. */
 async function feed(stage: LogStage, epochs: EpochMetrics[], end: boolean): Promise<void> {
@@ -37,7 +37,7 @@ Deno.test("hparams plugin: session start, experiment, end and step losses read b
         hparams: end ? undefined : hp,
       });
       await feed(stage, [1, 2].map((e) => epochRecord(run, e, hp, e + 1)), end);
-      await rejects(stage.end(), /closed/);
+      await assertRejects(stage.end(), /closed/);
     }
     for (const [run, hp, end] of grid) {
       const files = eventFileNames(`${dir}/${run}`);

@@ -1,10 +1,10 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import {
   eta,
   formatDuration,
   formatProgress,
   ProgressWriter,
 } from "../../../stages/log/progress.ts";
+import { assertEquals } from "../../assert.ts";
 
 Deno.test("progress: durations, ETA for the epoch and the grid, the line", () => {
   assertEquals([

@@ -3,7 +3,6 @@
  * when missing and we are root or have passwordless sudo) and checks, in the DOM the
  * page's own script produced, that the curves, the heat map and the samples were drawn.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
   fileDataUrl,
@@ -14,6 +13,7 @@ import {
 } from "../../../stages/log/report.ts";
 
 import { dumpDom } from "./_chromium.ts";
+import { assert, assertEquals } from "../../assert.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const JPEG = ROOT + "fixtures/intel/seg_test/seg_test/forest/13.jpg";

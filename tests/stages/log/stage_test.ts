@@ -1,9 +1,9 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { logStage } from "../../../stages/log/stage.ts";
 import { readCsv } from "../../../stages/log/csv.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
+import { assert, assertEquals } from "../../assert.ts";
 
 const JPEG = fileURLToPath(
   new URL("../../../fixtures/intel/seg_test/seg_test/forest/13.jpg", import.meta.url),

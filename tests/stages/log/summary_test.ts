@@ -1,7 +1,7 @@
-import { deepStrictEqual as assertEquals, throws } from "node:assert/strict";
 import { bestEpoch, buildSummary, writeSummary } from "../../../stages/log/summary.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
+import { assertEquals, assertThrows } from "../../assert.ts";
 
 // Outputs for 4 samples of 2 classes; `right` of them classified correctly.
 function epoch(e: number, right: number, scale = 1): EpochMetrics {
@@ -23,7 +23,7 @@ Deno.test("summary: best epoch by test accuracy, ties to lower loss, with its co
   assertEquals(bestEpoch(history).epoch, 3); // epochs 2 and 3 tie at 0.75; 3 has lower loss
   assertEquals(bestEpoch(history, "TestLoss").epoch, 3);
   assertEquals(bestEpoch(history, "TrainLoss").epoch, 4);
-  throws(() => bestEpoch(history, "nope"), /unknown metric/);
+  assertThrows(() => bestEpoch(history, "nope"), /unknown metric/);
   const s = buildSummary(history, ["cat", "dog"]);
   assertEquals(s.bestEpoch, 3);
   assertEquals(s.confusion, [[3, 1], [0, 0]]);

@@ -1,10 +1,10 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { logStage, STEP_LOSS_TAG } from "../../../stages/log/stage.ts";
 import { SESSION_END_TAG, SESSION_START_TAG } from "../../../stages/log/hparams_plugin.ts";
 import { frameRecord } from "../../../stages/log/tfevents.ts";
 import { readEventFile } from "../../../stages/log/tfevents_read.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { epochRecord, eventFileNames, readBack, type ReadEvent, series } from "./_reader.ts";
+import { assert, assertEquals } from "../../assert.ts";
 
 const HP = { lr: 0.1, optimizer: "adam" };
 

@@ -6,12 +6,12 @@
  * environment in .cache/ (scripts/tensorboard-venv.sh); where it cannot be installed, the
  * test is ignored, never passed.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { logStage, STEP_LOSS_TAG } from "../../../stages/log/stage.ts";
 import { EPOCH_METRICS } from "../../../stages/log/hparams_plugin.ts";
 import type { EpochMetrics, HValue } from "../../../stages/evaluate.ts";
 import { epochRecord } from "./_reader.ts";
+import { assert, assertEquals } from "../../assert.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../../scripts/tensorboard-venv.sh", import.meta.url));
 const dec = new TextDecoder();

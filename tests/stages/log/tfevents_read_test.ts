@@ -1,6 +1,6 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { encodeEvent, frameRecord } from "../../../stages/log/tfevents.ts";
 import { eventFiles, parseEventFile } from "../../../stages/log/tfevents_read.ts";
+import { assertEquals } from "../../assert.ts";
 
 const records = (...data: Uint8Array[]) => {
   const out = new Uint8Array(data.reduce((n, d) => n + d.length, 0));

@@ -1,4 +1,3 @@
-import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
   encodeEvent,
@@ -9,6 +8,7 @@ import {
 } from "../../../stages/log/tfevents.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
+import { assert, assertEquals, assertThrows } from "../../assert.ts";
 
 const READER = fileURLToPath(new URL("./read_tfevents.py", import.meta.url));
 
@@ -112,7 +112,7 @@ Deno.test("tfevents: a second writer in the same second gets its own file", asyn
     assert(a.path !== b.path);
     await a.close();
     await b.close();
-    throws(() => frameRecord(null as unknown as Uint8Array));
+    assertThrows(() => frameRecord(null as unknown as Uint8Array));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

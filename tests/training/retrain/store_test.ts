@@ -4,7 +4,7 @@
  * stores and processes, registries kept apart, passwords never in a message). The
  * PostgreSQL tests are ignored, never passed, when no server can be run here.
  */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { readCsv } from "../../../stages/log/csv.ts";
 import { LockHeldError } from "../../../training/lock.ts";
 import { UsageError } from "../../../core/errors.ts";
@@ -236,7 +236,7 @@ Deno.test("PostgreSQL store: a bad URL is a UsageError, an unreachable server a 
     assert(err.message.includes("u:***@h"), err.message);
     assert(!err.message.includes("pw1") && !err.message.includes("%zz"), err.message);
   }
-  await assertThrows(() => openPostgresStore("postgres://h/db", ""), /needs a registry name/);
+  await assertRejects(() => openPostgresStore("postgres://h/db", ""), /needs a registry name/);
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();

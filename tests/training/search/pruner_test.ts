@@ -3,7 +3,7 @@
  * values count, both directions, NaN) and ASHA (rungs, promotion as soon as a trial is in
  * the top 1/η of its rung, skipped epochs, both directions, NaN), and their settings.
  */
-import { assertEquals, assertThrows } from "../../assert.ts";
+import { assertEquals, assertRejects } from "../../assert.ts";
 import {
   ashaPruner,
   ashaRungs,
@@ -161,21 +161,21 @@ Deno.test("ASHA: lower is better with mode min; η = 2; others' NaN rank last", 
 });
 
 Deno.test("pruners: settings are checked; specs round-trip", async () => {
-  await assertThrows(
+  await assertRejects(
     () => ashaPruner({ gracePeriod: 1, reductionFactor: 1, maxEpochs: 9 }),
     /^--pruner: asha reductionFactor must be a number > 1/,
   );
-  await assertThrows(
+  await assertRejects(
     () => ashaPruner({ gracePeriod: 0, reductionFactor: 3, maxEpochs: 9 }),
     /^--pruner: asha gracePeriod must be an integer >= 1/,
   );
-  await assertThrows(
+  await assertRejects(
     () => ashaPruner({ gracePeriod: 4, reductionFactor: 3, maxEpochs: 3 }),
     /^--pruner: asha maxEpochs must be an integer >= 4/,
   );
-  await assertThrows(() => medianPruner({ minTrials: 0 }), /minTrials must be an integer >= 1/);
-  await assertThrows(() => medianPruner({ warmupEpochs: -1 }), /warmupEpochs must be/);
-  await assertThrows(() => prunerFromSpec({ kind: "hyperband" }), /unknown pruner/);
+  await assertRejects(() => medianPruner({ minTrials: 0 }), /minTrials must be an integer >= 1/);
+  await assertRejects(() => medianPruner({ warmupEpochs: -1 }), /warmupEpochs must be/);
+  await assertRejects(() => prunerFromSpec({ kind: "hyperband" }), /unknown pruner/);
   for (
     const p of [
       noPruner(),

@@ -2,7 +2,7 @@
  * Search spaces: the string and JSON forms, the errors (UsageError, one line naming the key),
  * the grid helpers, formatting and the inverse CDFs.
  */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { UsageError } from "../../../core/errors.ts";
 import { Rng } from "../../../core/random.ts";
 import {
@@ -114,14 +114,17 @@ Deno.test("space: bad input is a one-line UsageError naming the key", async () =
     assert(re.test(err.message), `${JSON.stringify(spec)}: "${err.message}" !~ ${re}`);
     assert(!err.message.includes("\n"), err.message);
   }
-  await assertThrows(() => parseSpace("lr=uniform(1,0)", "--search-space"), /^--search-space: lr:/);
+  await assertRejects(
+    () => parseSpace("lr=uniform(1,0)", "--search-space"),
+    /^--search-space: lr:/,
+  );
 });
 
 Deno.test("space: distributions are told from lists; a grid refuses them", async () => {
   const s = parseSpace("lr=loguniform(1e-5,1e-2);bs=32,64;n=int(1,3);seed=1");
   assertEquals(distributionKeys(s), ["lr", "n"]);
   assert(hasDistribution(s));
-  await assertThrows(
+  await assertRejects(
     () => spaceToGrid(s),
     /^--grid: lr: loguniform\(0.00001,0.01\) is a distribution; --search grid needs lists/,
   );

@@ -4,7 +4,7 @@
  * process, and separate worker processes); dead workers re-queued once by `reapDead`
  * (a claim left without heartbeats, and a SIGKILLed child); stop and resume.
  */
-import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { UsageError } from "../../../core/errors.ts";
 import { parseSpace } from "../../../training/search/space.ts";
 import { randomSampler, tpeSampler } from "../../../training/search/sampler.ts";
@@ -78,12 +78,12 @@ Deno.test("SQLite study: created once, joined with the same definition, refused 
         err.message,
       );
     }
-    await assertThrows(() => openSqliteStudy(path, "nope"), /no study "nope" in/);
-    await assertThrows(
+    await assertRejects(() => openSqliteStudy(path, "nope"), /no study "nope" in/);
+    await assertRejects(
       () => openSqliteStudy(path, "s2", { ...testDefinition(), nTrials: 0 }),
       /^--trials: must be an integer from 1/,
     );
-    await assertThrows(() => openSqliteStudy(path, ""), /bad study name/);
+    await assertRejects(() => openSqliteStudy(path, ""), /bad study name/);
     const other = await openSqliteStudy(path, "s2", testDefinition(3));
     assertEquals((await other.trials()).length, 3, "studies in one file are apart");
     for (const s of [a, b, c, other]) await s.close();
@@ -108,10 +108,10 @@ Deno.test("SQLite study: claim, report, finish; verdicts from every trial's repo
     assertEquals(await s.report(t0, 1, 0.25), "continue");
     assertEquals(await s.report(t0, 2, NaN), "continue", "no pruner");
     assert(await s.heartbeat(t0));
-    await assertThrows(() => s.finish(t0, "complete"), /complete but has no value/);
-    await assertThrows(() => s.report(t0, 0, 1), /epoch must be an integer >= 1/);
+    await assertRejects(() => s.finish(t0, "complete"), /complete but has no value/);
+    await assertRejects(() => s.report(t0, 0, 1), /epoch must be an integer >= 1/);
     await s.finish(t0, "complete", 0.5);
-    await assertThrows(() => s.finish(t0, "failed"), /no longer running under this claim/);
+    await assertRejects(() => s.finish(t0, "failed"), /no longer running under this claim/);
     const t1 = (await s.claim("w2"))!;
     await s.report(t1, 1, 0.125);
     await s.finish(t1, "pruned");
