@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { HValue } from "../../stages/evaluate.ts";
-import { bestTable, type Row } from "../grid.ts";
+import { bestRows, bestTable, type Row } from "../grid.ts";
 import {
   type GridReportRun,
   gridRuns,
@@ -89,14 +89,23 @@ export function stateCounts(trials: readonly TrialRecord[]): string {
   return order.filter((s) => n(s) > 0).map((s) => `${n(s)} ${s}`).join(", ") || "none";
 }
 
-/** The study's closing table: its best `top` trials by the test accuracy. */
+/** The trials that count for "best": complete or pruned, with a finite value. */
+function finished(trials: readonly TrialRecord[]): TrialRecord[] {
+  return trials.filter((t) => {
+    const v = valueOf(t);
+    return (t.state === "complete" || t.state === "pruned") && v !== undefined &&
+      Number.isFinite(v);
+  });
+}
+
+/** The study's closing table: its best `top` finished (complete or pruned) trials. */
 export function studyTable(
   trials: readonly TrialRecord[],
   space: SearchSpace,
   top: number,
   bestEpochs?: Map<number, number>,
 ): string {
-  const rows = studyRows(trials, space, bestEpochs);
+  const rows = studyRows(finished(trials), space, bestEpochs);
   const cols = [
     "trial",
     "state",
@@ -109,16 +118,18 @@ export function studyTable(
   return bestTable(rows, top, STUDY_METRIC, cols);
 }
 
-/** The study's best trial (complete or pruned, by value; the lower number on a tie). */
-export function bestTrial(trials: readonly TrialRecord[]): TrialRecord | undefined {
-  let best: TrialRecord | undefined;
-  for (const t of trials) {
-    const v = valueOf(t);
-    if (t.state !== "complete" && t.state !== "pruned") continue;
-    if (v === undefined || !Number.isFinite(v)) continue;
-    if (!best || better(v, valueOf(best)!, "max")) best = t;
-  }
-  return best;
+/**
+ * The study's best trial among the complete and pruned ones: the first row of the closing
+ * table (the project's best-epoch rule on the test accuracy, ties to the earlier epoch,
+ * then the lower trial number), so the table and the closing lines always agree.
+ */
+export function bestTrial(
+  trials: readonly TrialRecord[],
+  bestEpochs = new Map<number, number>(),
+): TrialRecord | undefined {
+  const done = finished(trials);
+  const [top] = bestRows(studyRows(done, {}, bestEpochs), 1, STUDY_METRIC);
+  return top ? done.find((t) => t.number === top.trial) : undefined;
 }
 
 function scale(space: SearchSpace, k: string): "linear" | "log" | "category" {
@@ -209,7 +220,7 @@ export function studyEnding(
   report: string,
   bestEpochs = new Map<number, number>(),
 ): string {
-  const top = bestTrial(trials);
+  const top = bestTrial(trials, bestEpochs);
   if (!top) return `\nno trial finished yet\n  study report: ${report}`;
   const dir = join(versionDir, trialName(top.number));
   const has = (p: string) => {

@@ -251,13 +251,13 @@ async function finish(
   const top = o.top ?? 5;
   const title = `${pipelineFile()} study ${study.name}`;
   const report = await writeStudyReport(versionDir, study, title);
-  const claimed = trials.filter((t) => t.params).length;
+  const done = trials.filter((t) => t.state === "complete" || t.state === "pruned").length;
   console.log(
     `\nstudy "${study.name}": ${trials.length} trial(s): ${stateCounts(trials)}` +
-      (claimed ? `; best ${Math.min(top, claimed)} by test accuracy, every worker's:` : ""),
+      (done ? `; best ${Math.min(top, done)} finished by test accuracy, every worker's:` : ""),
   );
   const epochs = await localBestEpochs(versionDir, trials);
-  if (claimed) console.log(studyTable(trials, study.definition.space, top, epochs));
+  if (done) console.log(studyTable(trials, study.definition.space, top, epochs));
   console.log(`metrics: ${studyCsv(versionDir)}`);
   console.log(studyEnding(versionDir, trials, study.definition.space, report, epochs));
   const open = trials.filter((t) => t.state === "queued" || t.state === "running");
