@@ -2,6 +2,8 @@
  * `deno task pipeline <file> [flags]`: runs `pipelines/<file>`, or any path or URL to a
  * pipeline file. Exit codes: 0 success, 1 training failed, 2 bad usage or bad input,
  * 3 the output folder is locked by a live run, 130/143 interrupted (checkpoint written).
+ * `--plugin <file or URL>` (repeatable, anywhere) imports a plugin file before the flags are
+ * read, so they may name its plugins, and `--help` lists them.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -17,8 +19,11 @@ import {
 import { DataError } from "./stages/types.ts";
 import { InterruptedError } from "./training/interrupt.ts";
 import { LockHeldError } from "./training/lock.ts";
+import { loadPlugins, takePluginFlags } from "./training/plugin_files.ts";
+import { pluginHelp } from "./training/run_plugins.ts";
 
-const USAGE = "usage: deno task pipeline <file.ts> [flags]   (e.g. linear_regression.ts --help)";
+const USAGE = "usage: deno task pipeline <file.ts> [--plugin file] [flags]   " +
+  "(e.g. linear_regression.ts --help)";
 
 /** The URL of a pipeline file given as a path, a name in `pipelines/`, or a URL. */
 export function locate(file: string): string {
@@ -63,19 +68,21 @@ export function exitCodeOf(e: unknown, usageLine: string): number {
   return 1;
 }
 
-async function main(args: string[]): Promise<number> {
-  const [file, ...rest] = args;
-  if (!file || file === "--help" || file === "-h") {
-    console.log(USAGE);
-    return file ? 0 : 2;
-  }
+async function main(argv: string[]): Promise<number> {
   let pipeline: Pipeline | undefined;
-  invocation.file = file;
   try {
+    const { files, rest: args } = takePluginFlags(argv);
+    const [file, ...rest] = args;
+    if (!file || file === "--help" || file === "-h") {
+      console.log(USAGE);
+      return file ? 0 : 2;
+    }
+    invocation.file = file;
     pipeline = await loadPipeline(file);
+    await loadPlugins(files);
     const opts = parseOptions(pipeline, rest);
     if (opts === "help") {
-      console.log(usage(pipeline));
+      console.log(`${usage(pipeline)}\n\n${pluginHelp()}`);
       return 0;
     }
     await pipeline.run(opts);

@@ -132,6 +132,72 @@ export { EarlyStopping, type EarlyStoppingOptions } from "./plugins/callbacks/in
 /** The plugin kinds and what each means (the wrong-kind error quotes it). */
 export { KINDS } from "./plugins/registry.ts";
 /**
+ * Loggers (kind "logger", registered by plugins/loggers/index.ts): what writes a run's
+ * records. The default set ("tensorboard", "csv", "summary", "report") writes the run's
+ * event file, metrics.csv row, summary.json and report.html; "jsonl" adds JSON lines. A
+ * logger is a plain object with optional `start`, `epoch`, `step`, `end` and `close`.
+ *
+ * @example
+ * const printer: Logger = { epoch: ({ metrics }) => console.log(metrics.epoch, metrics.test.accuracy) };
+ * await fit({ ...r.fit, model, loss, optimizer, train, test, classes, loggers: [...defaultLoggers(), printer] });
+ */
+export {
+  csvLogger,
+  DEFAULT_LOGGERS,
+  defaultLoggers,
+  type EpochLog,
+  jsonlLogger,
+  type Logger,
+  LOGGER_PLUGINS,
+  reportLogger,
+  type RunStart,
+  STEP_LOSS_TAG,
+  summaryLogger,
+  tensorboardLogger,
+} from "./stages/log/loggers.ts";
+/**
+ * Plugin files and choices from the command line: `--plugin <file>` (`loadPlugins`),
+ * `--pooling name:opt=v` (`poolingFactory`), `--regularizer l1=1e-5,clip=1.0`
+ * (`regularizerSpecs`), `--early-stopping patience=3` (`earlyStoppingFactory`), `--stage
+ * name@point` (`parseStages`, `dataStages`) and `--logger +name` / `-name` (`parseLoggers`);
+ * `checkChoices` checks them all before any GPU work, `runPlugins` gives a run's fit fields.
+ *
+ * @example
+ * await loadPlugins(["../my_plugins/maxavg_pool.ts"]);
+ * const pool = poolingFactory("maxavg:kernel=2")({ kernel: 3, stride: 3 }); // a Module
+ * const fields = runPlugins({ logger: "+jsonl", earlyStopping: "patience=3" }); // spread into fit
+ */
+export { loadedPlugins, loadPlugins, pluginUrl, takePluginFlags } from "./training/plugin_files.ts";
+export {
+  type Choice,
+  choiceItems,
+  earlyStoppingFactory,
+  isOff,
+  parseChoice,
+  parseRegularizers,
+  POOLING_ALIASES,
+  poolingFactory,
+  REGULARIZER_KEYS,
+  regularizerSpecs,
+} from "./training/choices.ts";
+export {
+  checkChoices,
+  checkStagePoints,
+  dataStages,
+  makeLoggers,
+  parseLoggers,
+  parseStages,
+  pluginHelp,
+  type RunPluginFields,
+  runPlugins,
+  STAGE_POINTS,
+  type StageChoice,
+  type StagePoint,
+  stagesAt,
+} from "./training/run_plugins.ts";
+/** The pooling slot of the networks in code: a factory given the slot's window, and the shape a pool gives. */
+export { type PoolFactory, poolOutput, type PoolWindow } from "./models/nets.ts";
+/**
  * The chunks between stages: `FileEntry` (a path and its label), `Sample` (a decoded
  * image), `Batch` (NCHW floats, labels, paths); what a stage author consumes and produces.
  *
@@ -158,7 +224,14 @@ export type {
  * for await (const b of data.train(0, 32)) console.log(b.shape, b.labels.length);
  * data.close();
  */
-export { type ImageData, type ImageDataOptions, openImageData } from "./stages/image_data.ts";
+export {
+  type DataStages,
+  type ImageData,
+  type ImageDataOptions,
+  openImageData,
+  type StageMaker,
+  through,
+} from "./stages/image_data.ts";
 /** Data stages: load, decode, resize, normalize, augment, shuffle, batch, and the GPU hand-off. */
 export { fileSource, openImageDataset } from "./stages/load.ts";
 export { decode } from "./stages/decode.ts";
@@ -172,7 +245,7 @@ export { toDevice } from "./stages/device.ts";
 /** Training stages: the train step, evaluation, the run loop, logs and checkpoints. */
 export { type StepResult, trainStep } from "./stages/train.ts";
 export { type EpochMetrics, evaluate } from "./stages/evaluate.ts";
-export { fit, type FitOptions } from "./training/fit.ts";
+export { fit, type FitOptions, type FitStages } from "./training/fit.ts";
 export { logStage } from "./stages/log/stage.ts";
 export { loadCheckpoint, saveCheckpoint } from "./training/checkpoint.ts";
 export { expandGrid, parseGrid } from "./training/grid.ts";
@@ -186,7 +259,13 @@ export { expandGrid, parseGrid } from "./training/grid.ts";
  */
 export { planRuns, type RunPlan, type RunSpec } from "./training/runs.ts";
 /** The shared training flags (`trainingOptions`) and their range checks. */
-export { checkNumber, checkTraining, runOptimizer, trainingOptions } from "./training/options.ts";
+export {
+  checkNumber,
+  checkTraining,
+  poolingOption,
+  runOptimizer,
+  trainingOptions,
+} from "./training/options.ts";
 /** The output folder's lock (exit code 3 when a live run holds it). */
 export { acquireLock, LockHeldError } from "./training/lock.ts";
 /** SIGINT/SIGTERM handling: checkpoint, then exit 130/143. */
@@ -251,7 +330,14 @@ export {
 
 // Types the signatures above use, so that every public signature names a public type.
 /** The engine's supporting types: GPU bindings and statistics, autograd nodes, module state, fusion rules, op options. */
-export type { Bindable, Binding, BufferWindow, GpuStats } from "./core/gpu.ts";
+export type {
+  Bindable,
+  Binding,
+  BufferWindow,
+  DispatchHook,
+  GpuStats,
+  RecordedDispatch,
+} from "./core/gpu.ts";
 export type { GradNode } from "./core/tensor.ts";
 export type { Stateful } from "./core/nn/module.ts";
 export type { FusionRule } from "./core/nn/sequential.ts";
@@ -313,6 +399,8 @@ export type { EvaluateOptions, Evaluation, HValue, SamplePrediction } from "./st
 export type { Metrics, Prediction, SplitFigures } from "./stages/metrics.ts";
 export type { Scored } from "./stages/log/best.ts";
 export type { LogOptions, LogStage } from "./stages/log/stage.ts";
+export type { RunSummary, SummaryEpoch } from "./stages/log/summary.ts";
+export type { RegularizerSpec } from "./plugins/optimizers/plugin.ts";
 export type { SessionStatus } from "./stages/log/hparams_plugin.ts";
 export type { ProgressState, ProgressWriter } from "./stages/log/progress.ts";
 export type { AtomicWriteOptions } from "./stages/atomic.ts";

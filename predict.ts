@@ -14,7 +14,8 @@
  *
  * Flags: --backend engine|ort-node|ort-wasm|ort-webgpu (default engine), --batch N (16),
  * --size N (input side when the model does not fix it; 150), --top K (1), --weights,
- * --onnx FILE, --csv, --json.
+ * --onnx FILE, --csv, --json, --plugin FILE (repeatable: imports a plugin file first, e.g. one
+ * whose ONNX codec the model needs).
  *
  * Exit codes: 0 done; 2 bad input (flags, paths, model or checkpoint), refused with one
  * line and the usage line before any GPU work where it can be known before; 1 an error
@@ -29,6 +30,7 @@ import { importOnnx, OnnxImportError } from "./onnx/import.ts";
 import { ortSession } from "./onnx/ort.ts";
 import { writeOnnx } from "./onnx/write.ts";
 import { oneLine } from "./training/cli_args.ts";
+import { loadPlugins, takePluginFlags } from "./training/plugin_files.ts";
 import { imageBatches } from "./stages/images.ts";
 import { toProbabilities } from "./stages/metrics.ts";
 import { csvLine } from "./stages/log/csv.ts";
@@ -162,7 +164,9 @@ async function openRunner(
 export async function main(args: string[]): Promise<number> {
   let a: PredictArgs, r: ResolvedModel, spec: InputSpec, files: FileEntry[];
   try {
-    a = parsePredictArgs(args);
+    const { files: plugins, rest } = takePluginFlags(args);
+    await loadPlugins(plugins);
+    a = parsePredictArgs(rest);
     if (a.help) {
       console.log(USAGE);
       return 0;

@@ -3,6 +3,7 @@
  * cycle (training/retrain/cycle.ts), made for cron, a systemd timer or a Kubernetes CronJob;
  * `--status` shows the champion and the last cycles, `--rollback` restores the previous
  * champion, `--schedule "<cron>"` keeps running and starts a cycle at each time.
+ * `--plugin <file or URL>` (repeatable; also a job file's flag) imports a plugin file first.
  *
  * Exit codes: 0 cycle done (promoted, kept or skipped: the last line says which), 1 training
  * failed, 2 bad input, 3 another cycle holds the registry's lock, 130/143 interrupted (the
@@ -21,6 +22,7 @@ import { rollback, status } from "./training/retrain/status.ts";
 import { runSchedule } from "./training/retrain/schedule.ts";
 import type { RetrainStore } from "./training/retrain/store.ts";
 import { openSqliteStore } from "./training/retrain/store_sqlite.ts";
+import { loadPlugins, takePluginFlags } from "./training/plugin_files.ts";
 
 /** Opens the registry's history store: SQLite in the registry, or PostgreSQL with --store. */
 export function openStore(a: RetrainArgs): Promise<RetrainStore> {
@@ -40,7 +42,8 @@ export function openStore(a: RetrainArgs): Promise<RetrainStore> {
 export async function main(argv: string[]): Promise<number> {
   let store: RetrainStore | undefined;
   try {
-    const args = await parseRetrainArgs(argv);
+    const given = takePluginFlags(argv);
+    const args = await parseRetrainArgs(given.rest);
     if (args.help) {
       console.log(RETRAIN_USAGE);
       return 0;
@@ -48,6 +51,10 @@ export async function main(argv: string[]): Promise<number> {
     if (args.schedule) return await runSchedule(args.schedule, argv);
     invocation.file = args.pipeline;
     const pipeline = await loadPipeline(args.pipeline);
+    // --plugin on the command line, or among a job file's flags (now in pipelineArgs).
+    const fromJob = takePluginFlags(args.pipelineArgs);
+    args.pipelineArgs = fromJob.rest;
+    await loadPlugins([...given.files, ...fromJob.files]);
     if (args.status) {
       store = await openStore(args);
       await status(args.registry, store);

@@ -12,7 +12,9 @@
  *
  * The frozen convolutional part runs on the fastest correct backend found at start (the
  * engine's kernels or ONNX Runtime); with `--no-augment` its features are computed once
- * and cached on disk, keyed by the model's and the data's hashes.
+ * and cached on disk, keyed by the model's and the data's hashes — unless a `--stage` sits at
+ * a data point (decode, augment, batch: image batches, before the frozen part), which
+ * needs the images each epoch.
  */
 import { join } from "node:path";
 import { initGpu } from "../core/gpu.ts";
@@ -40,6 +42,7 @@ import { recall, remember, verdictKey } from "../training/backend_choice.ts";
 import { openImageData } from "../stages/image_data.ts";
 import { planRuns } from "../training/runs.ts";
 import { checkNumber, runOptimizer, trainingOptions } from "../training/options.ts";
+import { dataStages, parseStages } from "../training/run_plugins.ts";
 import type { Batch } from "../stages/types.ts";
 
 /** The model `fit` trains: the head on precomputed frozen features; state is the whole net. */
@@ -118,6 +121,8 @@ function check(x: Options): void {
   if (!BACKENDS.includes(String(x.features))) {
     throw new UsageError(`--features must be one of ${BACKENDS.join(", ")}`);
   }
+  const aug = parseStages(x.stage as string | undefined).find((s) => s.point === "augment");
+  if (aug && x.noAugment) throw new UsageError(`--stage ${aug.name}@augment: --no-augment is set`);
 }
 
 export default definePipeline({
@@ -168,6 +173,7 @@ export default definePipeline({
       strict: opts.strict,
       exif: !opts.noExif,
       augment: augment ? { hflip: 0.5, perspective: { distortion: 0.2, p: 0.5 } } : undefined,
+      stages: dataStages(opts),
     });
     let chosen: FeatureBackendKind | undefined;
     try {
@@ -195,7 +201,7 @@ export default definePipeline({
         let train = (epoch: number) =>
           data.train(epoch, bs).pipeThrough(toFeatures(backend, shape));
         let test = () => data.test(bs).pipeThrough(toFeatures(backend, shape));
-        if (!augment && !r.options.unfreezeLastBlock) {
+        if (!augment && !r.options.unfreezeLastBlock && !dataStages(r.options)) {
           // Features depend on the decoding too: EXIF orientation on or off.
           const exif = opts.noExif ? "exif=off" : "exif=on";
           const modelHash = await hashModel(await frozenOnnx(net), net.inputSize, exif);

@@ -5,7 +5,14 @@
  */
 
 /** The kinds of plugin; each means one thing (see `KINDS`). */
-export type PluginKind = "pooling" | "optimizer" | "regularizer" | "layer" | "callback" | "stage";
+export type PluginKind =
+  | "pooling"
+  | "optimizer"
+  | "regularizer"
+  | "layer"
+  | "callback"
+  | "stage"
+  | "logger";
 
 /** What a plugin of each kind is, as the error for a name used as the wrong kind says it. */
 export const KINDS: Readonly<Record<PluginKind, string>> = {
@@ -15,6 +22,7 @@ export const KINDS: Readonly<Record<PluginKind, string>> = {
   layer: "a layer to place in a network (dropout, batch norm)",
   callback: "a training callback that fit consults each epoch (early stopping)",
   stage: "a stream stage (a TransformStream factory)",
+  logger: "a run logger (a Logger that receives the run's start, epochs, steps and end)",
 };
 
 /** A plugin: a named factory of one kind. */
@@ -27,6 +35,17 @@ export interface Plugin<O = Record<string, unknown>, T = unknown> {
   description?: string;
   /** Makes one instance from `options` (what `create(kind, name, options)` calls). */
   create(options: O): T;
+  /**
+   * The option names `create` accepts, when the plugin declares them: the command line
+   * (`--pooling name:opt=v`) refuses any other name, listing these.
+   */
+  options?: readonly string[];
+  /**
+   * Checks `options` without making anything (throws a one-line Error when they are bad).
+   * The command line calls it before any GPU work; without it, `create` is called once
+   * on a dry run (so it must need no GPU and write nothing).
+   */
+  check?(options: O): void;
 }
 
 const plugins = new Map<string, Plugin>();

@@ -3,18 +3,44 @@
  * one pool of decode workers shared by every epoch, and per-epoch batch streams (training
  * shuffled and augmented from the seed and the epoch; evaluation in file order).
  * `summary()` gives the run's data summary (`data_summary.ts`).
+ *
+ * Named insertion points (`stages`): after decode (each sample, resized and normalized,
+ * before augmentation; every stream), after augment (each augmented training sample) and
+ * after batch (each batch; every stream). Without a decode-point stage the augmentation
+ * runs in the decode workers as before; with one, it runs after that stage, on this
+ * thread, from the same seed (the same images, as long as no file of the epoch is skipped).
  */
 import { DataError } from "./types.ts";
 import type { AugmentOptions } from "./augment.ts";
+import { augment as augmentStage } from "./augment.ts";
+import { batch } from "./batch.ts";
 import { imageBatches } from "./images.ts";
 import { decode } from "./decode.ts";
 import { dataSummary } from "./data_summary.ts";
 import { fileSource, type ImageDataset, openImageDataset } from "./load.ts";
 import type { NormalizeOptions } from "./normalize.ts";
-import { type Batch, type DataReport, type FileEntry, newReport } from "./types.ts";
+import { type Batch, type DataReport, type FileEntry, newReport, type Sample } from "./types.ts";
 import { DecodePool } from "./workers/prefetch.ts";
 
 export { dataSummary };
+
+/** Makes one stage of an insertion point (called once per stream: stages are not reused). */
+export type StageMaker<T> = () => TransformStream<T, T>;
+
+/** Stages to insert at the data chain's named points, in order at each point. */
+export interface DataStages {
+  /** After decoding (samples resized and normalized, not augmented): every stream. */
+  decode?: StageMaker<Sample>[];
+  /** After the training augmentations: the training stream only. */
+  augment?: StageMaker<Sample>[];
+  /** After batching: every stream (training and test). */
+  batch?: StageMaker<Batch>[];
+}
+
+/** Pipes `s` through a fresh stage of each maker, in order. */
+export function through<T>(s: ReadableStream<T>, makers: StageMaker<T>[] = []): ReadableStream<T> {
+  return makers.reduce((acc, make) => acc.pipeThrough(make()), s);
+}
 
 /** Options of `openImageData`. */
 export interface ImageDataOptions {
@@ -37,6 +63,8 @@ export interface ImageDataOptions {
    * false keeps the pixels as stored, as torchvision's `ImageFolder` does (`--no-exif`).
    */
   exif?: boolean;
+  /** Stages inserted at the named points (see the module comment). */
+  stages?: DataStages;
 }
 
 /** An opened data set with its batch streams. */
@@ -96,19 +124,49 @@ export function openImageData(o: ImageDataOptions): ImageData {
       warned.add(s.path);
     },
   };
+  const st = o.stages ?? {};
+  /** The chain with insertion points: decode → [decode] → augment → [augment] → batch → [batch]. */
+  const staged = (files: readonly FileEntry[], batchSize: number, epoch?: number) => {
+    const aug = epoch !== undefined && o.augment
+      ? { ...o.augment, seed: o.seed, epoch }
+      : undefined;
+    const early = !st.decode?.length; // no decode-point stage: augment in the workers
+    let s: ReadableStream<Sample> = fileSource(files, {
+      seed: epoch === undefined ? undefined : o.seed,
+      epoch,
+    })
+      .pipeThrough(decode({
+        pool,
+        strict: o.strict,
+        report,
+        onSkip: common.onSkip,
+        resize: { width: common.width, height: common.height },
+        exif: o.exif,
+        normalize: o.normalize ?? {},
+        augment: early ? aug : undefined,
+      }));
+    s = through(s, st.decode);
+    if (aug && !early) s = s.pipeThrough(augmentStage(aug));
+    if (epoch !== undefined) s = through(s, st.augment);
+    return through(s.pipeThrough(batch({ size: batchSize })), st.batch);
+  };
+  const plain = !st.decode?.length && !st.augment?.length && !st.batch?.length;
   return {
     dataset,
     classes: dataset.classes,
     report,
     train: (epoch, batchSize) =>
-      imageBatches(dataset.train, {
-        ...common,
-        seed: o.seed,
-        epoch,
-        batchSize,
-        augment: o.augment,
-      }),
-    test: (batchSize, files = dataset.val) => imageBatches(files, { ...common, batchSize }),
+      plain
+        ? imageBatches(dataset.train, {
+          ...common,
+          seed: o.seed,
+          epoch,
+          batchSize,
+          augment: o.augment,
+        })
+        : staged(dataset.train, batchSize, epoch),
+    test: (batchSize, files = dataset.val) =>
+      plain ? imageBatches(files, { ...common, batchSize }) : staged(files, batchSize),
     async checkAll() {
       const seen = newReport();
       const files = [...dataset.train, ...dataset.val];

@@ -27,13 +27,14 @@ function parseArgsMessage(e: Error): string {
 
 /**
  * Parses `args` against `options` (strict, positionals allowed). A negative number after
- * a string flag (`--top -1`) is taken as its value, so the range check can name it.
+ * a string flag (`--top -1`) is taken as its value, so the range check can name it, and so
+ * is `-name` after a repeatable (`multiple`) one (`--logger -tensorboard`).
  * Throws a {@link UsageError} for an unknown flag or a missing or unwanted value.
  */
 export function parseFlags<O extends Options>(
   args: readonly string[],
   options: O,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
   const fixed: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -43,9 +44,10 @@ export function parseFlags<O extends Options>(
     }
     const name = a.startsWith("--") ? a.slice(2) : undefined;
     const next = args[i + 1];
-    if (
-      name && options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)
-    ) {
+    // A repeatable string flag also takes a value such as "-tensorboard" (`--logger -x`).
+    const dashValue = /^-[\d.]/.test(next ?? "") ||
+      (options[name ?? ""]?.multiple === true && /^-[A-Za-z]/.test(next ?? ""));
+    if (name && options[name]?.type === "string" && next !== undefined && dashValue) {
       fixed.push(`${a}=${next}`);
       i++;
     } else fixed.push(a);
@@ -53,7 +55,7 @@ export function parseFlags<O extends Options>(
   try {
     const r = parseArgs({ args: fixed, options, allowPositionals: true, strict: true });
     return {
-      values: r.values as Record<string, string | boolean | undefined>,
+      values: r.values as Record<string, string | boolean | string[] | undefined>,
       positionals: r.positionals,
     };
   } catch (e) {

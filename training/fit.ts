@@ -24,6 +24,8 @@ import { toDevice } from "../stages/device.ts";
 import { type EpochMetrics, evaluateStream, type HValue } from "../stages/evaluate.ts";
 import { ProgressWriter } from "../stages/log/progress.ts";
 import { logStage } from "../stages/log/stage.ts";
+import type { Logger } from "../stages/log/loggers.ts";
+import type { StageMaker } from "../stages/image_data.ts";
 import { type StepResult, trainStep } from "../stages/train.ts";
 import type { Batch } from "../stages/types.ts";
 import { UsageError } from "./pipeline.ts";
@@ -79,8 +81,15 @@ export interface FitOptions {
   epochs: number;
   /** The hyper-parameters logged with the run (CSV columns, TensorBoard's HParams). */
   hparams: Record<string, HValue>;
-  /** Stops the run when the monitored metric stops improving; keeps the best weights. */
-  earlyStopping?: EarlyStopping;
+  /**
+   * Stops the run when the monitored metric stops improving; keeps the best weights. A
+   * function makes it for the run (`fit` disposes of it at the end).
+   */
+  earlyStopping?: EarlyStopping | (() => EarlyStopping);
+  /** What writes the run's logs (default: the event file, metrics.csv, summary.json, report). */
+  loggers?: Logger[];
+  /** Stages inserted at the train step's results and after evaluation (`--stage`). */
+  stages?: FitStages;
   /** Generators to checkpoint besides those the model registers (`namedGenerators`). */
   generators?: Record<string, Stateful>;
   /** A stop request (SIGINT/SIGTERM): checkpoint after the current step and throw. */
@@ -99,6 +108,18 @@ export interface FitOptions {
   onEpoch?: (m: EpochMetrics) => void | Promise<void>;
   /** The study trial this run is: told every epoch, it may prune the run. */
   trial?: TrialReporter;
+}
+
+/**
+ * Stages `fit` inserts: after the train step (its `StepResult`s, every `readEvery` steps and
+ * at the epoch's end) and after evaluation (the epoch's record, before it is logged; a
+ * stage there must pass exactly one record on). One stage is made per epoch.
+ */
+export interface FitStages {
+  /** At the train step's results. */
+  step?: StageMaker<StepResult>[];
+  /** After evaluation. */
+  evaluate?: StageMaker<EpochMetrics>[];
 }
 
 /** The names early stopping and the best-epoch choice can monitor. */
@@ -152,8 +173,34 @@ function dropFirst(n: number): TransformStream<Batch, Batch> {
 
 const BLOCK = /^(?:(.+)@)?(\d+)$/.exec(Deno.env.get("WEBGPU_TRAIN_BLOCK_AFTER_STEP") ?? "");
 
+/** The epoch's record through the stages after evaluation. */
+async function afterEvaluate(m: EpochMetrics, makers: StageMaker<EpochMetrics>[] = []) {
+  if (!makers.length) return m;
+  let s = ReadableStream.from([m]);
+  for (const make of makers) s = s.pipeThrough(make());
+  const out: EpochMetrics[] = [];
+  for await (const x of s) out.push(x);
+  if (out.length !== 1) {
+    throw new Error(
+      `the stages after evaluate gave ${out.length} records for epoch ${m.epoch}; ` +
+        "a stage there must pass exactly one on",
+    );
+  }
+  return out[0];
+}
+
 /** Trains for the remaining epochs of a run and returns every epoch's record. */
 export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
+  if (typeof o.earlyStopping !== "function") return await fitRun(o, o.earlyStopping);
+  const early = o.earlyStopping();
+  try {
+    return await fitRun(o, early);
+  } finally {
+    early.dispose();
+  }
+}
+
+async function fitRun(o: FitOptions, early?: EarlyStopping): Promise<EpochMetrics[]> {
   const progress = o.progress ?? new ProgressWriter();
   const generators: Record<string, Stateful> = {
     ...Object.fromEntries(o.model.namedGenerators().map(([n, g]) => [`model.${n}`, g])),
@@ -163,7 +210,7 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
   let first = 1, step = 0;
   let partial: FitExtra["partial"];
   try {
-    o.earlyStopping?.start(MONITORED, o.model);
+    early?.start(MONITORED, o.model);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -203,9 +250,9 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     }
     const extra = (ck.extra ?? {}) as FitExtra;
     history = extra.history ?? [];
-    if (extra.early && o.earlyStopping) {
-      o.earlyStopping.setState(extra.early as never);
-      o.earlyStopping.setKeptWeights(extra.earlyWeights ?? null);
+    if (extra.early && early) {
+      early.setState(extra.early as never);
+      early.setKeptWeights(extra.earlyWeights ?? null);
     }
     first = ck.epoch + 1;
     step = ck.step;
@@ -225,6 +272,8 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
     classes: o.classes,
     history,
     hparams: o.hparams,
+    run: o.run,
+    loggers: o.loggers,
   });
   const logWriter = log.writable.getWriter();
   const drained = log.readable.pipeTo(new WritableStream());
@@ -241,8 +290,8 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
       best: best ? { epoch: best.epoch, ...figures(best) } : undefined,
       extra: {
         history: history.map(slim),
-        early: o.earlyStopping?.state(),
-        earlyWeights: await o.earlyStopping?.keptWeights(),
+        early: early?.state(),
+        earlyWeights: await early?.keptWeights(),
         ...extra,
       },
     }, isBest);
@@ -282,7 +331,7 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
           : undefined,
       });
       const stepsBefore = step - skip;
-      await o.train(epoch)
+      let results = o.train(epoch)
         .pipeThrough(dropFirst(skip))
         .pipeThrough(toDevice())
         .pipeThrough(trainStep({
@@ -299,7 +348,9 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
             progress.log(`${o.run}: test hook: blocking after step ${s}`);
             await (o.interrupt?.wait() ?? new Promise<void>(() => {}));
           },
-        }))
+        }));
+      for (const make of o.stages?.step ?? []) results = results.pipeThrough(make());
+      await results
         .pipeTo(
           new WritableStream({
             write(r) {
@@ -327,7 +378,7 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
       o.model.train();
       const seconds = (performance.now() - t0) / 1000;
       epochTimes.push(seconds);
-      const m: EpochMetrics = {
+      let m: EpochMetrics = {
         run: o.run,
         epoch,
         step,
@@ -337,11 +388,12 @@ export async function fit(o: FitOptions): Promise<EpochMetrics[]> {
         durationSec: seconds,
         hparams: o.hparams,
       };
+      m = await afterEvaluate(m, o.stages?.evaluate);
       await o.onEpoch?.(m);
       await logWriter.write(m);
       history.push(m);
       const f = figures(m);
-      const stop = o.earlyStopping?.update(f, o.model) ?? false;
+      const stop = early?.update(f, o.model) ?? false;
       await checkpoint(epoch, { stopped: stop }, bestEpoch(history).epoch === epoch);
       progress.done(
         `${o.run}  epoch ${epoch}/${o.epochs}  train loss ${f.TrainLoss.toFixed(4)} ` +

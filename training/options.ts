@@ -7,6 +7,8 @@ import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create, names } from "../plugins/registry.ts";
 import { flagOption, numberOption, type Options, stringOption, UsageError } from "./pipeline.ts";
+import { POOLING_ALIASES, regularizerSpecs } from "./choices.ts";
+import { checkChoices } from "./run_plugins.ts";
 
 /** Defaults a pipeline gives the shared flags (`weights` only where the pipeline uses it). */
 export interface TrainingDefaults {
@@ -53,6 +55,10 @@ export type TrainingSpecs<D extends TrainingDefaults> =
     storage: { type: "string"; default: undefined; help: string };
     workers: { type: "number"; default: undefined; help: string };
     searchWorker: { type: "string"; default: undefined; help: string };
+    regularizer: { type: "string"; default: string; help: string };
+    earlyStopping: { type: "string"; default: string; help: string };
+    stage: { type: "string"; default: undefined; help: string; multiple: true };
+    logger: { type: "string"; default: undefined; help: string; multiple: true };
   }
   & (D extends { weights: string } ? { weights: { type: "string"; default: string; help: string } }
     : Record<never, never>);
@@ -102,7 +108,51 @@ export function trainingOptions<const D extends TrainingDefaults>(d: D): Trainin
     ),
     workers: numberOption("worker processes of a study on this machine (default 1)"),
     searchWorker: stringOption("internal: set by --workers on the worker processes it starts"),
+    // Plugins by name (training/choices.ts, run_plugins.ts check them before any GPU work).
+    regularizer: stringOption(
+      "gradient transforms before the optimizer, in order: l1=λ, l2=λ, clip=maxNorm, " +
+        "weight_decay=λ (decoupled) or name[:opt=v] of any regularizer plugin, joined by , " +
+        '(+ in a --grid value); e.g. "l1=1e-5,clip=1.0"',
+      "none",
+    ),
+    earlyStopping: stringOption(
+      "stop when a metric stops improving: patience=3,monitor=TestLoss[,mode=min,min_delta=0] " +
+        "(or name:opt=v of a callback plugin)",
+      "none",
+    ),
+    stage: {
+      ...stringOption(
+        "insert a stage plugin: name@point[:opt=v,…], points decode, augment, batch, step, " +
+          "evaluate (repeatable)",
+      ),
+      multiple: true,
+    },
+    logger: {
+      ...stringOption(
+        "add (+name[:opt=v,…]) or remove (-name) a logger plugin (repeatable; default " +
+          "tensorboard, csv, summary, report)",
+      ),
+      multiple: true,
+    },
   } as unknown as TrainingSpecs<D>;
+}
+
+/**
+ * The `--pooling` option of a pipeline whose network has a pooling slot: a pooling plugin
+ * by name (or short name: max, average, lp) with options, `lp:p=3`; the network's window
+ * (kernel, stride) fills in what is not given.
+ *
+ * @example
+ * options: { ...trainingOptions({ … }), pooling: poolingOption("avgpool") }
+ */
+export function poolingOption<const D extends string>(
+  dflt: D,
+): { type: "string"; default: D; help: string } {
+  const short = Object.entries(POOLING_ALIASES).map(([a, n]) => `${a}=${n}`).join(", ");
+  return stringOption(
+    `pooling plugin of the network: name[:opt=v,…] (${short}; e.g. lp:p=3); a grid key`,
+    dflt,
+  );
 }
 
 /** The camelCase option a grid key names (`batch_size`, `batch-size` → `batchSize`). */
@@ -156,17 +206,22 @@ export function checkTraining(o: Options): void {
   if (!known.some((n) => n.toLowerCase() === String(o.optimizer).toLowerCase())) {
     throw new UsageError(`--optimizer: no optimizer "${o.optimizer}"; known: ${known.join(", ")}`);
   }
+  checkChoices(o);
 }
 
 /**
- * The optimizer a run's options name (`--optimizer`, `--lr`, and `--weight-decay` as the
- * L2 regularizer C₀ + (λ/2)·Σw²) over named parameters.
+ * The optimizer a run's options name (`--optimizer`, `--lr`, `--regularizer`'s gradient
+ * transforms in order, then `--weight-decay` as the L2 regularizer C₀ + (λ/2)·Σw²) over
+ * named parameters.
  */
 export function runOptimizer(params: [string, Tensor][], options: Options): Optimizer {
   const wd = (options.weightDecay as number | undefined) ?? 0;
   return create<Optimizer>("optimizer", options.optimizer as string, {
     params,
     lr: options.lr as number,
-    regularizers: wd > 0 ? [{ name: "l2", lambda: wd }] : [],
+    regularizers: [
+      ...regularizerSpecs(options.regularizer as string | undefined),
+      ...(wd > 0 ? [{ name: "l2", lambda: wd }] : []),
+    ],
   });
 }

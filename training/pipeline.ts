@@ -18,6 +18,8 @@ export interface OptionSpec {
   default?: number | string | boolean;
   /** One line for `--help`. */
   help: string;
+  /** A string flag that may be repeated: the values are joined with ";" (`--stage`). */
+  multiple?: boolean;
 }
 
 /** Parsed option values by name. */
@@ -118,8 +120,10 @@ export function usage(p: Pipeline): string {
   const lines = [`usage: deno task pipeline ${p.name}.ts [flags]`, "", p.description, "", "flags:"];
   for (const [k, o] of Object.entries(p.options)) {
     const d = o.default === undefined ? "" : ` (default ${o.default})`;
-    lines.push(`  --${kebab(k)}${o.type === "boolean" ? "" : " <" + o.type + ">"}  ${o.help}${d}`);
+    const flag = `--${kebab(k)}${o.type === "boolean" ? "" : " <" + o.type + ">"}`;
+    lines.push(`  ${flag}  ${o.help}${d}`);
   }
+  lines.push("  --plugin <file or URL>  import a plugin file first (repeatable)");
   lines.push("  --help  this text");
   return lines.join("\n");
 }
@@ -136,9 +140,12 @@ export const invocation = { file: "" };
 
 /** Parses `args` against the pipeline's options; throws UsageError on unknown or bad flags. */
 export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
-  const spec: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+    help: { type: "boolean" },
+  };
   for (const [k, o] of Object.entries(p.options)) {
     spec[kebab(k)] = { type: o.type === "boolean" ? "boolean" : "string" };
+    if (o.multiple && o.type === "string") spec[kebab(k)].multiple = true;
   }
   const { values, positionals } = parseFlags(args, spec);
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -147,7 +154,8 @@ export function parseOptions(p: Pipeline, args: string[]): Options | "help" {
   const given = new Set<string>();
   explicit.set(out, given);
   for (const [k, o] of Object.entries(p.options)) {
-    const v = values[kebab(k)];
+    const raw = values[kebab(k)] as string | boolean | string[] | undefined;
+    const v = Array.isArray(raw) ? raw.join(";") : raw;
     if (v !== undefined) given.add(k);
     if (v === undefined) out[k] = o.default;
     else if (o.type === "number") {

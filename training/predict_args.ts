@@ -28,7 +28,7 @@ export type Backend = typeof BACKENDS[number];
 export const USAGE =
   "usage: deno task predict <model.onnx | run folder | checkpoint> <images or folders...> " +
   "[--backend engine|ort-node|ort-wasm|ort-webgpu] [--batch 16] [--size 150] [--top 1] " +
-  "[--weights] [--onnx FILE] [--csv | --json]";
+  "[--weights] [--onnx FILE] [--csv | --json] [--plugin FILE]";
 
 /** What predict was asked to do. */
 export interface PredictArgs {

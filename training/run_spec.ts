@@ -9,6 +9,7 @@ import type { Options } from "./pipeline.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
 import type { Interrupt } from "./interrupt.ts";
 import type { TrialReporter } from "./fit.ts";
+import type { RunPluginFields } from "./run_plugins.ts";
 
 /** One run of a grid (or trial of a study): its name, folder and options, and what `fit` needs. */
 export interface RunSpec<O extends Options = Options> {
@@ -42,7 +43,7 @@ export interface RunSpec<O extends Options = Options> {
     interrupt: Interrupt;
     /** A study's trial: `fit` reports each epoch to it and stops when told to prune. */
     trial?: TrialReporter;
-  };
+  } & RunPluginFields;
 }
 
 /** What a pipeline tells `planRuns`. */

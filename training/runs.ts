@@ -31,6 +31,7 @@ import {
   nextVersionDir,
   pipelineFile,
   readRunStatus,
+  readSavedOptions,
   resolveResume,
   restoreOptions,
   type RunStatus,
@@ -40,6 +41,9 @@ import {
 import { LAST } from "./checkpoint.ts";
 import { hasDistributionSyntax, NOT_HYPERPARAMETERS, searchFlags } from "./search/flags.ts";
 import { planStudy } from "./search/run_study.ts";
+import { loadedPlugins, loadPlugins } from "./plugin_files.ts";
+import { isOff } from "./choices.ts";
+import { runPlugins } from "./run_plugins.ts";
 
 export { launcher, resumeCommand };
 export type { GridSpec, RunPlan, RunSpec };
@@ -74,6 +78,9 @@ export async function planRuns<O extends Options>(
   let only: string | undefined;
   if (o.resume !== undefined) {
     const target = await resolveResume(String(o.resume));
+    // The run's --plugin files come back first: its options may name their plugins.
+    const recorded = (await readSavedOptions(target.versionDir))?.plugins ?? [];
+    await loadPlugins(recorded, `--resume: ${target.versionDir}/options.json`);
     options = await restoreOptions(o, target);
     if (options.search !== undefined && options.search !== "grid") {
       throw new UsageError(
@@ -102,8 +109,9 @@ export async function planRuns<O extends Options>(
       throw new UsageError(`--grid: "${k}" is not a hyper-parameter of this pipeline`);
     }
   }
+  const tracked = [...spec.tracked, ...usedChoices(options, grid, spec.tracked)];
   const base: Record<string, HValue> = {};
-  for (const k of spec.tracked) base[hparamName(k)] = options[k] as HValue;
+  for (const k of tracked) base[hparamName(k)] = options[k] as HValue;
   // Keys as logged (snake_case) name the run folders: lr=0.001_batch_size=32.
   const combos = expandGrid(
     Object.fromEntries(Object.entries(grid).map(([k, v]) => [hparamName(optionKey(k)), v])),
@@ -114,7 +122,7 @@ export async function planRuns<O extends Options>(
     for (const [k, v] of Object.entries(c.params)) opts[optionKey(k)] = v;
     const label = Object.keys(grid).length ? `--grid run ${c.name}` : "";
     check(opts, label);
-    const hparams = Object.fromEntries(spec.tracked.map((k) => [hparamName(k), opts[k] as HValue]));
+    const hparams = Object.fromEntries(tracked.map((k) => [hparamName(k), opts[k] as HValue]));
     return { name: c.name, options: opts, hparams };
   });
   if (only && !planned.some((p) => p.name === only)) {
@@ -149,10 +157,12 @@ async function execute(
     if (!p.resumeVersion) {
       await Deno.mkdir(versionDir, { recursive: true });
       const { resume: _r, ...saved } = p.options;
+      const plugins = loadedPlugins();
       await writeJsonAtomic(join(versionDir, "options.json"), {
         pipeline: pipelineFile(),
         created: new Date().toISOString(),
         options: saved,
+        ...(plugins.length ? { plugins } : {}),
       });
       console.log(`runs of this invocation: ${versionDir}`);
     } else console.log(`resuming ${versionDir}`);
@@ -183,6 +193,7 @@ async function execute(
         init: r.options.warmStart as string | undefined,
         grid,
         interrupt,
+        ...runPlugins(r.options),
       };
       let history: EpochMetrics[];
       try {
@@ -267,6 +278,17 @@ function ending(best: Row, versionDir: string, gridReport: string): string {
       ]
       : []),
   ].join("\n");
+}
+
+/** The shared plugin choices a pipeline's `tracked` lacks, logged when this invocation uses them. */
+const CHOICES = ["pooling", "regularizer", "earlyStopping"];
+
+/** Choice options that the invocation uses (set, or in the grid): logged as hyper-parameters. */
+function usedChoices(o: Options, grid: Grid, tracked: readonly string[]): string[] {
+  const inGrid = new Set(Object.keys(grid).map(optionKey));
+  return CHOICES.filter((k) =>
+    k in o && !tracked.includes(k) && (inGrid.has(k) || !isOff(o[k] as string | undefined))
+  );
 }
 
 function baseStatus(r: Planned, started: string): RunStatus {

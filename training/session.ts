@@ -37,6 +37,8 @@ export interface SavedOptions {
   pipeline: string;
   created: string;
   options: Options;
+  /** The `--plugin` files the invocation loaded (URLs): `--resume` loads them again. */
+  plugins?: string[];
   /** Set when the version folder holds a study's trials: its name and where it lives. */
   study?: { name: string; storage: string };
 }

@@ -1,26 +1,22 @@
 /**
  * Log stage: epoch records in, the same records out, and on the way every log of the run
- * written: a row of the grid's metrics.csv, scalars in the run's TensorBoard event file
- * (hyper-parameters first, as text and as hparams-plugin summaries), summary.json and
- * report.html (rewritten each epoch, so a run stopped at any point leaves complete files).
+ * written by its loggers (loggers.ts; by default a row of the grid's metrics.csv, scalars
+ * in the run's TensorBoard event file (hyper-parameters first, as text and as
+ * hparams-plugin summaries), summary.json and report.html, rewritten each epoch, so a run
+ * stopped at any point leaves complete files). `loggers` replaces that set.
  *
  * The stage also takes the training loss every few steps (`stepLoss`) and the run's end
  * (`end`). A resumed run's event file supersedes the folder's earlier ones (supersede.ts),
  * so TensorBoard shows one run without replayed steps twice.
  */
-import { join } from "node:path";
-import { appendMetrics } from "./csv.ts";
-import { epochScalars, type EventWriter } from "./tfevents.ts";
-import {
-  SESSION_START_TAG,
-  type SessionStatus,
-  writeSessionEnd,
-  writeSessionStart,
-} from "./hparams_plugin.ts";
-import { openRunEvents } from "./supersede.ts";
-import { buildSummary, writeSummary } from "./summary.ts";
-import { fileDataUrl, reportHistory, type ReportSample, writeReport } from "./report.ts";
-import type { EpochMetrics, Evaluation, HValue } from "../evaluate.ts";
+import { basename } from "node:path";
+import type { SessionStatus } from "./hparams_plugin.ts";
+import { buildSummary } from "./summary.ts";
+import { defaultLoggers, type Logger, STEP_LOSS_TAG } from "./loggers.ts";
+import type { EpochMetrics, HValue } from "../evaluate.ts";
+
+export { STEP_LOSS_TAG };
+export type { Logger };
 
 /** Options of the log stage. */
 export interface LogOptions {
@@ -41,10 +37,14 @@ export interface LogOptions {
    * its first epoch is listed too); default: those of the first epoch record.
    */
   hparams?: Record<string, HValue>;
+  /** The run's name, as its loggers are told at the start (default: the folder's name). */
+  run?: string;
+  /**
+   * What writes the run's records (default `defaultLoggers()`: the event file, the CSV row,
+   * summary.json and report.html); called in this order.
+   */
+  loggers?: Logger[];
 }
-
-/** TensorBoard tag of the training loss written by `LogStage.stepLoss`, at the global step. */
-export const STEP_LOSS_TAG = "Loss/train_step";
 
 /** The log stage: a stream of epoch records, plus the run's step losses and its end. */
 export interface LogStage extends TransformStream<EpochMetrics, EpochMetrics> {
@@ -62,103 +62,69 @@ export interface LogStage extends TransformStream<EpochMetrics, EpochMetrics> {
   end(status?: SessionStatus, wallTime?: number): Promise<void>;
 }
 
-async function samples(m: EpochMetrics, thumbnails: boolean): Promise<ReportSample[]> {
-  const list = (m.test as Partial<Evaluation>).samples ?? [];
-  return await Promise.all(list.map(async (s) => ({
-    label: s.label,
-    pred: s.pred,
-    prob: s.prob,
-    path: s.path,
-    image: thumbnails && s.path ? await fileDataUrl(s.path).catch(() => undefined) : undefined,
-  })));
-}
-
-/** Stage: write every log of the run for each epoch record, then pass the record on. */
+/** Stage: hand every epoch record to the run's loggers, then pass the record on. */
 export function logStage(options: LogOptions): LogStage {
   const history = [...(options.history ?? [])];
-  const lastEpoch = history.reduce((a, h) => Math.max(a, h.epoch), 0);
-  let events: EventWriter | undefined;
-  let written = new Set<string>();
-  let lastLogged = lastEpoch;
-  let ended = false, closed = false;
+  const loggers = options.loggers ?? defaultLoggers();
+  let closed = false;
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(f: () => Promise<T>): Promise<T> => {
     const p = queue.then(f);
     queue = p.catch(() => {});
     return p;
   };
-  /** Opens the event file at the first write; `stepCut`: the first global step written now. */
-  const open = async (stepCut: number): Promise<EventWriter> => {
-    if (closed) throw new Error(`log stage of ${options.runDir} is closed`);
-    if (events) return events;
-    const opened = await openRunEvents(options.runDir, {
-      lastEpoch,
-      stepCut,
-      stepTags: new Set([STEP_LOSS_TAG]),
-    });
-    events = opened.writer;
-    written = opened.carried;
-    if (options.hparams) header(events, options.hparams, lastEpoch, Date.now() / 1000);
-    return events;
+  const each = async (f: (l: Logger) => void | Promise<void>) => {
+    for (const l of loggers) await f(l);
   };
-  /** The once-per-run summaries not yet in the file. */
-  const header = (w: EventWriter, hp: Record<string, HValue>, step: number, wall: number) => {
-    if (!written.has("hparams")) w.hparams(hp, step, wall);
-    if (!written.has(SESSION_START_TAG)) writeSessionStart(w, hp, step, wall);
-    written = new Set([...written, "hparams", SESSION_START_TAG]);
-  };
+  const started = serial(async () => {
+    await Deno.mkdir(options.runDir, { recursive: true });
+    await each((l) =>
+      l.start?.({
+        run: options.run ?? basename(options.runDir),
+        runDir: options.runDir,
+        csvPath: options.csvPath,
+        classes: options.classes,
+        by: options.by ?? "TestAccuracy",
+        hparams: options.hparams,
+        history: [...history],
+        thumbnails: options.thumbnails ?? true,
+      })
+    );
+  });
+  started.catch(() => {}); // reported by the first call that waits for it
+  const closedError = () => new Error(`log stage of ${options.runDir} is closed`);
   const stream = new TransformStream<EpochMetrics, EpochMetrics>({
     transform: (m, controller) =>
       serial(async () => {
+        await started;
+        if (closed) throw closedError();
         await Deno.mkdir(options.runDir, { recursive: true });
-        const wall = m.wallTime ?? Date.now() / 1000;
-        const w = await open(m.step + 1);
-        // Written with the first epoch, dated at its start: the run's start.
-        header(w, m.hparams, m.epoch - 1, wall - m.durationSec);
         history.push(m);
-        lastLogged = m.epoch;
         const summary = buildSummary(history, options.classes, options.by);
-        // The best epoch so far, by the same rule as best.ckpt, summary.json and the report.
-        const scalars: Record<string, number> = {
-          ...epochScalars(m, options.classes),
-          "Best/epoch": summary.bestEpoch,
-          "Best/TestAccuracy": summary.best.TestAccuracy,
-        };
-        w.scalars(scalars, m.epoch, wall);
-        await w.flush();
-        await appendMetrics(options.csvPath, m);
-        await writeSummary(join(options.runDir, "summary.json"), summary);
-        const best = history.find((h) => h.epoch === summary.bestEpoch)!;
-        await writeReport(join(options.runDir, "report.html"), {
-          run: m.run,
-          classes: options.classes,
-          history: reportHistory(history),
-          confusion: summary.confusion,
-          confusionEpoch: summary.bestEpoch,
-          samples: await samples(best, options.thumbnails ?? true),
-          hparams: m.hparams,
-        });
+        const seen = [...history];
+        await each((l) => l.epoch?.({ metrics: m, history: seen, summary }));
         controller.enqueue(m);
       }),
     flush: () =>
       serial(async () => {
         closed = true;
-        await events?.close();
+        await started.catch(() => {});
+        await each((l) => l.close?.());
       }),
   });
   return Object.assign(stream, {
     stepLoss: (step: number, loss: number, wallTime = Date.now() / 1000) =>
       serial(async () => {
+        await started;
         await Deno.mkdir(options.runDir, { recursive: true });
-        (await open(step)).scalars({ [STEP_LOSS_TAG]: loss }, step, wallTime);
+        if (closed) throw closedError();
+        await each((l) => l.step?.(step, loss, wallTime));
       }),
     end: (status: SessionStatus = "success", wallTime = Date.now() / 1000) =>
       serial(async () => {
+        await started;
         if (closed) throw new Error(`log stage of ${options.runDir} is closed: end() comes first`);
-        if (!events || ended) return;
-        ended = true;
-        writeSessionEnd(events, lastLogged, wallTime, status);
-        await events.flush();
+        await each((l) => l.end?.(status, wallTime));
       }),
   });
 }

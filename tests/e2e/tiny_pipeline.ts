@@ -1,7 +1,8 @@
 /**
  * A small pipeline file of the kind a plugin author writes outside `pipelines/`: a tiny
- * CNN on the Intel-layout fixtures at 32×32, run through `fit` with the shared flags.
- * The end-to-end tests drive it through `cli.ts`.
+ * CNN on the Intel-layout fixtures at 32×32, run through `fit` with the shared flags, the
+ * plugin choices included (`--pooling`, `--regularizer`, `--early-stopping`, `--stage`,
+ * `--logger`). The end-to-end tests drive it through `cli.ts`.
  */
 import { initGpu } from "../../core/gpu.ts";
 import { Flatten, LogSoftmax, ReLU } from "../../core/nn/activation.ts";
@@ -11,7 +12,6 @@ import { Linear } from "../../core/nn/linear.ts";
 import { Sequential } from "../../core/nn/sequential.ts";
 import { nll } from "../../core/ops/loss.ts";
 import { Rng } from "../../core/random.ts";
-import { MaxPool2d } from "../../plugins/pooling/max.ts";
 import "../../plugins/layers/index.ts";
 import "../../plugins/callbacks/index.ts";
 import type { EarlyStopping } from "../../plugins/callbacks/early_stopping.ts";
@@ -20,7 +20,15 @@ import { definePipeline, type Options, UsageError } from "../../training/pipelin
 import { fit, MONITORED } from "../../training/fit.ts";
 import { openImageData } from "../../stages/image_data.ts";
 import { planRuns } from "../../training/runs.ts";
-import { checkNumber, runOptimizer, trainingOptions } from "../../training/options.ts";
+import {
+  checkNumber,
+  poolingOption,
+  runOptimizer,
+  trainingOptions,
+} from "../../training/options.ts";
+import { isOff, poolingFactory } from "../../training/choices.ts";
+import { dataStages } from "../../training/run_plugins.ts";
+import { poolOutput } from "../../models/nets.ts";
 
 /**
  * Test hook: with `TINY_ACCURACY_FROM_LR=1` each epoch's test accuracy is replaced by
@@ -38,6 +46,9 @@ function check(x: Options): void {
   if (!MONITORED.includes(String(x.monitor))) {
     throw new UsageError(`--monitor ${x.monitor}: known metrics are ${MONITORED.join(", ")}`);
   }
+  if (Number(x.patience) > 0 && !isOff(x.earlyStopping as string | undefined)) {
+    throw new UsageError("--patience and --early-stopping: give one of them");
+  }
 }
 
 export default definePipeline({
@@ -54,10 +65,11 @@ export default definePipeline({
     }),
     patience: { type: "number", default: 0, help: "early-stopping patience (0: off)" },
     monitor: { type: "string", default: "TestLoss", help: "early-stopping metric" },
+    pooling: poolingOption("maxpool"),
   },
   async run(o) {
     const plan = await planRuns(o, {
-      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed"],
+      tracked: ["lr", "batchSize", "weightDecay", "optimizer", "seed", "pooling"],
       check,
     });
     const opts = plan.options;
@@ -68,6 +80,7 @@ export default definePipeline({
       strict: opts.strict,
       exif: !opts.noExif,
       augment: { hflip: 0.5 },
+      stages: dataStages(opts),
     });
     try {
       if (opts.strict) await data.checkAll();
@@ -75,13 +88,16 @@ export default definePipeline({
         await initGpu();
         const seed = r.options.seed, bs = r.options.batchSize;
         const rng = new Rng(seed);
+        const conv = new Conv2d(3, 4, 3, { padding: 1, rng });
+        const pool = poolingFactory(r.options.pooling)({ kernel: 4 });
+        const [c, h, w] = poolOutput(pool, [4, 32, 32]);
         const model = new Sequential(
-          new Conv2d(3, 4, 3, { padding: 1, rng }),
+          conv,
           new ReLU(),
-          new MaxPool2d({ kernel: 4 }),
+          pool,
           new Flatten(),
           new Dropout(0.25, { seed }),
-          new Linear(256, data.classes.length, { rng }),
+          new Linear(c * h * w, data.classes.length, { rng }),
           new LogSoftmax(),
         );
         const optimizer = runOptimizer(model.namedParameters(), r.options);
@@ -103,7 +119,7 @@ export default definePipeline({
             train: (epoch) => data.train(epoch, bs),
             test: () => data.test(bs),
             classes: data.classes,
-            earlyStopping,
+            earlyStopping: earlyStopping ?? r.fit.earlyStopping,
             readEvery: 2,
             onEpoch: FROM_LR
               ? (m) => void (m.test.accuracy = lrAccuracy(r.options.lr, m.epoch))

@@ -37,7 +37,8 @@ export interface RetrainArgs {
 export const RETRAIN_USAGE =
   "usage: deno task retrain <pipeline.ts> --registry <dir> [--job file.json] [--from-scratch] " +
   "[--holdout <dir>] [--gate accuracy|loss] [--min-improvement 0] [--max-recall-drop x] [--keep 5] [--hash-content] " +
-  '[--store postgres://…] [--status | --rollback] [--schedule "0 3 * * *"] [pipeline flags]';
+  '[--store postgres://…] [--status | --rollback] [--schedule "0 3 * * *"] [--plugin file] ' +
+  "[pipeline flags]";
 
 const VALUE = [
   "registry",

@@ -52,6 +52,8 @@ export const NOT_HYPERPARAMETERS = [
   "storage",
   "workers",
   "searchWorker",
+  "stage",
+  "logger",
 ];
 
 const SEARCH_ONLY = ["trials", "prune", "study", "storage", "workers"] as const;

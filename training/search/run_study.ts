@@ -22,6 +22,7 @@
  * failed after its retry (or was left unfinished by a crashed worker), 130/143 stopped by
  * SIGINT/SIGTERM (rerun the command to resume), 2 bad flags before anything ran.
  */
+import { loadedPlugins } from "../plugin_files.ts";
 import { Interrupt, InterruptedError } from "../interrupt.ts";
 import { acquireLock } from "../lock.ts";
 import { type Options, TrainingError, UsageError } from "../pipeline.ts";
@@ -133,6 +134,7 @@ async function versionFolder(p: Planned, saved: Options, shown: string): Promise
     pipeline: pipelineFile(),
     created: new Date().toISOString(),
     options: saved,
+    ...(loadedPlugins().length ? { plugins: loadedPlugins() } : {}),
     study: { name, storage: shown },
   });
   console.log(`study "${name}": this machine's trials in ${dir}`);

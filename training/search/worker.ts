@@ -18,6 +18,7 @@
  * this host is known at once (its pid is gone), so only workers of other hosts wait out the
  * stale time.
  */
+import { runPlugins } from "../run_plugins.ts";
 import { join } from "node:path";
 import { type Options, TrainingError, UsageError } from "../pipeline.ts";
 import type { EpochMetrics, HValue } from "../../stages/evaluate.ts";
@@ -260,6 +261,7 @@ async function runTrial(
         grid,
         interrupt: ctx.interrupt,
         trial,
+        ...runPlugins(options),
       },
     });
   } catch (e) {
