@@ -1,9 +1,11 @@
 /**
- * Training throughput of the two CNNs of issue 4, beside TensorFlow.js's WebGPU backend
- * on the same adapter (a child process of the same run), with ratios, and the achieved
+ * Training throughput of the two CNNs, beside PyTorch on the CPU (bench/peers/torch_bench.py,
+ * same networks and batch sizes, fp32, threads = cores) and TensorFlow.js's WebGPU backend
+ * on the same adapter (child processes of the same run), with ratios, and the achieved
  * GFLOP/s of each network's training step beside the adapter's matmul GFLOP/s:
  *   (a) the Fashion-MNIST CNN, random 28×28×1 input, batch 64, Adam;
  *   (b) the custom scene CNN, random 150×150×3 input, batch 16, Adam.
+ * `--profile` adds, per network, where a training step's time goes (core/profile.ts).
  */
 import { backward } from "../core/autograd.ts";
 import { gpu, initGpu } from "../core/gpu.ts";
@@ -19,7 +21,8 @@ import "../plugins/optimizers/index.ts";
 import type { Optimizer } from "../plugins/optimizers/chain.ts";
 import { create } from "../plugins/registry.ts";
 import { fashionCnn, sceneCnn } from "../models/nets.ts";
-import { median, peer } from "./util.ts";
+import { formatProfile, profileStep, type StepProfile } from "../core/profile.ts";
+import { flags, median, peer, ratio, torchPeer, type TorchResult } from "./util.ts";
 
 /** Forward multiply-adds ×2 of the conv and linear layers for one image of `input` shape. */
 export function forwardFlops(model: Sequential, input: number[]): number {
@@ -46,19 +49,16 @@ export function forwardFlops(model: Sequential, input: number[]): number {
   return flops;
 }
 
-/** Images/s of training `model` on random input (median of `reps`), and GFLOP/s. */
-export async function engineCnn(
+/** A training step of `model` on fixed random input (Adam, NLL), and what it costs. */
+export function trainStep(
   model: Sequential,
   input: [number, number, number],
   batch: number,
   classes: number,
-  steps: number,
-  reps = 3,
-): Promise<{ imagesPerSec: number; gflops: number }> {
-  await initGpu();
+): { step: () => void; flops: number; dispose: () => void } {
   const rng = new Rng(1);
   model.eval();
-  const flops = forwardFlops(model, [1, ...input]) * 3; // forward + two backward products
+  const flops = forwardFlops(model, [1, ...input]) * 3 * batch; // forward + two backward products
   model.train();
   const opt = create<Optimizer>("optimizer", "adam", { params: model.namedParameters(), lr: 1e-3 });
   const x = Float32Array.from({ length: batch * sizeOf(input) }, () => rng.next());
@@ -70,20 +70,60 @@ export async function engineCnn(
       opt.step();
       opt.zeroGrad();
     });
-  step();
+  return {
+    step,
+    flops,
+    dispose: () => {
+      opt.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** Engine figures of one network. */
+export interface EngineCnn {
+  imagesPerSec: number;
+  gflops: number;
+  profile?: StepProfile;
+}
+
+/** Images/s of training `model` on random input (median of `reps`), GFLOP/s, and a profile. */
+export async function engineCnn(
+  model: Sequential,
+  input: [number, number, number],
+  batch: number,
+  classes: number,
+  steps: number,
+  reps = 3,
+  profile: BenchProfile = false,
+): Promise<EngineCnn> {
+  await initGpu();
+  const t = trainStep(model, input, batch, classes);
+  t.step();
   await gpu().sync();
+  // At least `steps` steps a round, and enough for about a second (a fast GPU's steps are
+  // shorter than the ~11 ms wait that ends a round).
+  const t0 = performance.now();
+  t.step();
+  await gpu().sync();
+  const once = performance.now() - t0;
+  steps = Math.max(steps, Math.min(500, Math.ceil((flags.quick ? 200 : 1000) / once)));
   const rates = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
+    for (let i = 0; i < steps; i++) t.step();
     await gpu().sync();
     rates.push((batch * steps) / ((performance.now() - t0) / 1000));
   }
-  opt.dispose();
-  model.dispose();
+  const prof = profile
+    ? await profileStep(t.step, { method: profile, steps: Math.min(steps, 3), rounds: 1 })
+    : undefined;
+  t.dispose();
   const imagesPerSec = median(rates);
-  return { imagesPerSec, gflops: (imagesPerSec * flops) / 1e9 };
+  return { imagesPerSec, gflops: (imagesPerSec * t.flops) / batch / 1e9, profile: prof };
 }
+
+type BenchProfile = false | "auto" | "replay" | "timestamp";
 
 /** GFLOP/s of the engine's matmul op at n = 1024 (the adapter's reference figure). */
 export async function matmulGflops(n = 1024, reps = 5): Promise<number> {
@@ -98,44 +138,106 @@ export async function matmulGflops(n = 1024, reps = 5): Promise<number> {
   return (2 * n ** 3 * reps) / ((performance.now() - t0) / 1000) / 1e9;
 }
 
-function line(
+const fmt = (v: number) => v.toFixed(v < 10 ? 2 : 0).padStart(8);
+
+function report(
   name: string,
-  ours: { imagesPerSec: number; gflops: number },
-  tfjs: number | null,
+  ours: EngineCnn,
+  torch: TorchResult | undefined,
+  tfjs: number | null | undefined,
   goal: string,
-) {
-  const r = ours.imagesPerSec;
-  console.log(`${name}`);
+): void {
+  const r = ours.imagesPerSec, pt = torch?.imagesPerSec;
+  console.log(name);
   console.log(
-    `  engine       ${r.toFixed(r < 10 ? 2 : 0).padStart(8)} images/s  ${
-      ours.gflops.toFixed(2)
-    } GFLOP/s achieved  (goal ${goal})`,
+    `  engine       ${fmt(r)} images/s  ${ours.gflops.toFixed(2)} GFLOP/s achieved  (goal ${goal})`,
   );
-  if (tfjs === null) console.log("  tfjs-webgpu  unavailable");
-  else {
-    console.log(`  tfjs-webgpu  ${tfjs.toFixed(tfjs < 10 ? 2 : 0).padStart(8)} images/s`);
-    console.log(`  ratio        ${(r / tfjs).toFixed(1).padStart(8)}×`);
+  if (torch) {
+    console.log(
+      pt
+        ? `  pytorch-${torch.device === "cpu" ? "cpu " : "cuda"} ${fmt(pt)} images/s  ` +
+          `(torch ${torch.torch}, ${torch.threads} threads, BLAS ${torch.blas}); ratio ${
+            ratio(r, pt)
+          }`
+        : `  pytorch      unavailable: ${torch.error}`,
+    );
   }
+  if (tfjs !== undefined) {
+    console.log(
+      tfjs === null
+        ? "  tfjs-webgpu  unavailable"
+        : `  tfjs-webgpu  ${fmt(tfjs)} images/s; ratio ${ratio(r, tfjs)}`,
+    );
+  }
+  if (ours.profile) console.log(formatProfile(ours.profile).join("\n"));
 }
 
-/** Prints both CNN benchmarks. */
-export async function benchCnn(): Promise<void> {
+/** The two networks of the benchmark. */
+const NETS = [
+  {
+    key: "fashion",
+    peerName: "fashion-cnn",
+    title: "(a) Fashion-MNIST CNN train, batch 64",
+    build: () => fashionCnn(0),
+    input: [1, 28, 28] as [number, number, number],
+    batch: 64,
+    classes: 10,
+    steps: 10,
+    reps: 3,
+    tfjs: ["cnn", "10"],
+    goal: "≥ 1000 images/s, ≥ 0.7× PyTorch CPU",
+  },
+  {
+    key: "scene",
+    peerName: "scene-cnn",
+    title: "(b) custom scene CNN train, 150×150, batch 16",
+    build: () => sceneCnn(6, 0),
+    input: [3, 150, 150] as [number, number, number],
+    batch: 16,
+    classes: 6,
+    steps: 2,
+    reps: 1,
+    tfjs: ["scene", "2"],
+    goal: "≥ 8 images/s, ≥ 0.8× PyTorch CPU",
+  },
+];
+
+/** Prints both CNN benchmarks (and profiles with `--profile`); returns the figures. */
+export async function benchCnn(): Promise<Record<string, unknown>> {
   const mm = await matmulGflops();
   console.log(`adapter matmul (n=1024): ${mm.toFixed(2)} GFLOP/s`);
-  const a = await engineCnn(fashionCnn(0), [1, 28, 28], 64, 10, 10);
-  line(
-    "(a) Fashion-MNIST CNN train, batch 64",
-    a,
-    await peer("bench/peers/tfjs.ts", ["cnn", "10"]),
-    "≥ 1000 images/s",
-  );
-  const b = await engineCnn(sceneCnn(6, 0), [3, 150, 150], 16, 6, 2, 1);
-  line(
-    "(b) custom scene CNN train, 150×150, batch 16",
-    b,
-    await peer("bench/peers/tfjs.ts", ["scene", "2"]),
-    "≥ 8 images/s",
-  );
+  const nets: Record<string, unknown>[] = [];
+  const ours = [];
+  for (const n of NETS) {
+    const steps = flags.quick ? 1 : n.steps, reps = flags.quick ? 1 : n.reps;
+    ours.push(await engineCnn(n.build(), n.input, n.batch, n.classes, steps, reps, flags.profile));
+  }
+  const torch = flags.torch ? await torchPeer(NETS.map((n) => n.key)) : {};
+  for (const [k, n] of NETS.entries()) {
+    const tfjs = flags.tfjs && !flags.quick ? await peer("bench/peers/tfjs.ts", n.tfjs) : undefined;
+    const pt = torch[n.peerName];
+    report(n.title, ours[k], flags.torch ? pt : undefined, tfjs, n.goal);
+    nets.push({
+      net: n.peerName,
+      batch: n.batch,
+      imagesPerSec: ours[k].imagesPerSec,
+      gflops: ours[k].gflops,
+      torch: pt?.imagesPerSec ?? null,
+      ratioTorch: pt?.imagesPerSec ? ours[k].imagesPerSec / pt.imagesPerSec : null,
+      tfjs: tfjs ?? null,
+      ratioTfjs: tfjs ? ours[k].imagesPerSec / tfjs : null,
+      ...(ours[k].profile ? { profile: ours[k].profile } : {}),
+    });
+  }
+  const peerMeta = Object.values(torch)[0];
+  return {
+    bench: "cnn",
+    matmulGflops: mm,
+    torch: peerMeta
+      ? { version: peerMeta.torch, device: peerMeta.device, threads: peerMeta.threads }
+      : null,
+    nets,
+  };
 }
 
-if (import.meta.main) await benchCnn();
+if (import.meta.main) console.log(JSON.stringify(await benchCnn()));

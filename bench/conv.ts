@@ -23,6 +23,7 @@ import { conv2dImplicit } from "../core/ops/conv_implicit.ts";
 import { matmul } from "../core/ops/matmul.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
+import { flags } from "./util.ts";
 
 /** One conv layer to measure. */
 export interface ConvLayer {
@@ -162,9 +163,10 @@ export async function benchLayer(l: ConvLayer, rounds = 5) {
 }
 
 /** Prints conv GFLOP/s per layer (forward, backward) beside the adapter's matmul GFLOP/s. */
-export async function benchConv(): Promise<void> {
+export async function benchConv(): Promise<Record<string, unknown>> {
   const g = await initGpu();
-  const rounds = Number(argValue("--rounds") ?? 5);
+  const rounds = flags.quick ? 1 : Number(argValue("--rounds") ?? 5);
+  const layers: Record<string, unknown>[] = [];
   console.log(`# conv2d on ${g.info.description || g.info.vendor} (variant ${g.variant})`);
   const mm = await matmulGflops(1024, rounds);
   console.log(`matmul 1024×1024·1024×1024: ${mm.toFixed(1)} GFLOP/s`);
@@ -185,6 +187,16 @@ export async function benchConv(): Promise<void> {
           (r.fwd / r.implicit).toFixed(2)
         }× im2col)`,
     );
+    layers.push({
+      net: l.net,
+      layer: l.name,
+      fwdMs: r.fwd * 1e3,
+      bwdMs: r.bwd * 1e3,
+      fwdGflops: r.fwdGflops,
+      bwdGflops: r.bwdGflops,
+      fwdRatioMatmul: r.fwdGflops / mm,
+      bwdRatioMatmul: r.bwdGflops / mm,
+    });
     const t = perNet.get(l.net) ?? { flops: 0, secs: 0, n: l.x[0] };
     t.flops += r.flops + r.bwdFlops;
     t.secs += r.fwd + r.bwd;
@@ -197,6 +209,7 @@ export async function benchConv(): Promise<void> {
         `${(t.flops / t.secs / 1e9).toFixed(1)} GFLOP/s`,
     );
   }
+  return { bench: "conv", matmulGflops: mm, layers };
 }
 
 function argValue(name: string): string | undefined {
@@ -204,4 +217,4 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? Deno.args[i + 1] : undefined;
 }
 
-if (import.meta.main) await benchConv();
+if (import.meta.main) console.log(JSON.stringify(await benchConv()));

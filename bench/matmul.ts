@@ -11,7 +11,7 @@ import { gpu, initGpu } from "../core/gpu.ts";
 import { matmul, setCpuMatmulKernel } from "../core/ops/matmul.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, type Tensor } from "../core/tensor.ts";
-import { median, peer } from "./util.ts";
+import { flags, median, peer, ratio, torchPeer } from "./util.ts";
 
 /** GFLOP/s (wall) and GFLOP per CPU-second × cores of `reps` products per timed round. */
 async function rate(
@@ -41,7 +41,7 @@ async function rate(
 }
 
 /** Prints the matmul benchmark (engine op, packing included) beside the issue's goal. */
-export async function benchMatmul(): Promise<void> {
+export async function benchMatmul(): Promise<Record<string, unknown>> {
   const g = await initGpu();
   const rng = new Rng(1);
   const forms = [["A·B", {}], ["A·Bᵀ", { transB: true }], ["Aᵀ·B", { transA: true }]] as const;
@@ -52,7 +52,10 @@ export async function benchMatmul(): Promise<void> {
     `matmul through the op, GFLOP/s wall [GFLOP per CPU-second × ${navigator.hardwareConcurrency} cores]` +
       ` (first call incl. compile); goal ≥ 25 at n = 1024 on lavapipe`,
   );
-  for (const n of [256, 1024, 2048]) {
+  const figures: Record<string, number> = {};
+  const torch = flags.torch ? (await torchPeer(["matmul"])).matmul : undefined;
+  const sizes = flags.quick ? [256] : [256, 1024, 2048];
+  for (const n of sizes) {
     const a = fromArray(Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)), [n, n]);
     const b = fromArray(Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)), [n, n]);
     for (const [name, opts] of forms) {
@@ -62,6 +65,7 @@ export async function benchMatmul(): Promise<void> {
         const old = setCpuMatmulKernel(kind);
         try {
           const r = await rate(a, b, opts, n);
+          if (kind === "texture") figures[`${name} n=${n}`] = r.wall;
           const label = g.variant === "cpu" ? kind : "kernel";
           parts.push(
             `${label} ${r.wall.toFixed(1)} [${r.cpu.toFixed(1)}] (${r.first.toFixed(2)} s)`,
@@ -70,7 +74,10 @@ export async function benchMatmul(): Promise<void> {
           setCpuMatmulKernel(old);
         }
       }
-      if (name === "A·B" && n <= 1024) {
+      const pt = torch?.n === n ? (torch[name.replace("·", ".").replace("ᵀ", "^T")] as number) : 0;
+      if (pt) parts.push(`pytorch-${torch!.device === "cpu" ? "cpu" : "cuda"} ${pt.toFixed(1)}`);
+      if (pt) figures[`torch ${name} n=${n}`] = pt;
+      if (name === "A·B" && n <= 1024 && flags.tfjs && !flags.quick) {
         const tfjs = await peer("bench/peers/tfjs.ts", ["matmul", String(n)]);
         const ours = parseFloat(parts[0].split(" ")[1]);
         parts.push(
@@ -85,6 +92,18 @@ export async function benchMatmul(): Promise<void> {
     a.dispose();
     b.dispose();
   }
+  const t = figures["torch A·B n=1024"];
+  if (t) {
+    console.log(
+      `  ratio to PyTorch at n=1024: ${
+        ["A·B", "A·Bᵀ", "Aᵀ·B"].map((f) =>
+          `${f} ${ratio(figures[`${f} n=1024`], figures[`torch ${f} n=1024`])}`
+        )
+          .join(", ")
+      }`,
+    );
+  }
+  return { bench: "matmul", gflops: figures };
 }
 
-if (import.meta.main) await benchMatmul();
+if (import.meta.main) console.log(JSON.stringify(await benchMatmul()));

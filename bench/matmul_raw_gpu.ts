@@ -124,20 +124,25 @@ export function bindTextureMatmul(
       usage,
     })
   );
-  const packs = [plan.a, plan.b].map((o, i) =>
-    o.steps.map((st: PackStep) => {
-      if (st.kind === "copy") return st;
+  const packs = [plan.a, plan.b].map((o, i) => {
+    let staging: GPUBuffer | null = null;
+    return o.steps.map((st: PackStep) => {
+      if (st.kind === "copy") return { ...st, src: st.staged ? staging! : buffers[i] };
+      staging = device.createBuffer({
+        size: st.bytes,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      });
       const p = pipelineOf(device, st.code);
       const bg = device.createBindGroup({
         layout: p.getBindGroupLayout(0),
         entries: [{ binding: 0, resource: { buffer: buffers[i] } }, {
           binding: 1,
-          resource: texs[i].createView({ dimension: "2d-array" }),
+          resource: { buffer: staging },
         }],
       });
       return { p, bg, workgroups: st.workgroups };
-    })
-  );
+    });
+  });
   const p = pipelineOf(device, plan.code);
   const bg = device.createBindGroup({
     layout: p.getBindGroupLayout(0),
@@ -156,9 +161,9 @@ export function bindTextureMatmul(
           for (const st of steps) {
             if ("kind" in st) {
               enc.copyBufferToTexture(
-                { buffer: buffers[i], offset: st.offset, bytesPerRow: st.bytesPerRow },
+                { buffer: st.src, offset: st.offset, bytesPerRow: st.bytesPerRow },
                 { texture: texs[i], origin: [0, st.y, st.layer] },
-                [st.bytesPerRow / 16, st.rows, 1],
+                [st.width, st.rows, 1],
               );
             } else {
               const pass = enc.beginComputePass();

@@ -13,7 +13,7 @@ import { SGD } from "../plugins/optimizers/sgd.ts";
 import { nll } from "../core/ops/loss.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, tidy } from "../core/tensor.ts";
-import { median, peer } from "./util.ts";
+import { flags, median, peer } from "./util.ts";
 
 /** Images per second of the engine training the MLP (median of `reps` timed runs). */
 export async function engineMlpImagesPerSec(steps = 60, reps = 3): Promise<number> {
@@ -53,9 +53,9 @@ export async function engineMlpImagesPerSec(steps = 60, reps = 3): Promise<numbe
 }
 
 /** Prints the MLP benchmark beside TensorFlow.js. */
-export async function benchMlp(): Promise<void> {
-  const ours = await engineMlpImagesPerSec();
-  const tfjs = await peer("bench/peers/tfjs.ts", ["mlp"]);
+export async function benchMlp(): Promise<Record<string, unknown>> {
+  const ours = await engineMlpImagesPerSec(flags.quick ? 5 : 60, flags.quick ? 1 : 3);
+  const tfjs = flags.tfjs && !flags.quick ? await peer("bench/peers/tfjs.ts", ["mlp"]) : null;
   console.log(`MLP 784-256-10 train, batch 64 (${gpu().info.description})`);
   console.log(
     `  engine          ${ours.toFixed(0).padStart(7)} images/s   (goal ≥ 3000 on lavapipe)`,
@@ -65,6 +65,7 @@ export async function benchMlp(): Promise<void> {
     console.log(`  tfjs-webgpu     ${tfjs.toFixed(0).padStart(7)} images/s`);
     console.log(`  ratio           ${(ours / tfjs).toFixed(1).padStart(7)}×  (goal ≥ 10×)`);
   }
+  return { bench: "mlp", imagesPerSec: ours, tfjs, ratioTfjs: tfjs ? ours / tfjs : null };
 }
 
 if (import.meta.main) await benchMlp();

@@ -11,8 +11,11 @@
  * deno run -A bench/vgg.ts [--rounds 3] [--skip ort-webgpu]
  * ```
  *
- * Peers on the 2-core reference machine (docs FACTS): PyTorch 1.13 CPU ≈ 20 images/s,
- * ORT native ≈ 37, ORT wasm (2 threads) ≈ 5.1, ORT WebGPU on lavapipe ≈ 0.5.
+ * PyTorch runs the same network in the same run (bench/peers/torch_bench.py: CPU with
+ * threads = cores, or CUDA with `--torch-device=cuda`), and the engine's ratio to it is
+ * printed. Peers on the 2-core reference machine (docs FACTS): PyTorch 1.13 CPU ≈ 20
+ * images/s, ORT native ≈ 37, ORT wasm (2 threads) ≈ 5.1, ORT WebGPU on lavapipe ≈ 0.5.
+ * With `--quick` (bench/main.ts) one round and no ORT WebGPU.
  *
  * @module
  */
@@ -29,7 +32,7 @@ import { exportOnnxBytes } from "../onnx/export.ts";
 import { relativeError } from "../training/features.ts";
 import { Container } from "../onnx/graph_module.ts";
 import { type OrtKind, ortSession } from "../onnx/ort.ts";
-import { median } from "./util.ts";
+import { flags, median, ratio, torchPeer } from "./util.ts";
 
 /** VGG16's `features` configuration (torchvision's "D"). */
 export const VGG16_CFG: (number | "M")[] = [
@@ -111,15 +114,18 @@ function engineRun(net: Module, x: Float32Array, shape: number[]): Promise<Float
 }
 
 /**
- * Runs the benchmark and prints one line per backend plus a JSON summary line.
+ * Runs the benchmark, prints one line per backend, and returns the figures (bench/main.ts
+ * prints them as one JSON line with `--json`).
  *
  * @example
  * await benchVgg(); // from bench/main.ts
  */
 export async function benchVgg(
   opts: { rounds?: number; batch?: number; size?: number; skip?: string[] } = {},
-): Promise<void> {
-  const rounds = opts.rounds ?? 3, batch = opts.batch ?? 8, size = opts.size ?? 150;
+): Promise<Record<string, unknown>> {
+  const rounds = opts.rounds ?? (flags.quick ? 1 : 3), batch = opts.batch ?? 8;
+  const size = opts.size ?? 150;
+  const skip = opts.skip ?? (flags.quick ? ["ort-webgpu"] : []);
   await initGpu();
   const net = vgg16Features();
   net.eval();
@@ -139,7 +145,7 @@ export async function benchVgg(
   console.log(`  engine (WebGPU kernels)   ${eng.ips.toFixed(2)} images/s${note(eng.rounds)}`);
   const bytes = await exportOnnxBytes(net, { inputShape: shape });
   for (const kind of ["ort-node", "ort-wasm", "ort-webgpu"] as OrtKind[]) {
-    if (opts.skip?.includes(kind)) continue;
+    if (skip.includes(kind)) continue;
     try {
       const s = await ortSession(kind, bytes);
       const got = (await s.run(x, shape)).data;
@@ -166,9 +172,30 @@ export async function benchVgg(
     `  fastest correct: ${best.backend} ${best.imagesPerSec!.toFixed(1)} images/s ` +
       `(goal ≥ 30 here; peers on the reference machine: PyTorch ≈ 20, ORT native ≈ 37, wasm ≈ 5)`,
   );
-  console.log(
-    JSON.stringify({ bench: "vgg16-features", size, batch, results, fastest: best.backend }),
-  );
+  const torch = flags.torch
+    ? (await torchPeer(["vgg"], ["--vgg-size", String(size)]))["vgg16-features"]
+    : undefined;
+  if (torch) {
+    console.log(
+      torch.imagesPerSec
+        ? `  pytorch-${torch.device === "cpu" ? "cpu" : "cuda"}  ${
+          torch.imagesPerSec.toFixed(2)
+        } images/s (torch ${torch.torch}, ${torch.threads} threads); engine ratio ${
+          ratio(eng.ips, torch.imagesPerSec)
+        }`
+        : `  pytorch  unavailable: ${torch.error}`,
+    );
+  }
+  return {
+    bench: "vgg16-features",
+    size,
+    batch,
+    results,
+    fastest: best.backend,
+    torch: torch?.imagesPerSec ?? null,
+    torchDevice: torch?.device ?? null,
+    ratioTorch: torch?.imagesPerSec ? eng.ips / torch.imagesPerSec : null,
+  };
 }
 
 if (import.meta.main) {
@@ -181,11 +208,12 @@ if (import.meta.main) {
       skip: { type: "string", multiple: true, default: [] },
     },
   });
-  await benchVgg({
+  const r = await benchVgg({
     rounds: Number(values.rounds),
     batch: Number(values.batch),
     size: Number(values.size),
     skip: values.skip as string[],
   });
+  console.log(JSON.stringify(r));
   Deno.exit(0);
 }

@@ -6,7 +6,7 @@
  */
 import { type GradNode, releaseNode, type Tensor, tidy } from "./tensor.ts";
 import { elementwise, full } from "./ops/raw.ts";
-import { noGrad, outputId } from "./tape.ts";
+import { noGrad, outputId, runBackward } from "./tape.ts";
 
 export { isGradEnabled, noGrad, record } from "./tape.ts";
 
@@ -49,7 +49,7 @@ export function backward(root: Tensor, seed?: Tensor, opts: { retainGraph?: bool
         if (n.saved.length === 0 && n.inputs.length > 0) {
           throw new Error(`backward(): the graph through ${n.name} was already released`);
         }
-        const gin = n.backward(g, n.saved);
+        const gin = runBackward(n.name, () => n.backward(g, n.saved));
         n.inputs.forEach((inp, k) => {
           const gi = gin[k];
           if (!gi || !inp.requiresGrad) return;

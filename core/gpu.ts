@@ -6,6 +6,12 @@
  * Nothing here knows about tensors; `core/tensor.ts` builds on it.
  */
 
+import type { DispatchHook } from "./gpu_hook.ts";
+import { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
+
+export type { DispatchHook, RecordedDispatch } from "./gpu_hook.ts";
+export { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
+
 /** A window of a buffer bound to one shader binding (offset and size in bytes). */
 export interface BufferWindow {
   /** The buffer the window lies in. */
@@ -40,6 +46,8 @@ export interface GpuStats {
   dispatches: number;
   /** Command buffers submitted to the queue since start. */
   submits: number;
+  /** Host-to-GPU uploads (`upload` calls) since start. */
+  uploads: number;
   /** Textures handed out by `acquireTexture` and not yet released. */
   liveTextures: number;
   /** Released textures waiting in the pool for reuse. */
@@ -103,6 +111,8 @@ export class Gpu {
   readonly maxTextureDim: number;
   /** `maxTextureArrayLayers` of the device. */
   readonly maxTextureLayers: number;
+  /** Whether the device was created with `timestamp-query` (profiling with timestamps). */
+  readonly timestamps: boolean;
   #free = new Map<number, GPUBuffer[]>();
   #freeTex = new Map<string, GPUTexture[]>();
   #views = new WeakMap<GPUTexture, GPUTextureView>();
@@ -112,12 +122,16 @@ export class Gpu {
   #pass: GPUComputePassEncoder | null = null;
   #lost: string | null = null;
   #error: string | null = null;
+  #hook: DispatchHook | null = null;
+  /** Upload staging buffers of the pending encoder, destroyed once it is submitted. */
+  #staging: GPUBuffer[] = [];
   #stats = {
     liveBuffers: 0,
     liveBytes: 0,
     createdBuffers: 0,
     dispatches: 0,
     submits: 0,
+    uploads: 0,
     liveTextures: 0,
     createdTextures: 0,
   };
@@ -134,6 +148,7 @@ export class Gpu {
     this.offsetAlign = device.limits.minStorageBufferOffsetAlignment;
     this.maxTextureDim = device.limits.maxTextureDimension2D;
     this.maxTextureLayers = device.limits.maxTextureArrayLayers;
+    this.timestamps = device.features.has("timestamp-query");
     device.lost.then((info) => {
       this.#lost = `GPU device lost (${info.reason}): ${info.message || "no message"}`;
     });
@@ -264,6 +279,17 @@ export class Gpu {
     return p;
   }
 
+  /**
+   * Installs a hook that observes every command recorded from now on (null removes it);
+   * returns the previous one. Flushes first, so the hook sees whole encoders.
+   */
+  setHook(hook: DispatchHook | null): DispatchHook | null {
+    this.flush();
+    const old = this.#hook;
+    this.#hook = hook;
+    return old;
+  }
+
   #encoderNow(): GPUCommandEncoder {
     return this.#encoder ??= this.device.createCommandEncoder();
   }
@@ -291,22 +317,30 @@ export class Gpu {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const pass = this.#passNow();
+    const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
+    this.#stats.dispatches++;
+    const tw = this.#hook?.dispatch({ code, pipeline, bindGroup, workgroups: wg });
+    if (tw) this.#endPass();
+    const pass = tw
+      ? this.#encoderNow().beginComputePass({ timestampWrites: tw })
+      : this.#passNow();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
-    this.#stats.dispatches++;
+    pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    if (tw) pass.end();
   }
 
   /** Records a buffer-to-buffer copy (byte offsets and size). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.#endPass();
+    this.#hook?.command("copy");
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /**
-   * Records a copy of `rows` rows of `bytesPerRow` bytes (a multiple of 256) from `src` at
-   * byte `offset` (a multiple of 16) into an `rgba32float` texture at row `y`, layer `layer`.
+   * Records a copy of `rows` rows of `width` texels (default: the whole `bytesPerRow`, a
+   * multiple of 256, from one row to the next) from `src` at byte `offset` (a multiple of
+   * 16) into an `rgba32float` texture at row `y`, layer `layer`.
    */
   copyToTexture(
     src: GPUBuffer,
@@ -316,18 +350,21 @@ export class Gpu {
     tex: GPUTexture,
     y: number,
     layer: number,
+    width = bytesPerRow / 16,
   ): void {
     this.#endPass();
+    this.#hook?.command("copyToTexture");
     this.#encoderNow().copyBufferToTexture(
       { buffer: src, offset, bytesPerRow },
       { texture: tex, origin: [0, y, layer] },
-      [bytesPerRow / 16, rows, 1],
+      [width, rows, 1],
     );
   }
 
   /** Records zero-filling of a byte range. */
   clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
     this.#endPass();
+    this.#hook?.command("clear");
     this.#encoderNow().clearBuffer(buf, offset, bytes);
   }
 
@@ -335,17 +372,38 @@ export class Gpu {
   flush(): void {
     if (!this.#encoder) return;
     this.#endPass();
+    this.#hook?.beforeSubmit(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = null;
     this.#stats.submits++;
+    // Destroying a buffer that submitted work still reads is deferred until that work ends.
+    for (const b of this.#staging) b.destroy();
+    this.#staging = [];
   }
 
-  /** Writes `data` into `buf` at `offset`, ordered after every command recorded so far. */
+  /**
+   * Writes `data` into `buf` at `offset`, ordered after every command recorded so far and
+   * before every later one: it is recorded as a copy from a staging buffer into the pending
+   * encoder (no submit). `queue.writeBuffer` would run ahead of the pending commands and so
+   * need a flush first, and in Deno on Mesa's software adapter a submit while the GPU is busy
+   * waits for the work in flight: a step with three uploads could not be recorded ahead.
+   */
   upload(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
-    this.flush();
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    // writeBuffer wants a multiple of 4 bytes; float32 and int32 data always are.
-    this.device.queue.writeBuffer(buf, offset, bytes);
+    // Copies move multiples of 4 bytes; float32 and int32 data always are.
+    const size = Math.ceil(bytes.byteLength / 4) * 4;
+    if (size === 0) return;
+    this.check();
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(staging.getMappedRange()).set(bytes);
+    staging.unmap();
+    this.copy(staging, 0, buf, offset, size);
+    this.#staging.push(staging);
+    this.#stats.uploads++;
   }
 
   /** Reads `bytes` bytes of `buf` from `offset` back to the CPU (one full round trip). */
@@ -389,39 +447,6 @@ export class Gpu {
 let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 
-/** The line printed when no WebGPU adapter exists. */
-export const NO_ADAPTER: string =
-  "no WebGPU adapter: install Mesa's software driver (apt-get install mesa-vulkan-drivers) " +
-  "and run with DENO_WEBGPU_BACKEND=vulkan, or install your GPU's Vulkan driver";
-
-/**
- * Test hook: with `WEBGPU_TRAIN_NO_GPU=1` in the environment, any attempt to start GPU work
- * (or a GPU-backed runtime) throws, so a test can prove that bad input is refused first.
- */
-export function assertGpuAllowed(what: string): void {
-  if (Deno.env.get("WEBGPU_TRAIN_NO_GPU") === "1") {
-    throw new Error(`${what} called under WEBGPU_TRAIN_NO_GPU=1 (GPU work before validation)`);
-  }
-}
-
-/**
- * Points `XDG_RUNTIME_DIR` at a private folder (mode 700) when it is unset, before the GPU
- * stack loads: libwayland-client, which the Vulkan and GL drivers load, prints
- * "XDG_RUNTIME_DIR is invalid or not set" on every start otherwise.
- */
-export function ensureRuntimeDir(): void {
-  if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
-  try {
-    const dir = `/tmp/webgpu-train-runtime-${Deno.uid() ?? 0}`;
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (Deno.statSync(dir).uid !== Deno.uid()) return;
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-  } catch {
-    // Only a warning's worth: leave the environment as it is.
-  }
-}
-
 /** Acquires the adapter and device once per process (later calls return the same one). */
 export function initGpu(): Promise<Gpu> {
   if (current) return Promise.resolve(current);
@@ -444,10 +469,19 @@ export function initGpu(): Promise<Gpu> {
         "maxTextureArrayLayers",
       ] as const
     ) want[k] = adapter.limits[k];
-    const device = await adapter.requestDevice({ requiredLimits: want });
+    // timestamp-query costs nothing unless used; the profiler (core/profile.ts) uses it.
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+      ? ["timestamp-query"]
+      : [];
+    const device = await adapter.requestDevice({ requiredLimits: want, requiredFeatures });
     current = new Gpu(device, adapter.info);
     return current;
   })();
+}
+
+/** Submits the pending encoder when a GPU context exists (the end of an outermost `tidy`). */
+export function flushPending(): void {
+  current?.flush();
 }
 
 /** The GPU context; `initGpu()` must have finished first. */

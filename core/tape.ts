@@ -38,7 +38,9 @@ export function noGrad<T>(fn: () => T): T {
 /**
  * Records `out` as made from `inputs` by an op whose gradient rule is `backward`.
  * `backward(g, saved)` gets the output's gradient and aliases of `[...inputs, ...extra]`,
- * and returns one gradient (or null) per input, each shaped like that input.
+ * and returns one gradient (or null) per input, each shaped like that input. `release`
+ * frees what the rule keeps outside tensors: it runs when the node is released, or at
+ * once when nothing is recorded.
  */
 export function record(
   name: string,
@@ -46,15 +48,37 @@ export function record(
   inputs: Tensor[],
   backward: (g: Tensor, saved: Tensor[]) => (Tensor | null)[],
   extra: Tensor[] = [],
+  release?: () => void,
 ): Tensor {
-  if (!enabled || !inputs.some((t) => t.requiresGrad)) return out;
+  if (!enabled || !inputs.some((t) => t.requiresGrad)) {
+    release?.();
+    return out;
+  }
   const saved = [...inputs, ...extra].map((t) => t.alias().keep());
-  const node: GradNode = { seq: seq++, inputs, saved, backward, name };
+  const node: GradNode = { seq: seq++, inputs, saved, backward, name, release };
   outIds.set(node, out.id);
   out.node = node;
   out.requiresGrad = true;
   trackNode(node);
   return out;
+}
+
+let current = "";
+
+/** The name of the op whose gradient rule `backward()` is running now ("" outside one). */
+export function backwardOp(): string {
+  return current;
+}
+
+/** Runs a node's gradient rule with its op's name visible to `backwardOp()` (profiling). */
+export function runBackward<T>(name: string, fn: () => T): T {
+  const was = current;
+  current = name;
+  try {
+    return fn();
+  } finally {
+    current = was;
+  }
 }
 
 /** The id of the tensor a recorded node produced (the key its gradient is routed by). */

@@ -4,7 +4,7 @@
  * `dispose()` drops it, and `tidy()` disposes every tensor made inside it that is not
  * returned or kept. A tensor that is garbage-collected undisposed gives its buffer back too.
  */
-import { gpu } from "./gpu.ts";
+import { flushPending, gpu } from "./gpu.ts";
 
 /** A GPU buffer shared by a tensor and its aliases (reshape, detach, saved copies). */
 class Storage {
@@ -27,6 +27,8 @@ export interface GradNode {
   readonly backward: (g: Tensor, saved: Tensor[]) => (Tensor | null)[];
   /** The op's name, quoted in errors. */
   readonly name: string;
+  /** Frees what the op saved outside tensors (e.g. pooled textures); run once on release. */
+  release?: () => void;
 }
 
 const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
@@ -204,6 +206,9 @@ function collect(v: unknown, out: Set<Tensor>): void {
 export function releaseNode(n: GradNode): void {
   for (const s of n.saved) s.dispose();
   n.saved.length = 0;
+  const r = n.release;
+  n.release = undefined;
+  r?.();
 }
 
 /**
@@ -229,6 +234,9 @@ export function tidy<T>(fn: () => T): T {
   }
   scopes.pop();
   end(scope, result);
+  // An outermost scope is usually one step (of training, of evaluation): submit its work so
+  // the GPU runs it while the host records the next one.
+  if (scopes.length === 0) flushPending();
   return result;
 }
 

@@ -57,11 +57,11 @@ function checkVec(name: string, t: Tensor | null | undefined, C: number): void {
   if (t && t.size !== C) throw new Error(`batchNorm: ${name} [${t.shape}] must have ${C} values`);
 }
 
-/** A storage declaration. */
-function decl(k: number, name: string, write: boolean): string {
-  return `@group(0) @binding(${k}) var<storage, ${
-    write ? "read_write" : "read"
-  }> ${name}: array<f32>;`;
+/** A storage declaration (of vec4s with `vec`). */
+function decl(k: number, name: string, write: boolean, vec = false): string {
+  return `@group(0) @binding(${k}) var<storage, ${write ? "read_write" : "read"}> ${name}: array<${
+    vec ? "vec4<f32>" : "f32"
+  }>;`;
 }
 
 /** WGSL for the flat index of the j-th value (0 ≤ j < M) of channel c. */
@@ -72,12 +72,13 @@ function at(C: number, S: number): string {
 /**
  * A loop of thread `l` (of T) over the M values of channel c, with `k` their flat index:
  * rows of S contiguous values when S ≥ T (no division per element), else a flat stride.
+ * With `V` = 4 (rows a multiple of 4 and S/4 ≥ T) `k` indexes vec4s of a row instead.
  */
-function channelLoop(C: number, S: number, M: number, T: number, body: string): string {
-  if (S >= T) {
+function channelLoop(C: number, S: number, M: number, T: number, body: string, V = 1): string {
+  if (S >= T * V) {
     return `for (var rn = 0u; rn < ${M / S}u; rn = rn + 1u) {
-    for (var rs = l; rs < ${S}u; rs = rs + ${T}u) {
-      let k = rn * ${C * S}u + c * ${S}u + rs;
+    for (var rs = l; rs < ${S / V}u; rs = rs + ${T}u) {
+      let k = rn * ${(C * S) / V}u + c * ${S / V}u + rs;
       ${body}
     }
   }`;
@@ -86,6 +87,18 @@ function channelLoop(C: number, S: number, M: number, T: number, body: string): 
     let k = ${at(C, S)};
     ${body}
   }`;
+}
+
+/** The vector width of a per-channel reduction's loads: 4 when rows allow it. */
+function reduceWidth(S: number, p: Plan): 1 | 4 {
+  return !p.perThread && S % 4 === 0 && S / 4 >= p.T ? 4 : 1;
+}
+
+/** WGSL: a zero accumulator and the sum of its components, for width V. */
+function acc(V: number): { zero: string; fold: (v: string) => string } {
+  return V === 4
+    ? { zero: "vec4<f32>(0.0)", fold: (v) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` }
+    : { zero: "0.0", fold: (v) => v };
 }
 
 /**
@@ -155,15 +168,16 @@ function statsKernel(
   const useNbt = running && momentum === null;
   if (useNbt) names.push(["nbt", false]);
   const mom = momentum === null ? "1.0 / (nbt[0] + 1.0)" : lit(momentum);
-  const code = `${names.map(([n, w], k) => decl(k, n, w)).join("\n")}
+  const V = reduceWidth(S, p), a = acc(V);
+  const code = `${names.map(([n, w], k) => decl(k, n, w, V === 4 && n === "x")).join("\n")}
 ${channelHeader(C, p, ["part"])}
-  var s = 0.0;
-  ${channelLoop(C, S, M, p.T, "s = s + x[k];")}
-${reduceTo(p, [["part", "s", "total"]])}
+  var s = ${a.zero};
+  ${channelLoop(C, S, M, p.T, "s = s + x[k];", V)}
+${reduceTo(p, [["part", a.fold("s"), "total"]])}
   let mean = total / ${lit(M)};
-  var q = 0.0;
-  ${channelLoop(C, S, M, p.T, "let d = x[k] - mean; q = q + d * d;")}
-${reduceTo(p, [["part", "q", "sq"]])}
+  var q = ${a.zero};
+  ${channelLoop(C, S, M, p.T, "let d = x[k] - mean; q = q + d * d;", V)}
+${reduceTo(p, [["part", a.fold("q"), "sq"]])}
   if (l == 0u) {
     let v = sq / ${lit(M)};
     stats[c] = mean;
@@ -193,19 +207,54 @@ function normalizeKernel(
   nbt: Tensor | null,
 ): void {
   const { C, S } = layout(x);
-  const names: [string, boolean][] = [["x", false], ["stats", false]];
+  const v = vectorOf(C, S, x.size);
+  const names: [string, Kind][] = [["x", "elem"], ["stats", "chan"]];
   const binds = [x, stats];
-  if (w) names.push(["w", false]), binds.push(w);
-  if (b) names.push(["b", false]), binds.push(b);
-  names.push(["y", true]), binds.push(y);
-  if (nbt) names.push(["nbt", true]), binds.push(nbt);
-  const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
-${main1d(x.size)}
-  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
-  y[i] = (x[i] - stats[c]) * (stats[${C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+  if (w) names.push(["w", "chan"]), binds.push(w);
+  if (b) names.push(["b", "chan"]), binds.push(b);
+  names.push(["y", "out"]), binds.push(y);
+  if (nbt) names.push(["nbt", "count"]), binds.push(nbt);
+  const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
+${main1d(x.size / v.V)}
+  let c = ${v.channel};
+  y[i] = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
   ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
 }`;
-  run(code, binds, grid(x.size));
+  run(code, binds, grid(x.size / v.V));
+}
+
+/** How a binding of a per-element kernel is read: per element, per channel, out, counter. */
+type Kind = "elem" | "chan" | "out" | "count";
+
+/**
+ * The vector width of a per-element kernel over [N, C, S…] data: 4 elements an invocation
+ * when planes are a multiple of 4 (one channel per vec4) or, for [N, C] data, when C is
+ * (channel vectors: the per-channel values read as vec4 too), else 1. On Mesa's software
+ * adapters each storage access costs about as much scalar as vec4.
+ */
+function vectorOf(C: number, S: number, size: number): {
+  V: number;
+  chanVec: boolean;
+  /** WGSL of the channel index (in channel vectors when `chanVec`). */
+  channel: string;
+  /** The channel count in units of the channel index. */
+  C: number;
+} {
+  if (S > 1 && S % 4 === 0) {
+    return { V: 4, chanVec: false, channel: `((i * 4u) / ${S}u) % ${C}u`, C };
+  }
+  if (S === 1 && C % 4 === 0 && size % 4 === 0) {
+    return { V: 4, chanVec: true, channel: `i % ${C / 4}u`, C: C / 4 };
+  }
+  return { V: 1, chanVec: false, channel: S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`, C };
+}
+
+function vdecl(k: number, name: string, kind: Kind, v: { V: number; chanVec: boolean }): string {
+  const vec = kind === "count" ? false : kind === "chan" ? v.chanVec : v.V === 4;
+  const rw = kind === "out" || kind === "count" ? "read_write" : "read";
+  return `@group(0) @binding(${k}) var<storage, ${rw}> ${name}: array<${
+    vec ? "vec4<f32>" : "f32"
+  }>;`;
 }
 
 /** stats = [running_mean, 1/√(running_var + ε)] (eval mode, when a backward needs them). */
@@ -251,18 +300,19 @@ ${main1d(x.size)}
 function sumsKernel(g: Tensor, x: Tensor, stats: Tensor, dw: Tensor, db: Tensor): void {
   const { C, S, M } = layout(x);
   const p = plan(S, M);
-  const code = `${decl(0, "g", false)}
-${decl(1, "x", false)}
+  const V = reduceWidth(S, p), a = acc(V);
+  const code = `${decl(0, "g", false, V === 4)}
+${decl(1, "x", false, V === 4)}
 ${decl(2, "stats", false)}
 ${decl(3, "dw", true)}
 ${decl(4, "db", true)}
 ${channelHeader(C, p, ["pg", "pgx"])}
   let mean = stats[c];
   let inv = stats[${C}u + c];
-  var s = 0.0;
-  var sx = 0.0;
-  ${channelLoop(C, S, M, p.T, "s = s + g[k]; sx = sx + g[k] * (x[k] - mean) * inv;")}
-${reduceTo(p, [["pg", "s", "ts"], ["pgx", "sx", "tsx"]])}
+  var s = ${a.zero};
+  var sx = ${a.zero};
+  ${channelLoop(C, S, M, p.T, "s = s + g[k]; sx = sx + g[k] * (x[k] - mean) * inv;", V)}
+${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
   if (l == 0u) { db[c] = ts; dw[c] = tsx; }
 }`;
   run(code, [g, x, stats, dw, db], channelGrid(C, p));
@@ -278,25 +328,26 @@ function dxKernel(
   dx: Tensor,
 ): void {
   const { C, S, M } = layout(x);
-  const names: [string, boolean][] = [["g", false], ["stats", false]];
+  const v = vectorOf(C, S, x.size);
+  const names: [string, Kind][] = [["g", "elem"], ["stats", "chan"]];
   const binds = [g, stats];
-  if (w) names.push(["w", false]), binds.push(w);
+  if (w) names.push(["w", "chan"]), binds.push(w);
   if (sums) {
-    names.push(["x", false], ["dw", false], ["db", false]);
+    names.push(["x", "elem"], ["dw", "chan"], ["db", "chan"]);
     binds.push(x, sums.dw, sums.db);
   }
-  names.push(["dx", true]), binds.push(dx);
-  const scale = `stats[${C}u + c]${w ? " * w[c]" : ""}`;
+  names.push(["dx", "out"]), binds.push(dx);
+  const scale = `stats[${v.C}u + c]${w ? " * w[c]" : ""}`;
   const body = sums
-    ? `let xh = (x[i] - stats[c]) * stats[${C}u + c];
+    ? `let xh = (x[i] - stats[c]) * stats[${v.C}u + c];
   dx[i] = ${scale} * (g[i] - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
     : `dx[i] = g[i] * ${scale};`;
-  const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
-${main1d(x.size)}
-  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
+  const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
+${main1d(x.size / v.V)}
+  let c = ${v.channel};
   ${body}
 }`;
-  run(code, binds, grid(x.size));
+  run(code, binds, grid(x.size / v.V));
 }
 
 /**

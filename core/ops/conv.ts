@@ -33,7 +33,9 @@ import { add, relu as reluOp } from "./elementwise.ts";
 import { elementwise } from "./raw.ts";
 import { decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
 import type { MatmulSpec } from "./matmul_wgsl.ts";
-import { gemmInto } from "./matmul.ts";
+import { gemmInto, texturePlanFor } from "./matmul.ts";
+import { samePlacement } from "./matmul_texture.ts";
+import { im2colTexture, packGradTexture, textureFor } from "./conv_texture.ts";
 import { stridedCopy } from "./shape.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 
@@ -196,15 +198,6 @@ ${main1d(n, 64)}
   run(code, [tmp, dwp], grid(n, 64));
 }
 
-function gemm(
-  a: Tensor | Binding,
-  b: Tensor | Binding,
-  c: Tensor | Binding,
-  spec: Omit<MatmulSpec, "variant" | "bias">,
-): void {
-  gemmInto(a, b, c, { ...spec, bias: false });
-}
-
 /** A binding of elements [start, start + count) of t, or null when the offset is unaligned. */
 function windowOf(t: Tensor, start: number, count: number): Binding | null {
   if (start === 0 && count === t.size) return t.buffer;
@@ -267,101 +260,185 @@ export function conv2d(
   const copies = p.G > 1 ? p.nc : 1;
   const wp = packWeights(w, bias ?? null, p, copies);
   const perOut = p.Cout * p.P;
-  // One chunk: keep the column matrix for the weight gradient instead of rebuilding it.
-  const keepCol = p.nc >= p.N && isGradEnabled() && (w.requiresGrad || !!bias?.requiresGrad);
+  const wantCol = isGradEnabled() && (w.requiresGrad || !!bias?.requiresGrad);
+  // Keep the column matrix for the weight gradient instead of rebuilding it: as the
+  // texture the software adapters' matmul reads (when the whole batch's fit the budget),
+  // else as a buffer when there is one chunk.
+  const keepTex = wantCol && p.N * p.G * p.Kp * Math.ceil(p.P / 4) * 16 <= KEEP_TEXTURE_BYTES;
+  const keepCol = p.nc >= p.N && wantCol;
   let saveCol: Tensor | null = null;
+  const saveTex: (GPUTexture | null)[] = [];
   for (let n0 = 0; n0 < p.N; n0 += p.nc) {
     const nc = Math.min(p.nc, p.N - n0);
-    const col = im2col(x, p, n0, nc);
     const win = windowOf(y, n0 * perOut, nc * perOut);
     const dst = win ?? empty([nc * perOut]);
-    gemm(wp, col, dst, {
-      batch: nc * p.G,
-      M: p.CoutG,
-      N: p.P,
-      K: p.Kp,
-      transA: false,
-      transB: false,
-      aBatchStride: p.G > 1 ? p.CoutG * p.Kp : 0,
-      bBatchStride: p.Kp * p.P,
-      relu,
-    });
+    const spec = forwardSpec(p, nc, relu);
+    const plan = texturePlanFor(spec);
+    if (plan) {
+      const tex = textureFor(plan.b.size);
+      im2colTexture(x, p, n0, nc, plan.b.place, tex);
+      gemmInto(wp, null, dst, spec, undefined, { b: tex });
+      if (keepTex) saveTex.push(tex);
+      else gpu().releaseTexture(tex);
+    } else {
+      const col = im2col(x, p, n0, nc);
+      gemmInto(wp, col, dst, spec);
+      if (keepTex) saveTex.push(null); // one entry per chunk
+      if (keepCol) saveCol = col;
+      else col.dispose();
+    }
     if (!win) {
       gpu().copy((dst as Tensor).buffer, 0, y.buffer, n0 * perOut * 4, nc * perOut * 4);
       (dst as Tensor).dispose();
     }
-    if (keepCol) saveCol = col;
-    else col.dispose();
   }
   const inputs = bias ? [x, w, bias] : [x, w];
   const extra = [wp, ...(saveCol ? [saveCol] : []), ...(relu ? [y] : [])];
-  const out = record(relu ? "conv2d_relu" : "conv2d", y, inputs, (g, saved) => {
-    const [sx] = saved;
-    const [swp, scol] = [saved[inputs.length], saveCol ? saved[inputs.length + 1] : null];
-    const gy = relu
-      ? elementwise("select(0.0, g, y > 0.0)", { g, y: saved[saved.length - 1] }, g.shape)
-      : g;
-    return convBackward(gy, sx, swp, scol, p, x.requiresGrad, w.requiresGrad, !!bias?.requiresGrad);
-  }, extra);
+  const releaseTex = () => {
+    for (const t of saveTex) if (t) gpu().releaseTexture(t);
+    saveTex.length = 0;
+  };
+  const out = record(
+    relu ? "conv2d_relu" : "conv2d",
+    y,
+    inputs,
+    (g, saved) => {
+      const [sx] = saved;
+      const [swp, scol] = [saved[inputs.length], saveCol ? saved[inputs.length + 1] : null];
+      const sy = relu ? saved[saved.length - 1] : null;
+      const need = { x: x.requiresGrad, w: w.requiresGrad, b: !!bias?.requiresGrad };
+      return convBackward(g, sy, sx, swp, scol, saveTex, p, need);
+    },
+    extra,
+    releaseTex,
+  );
   wp.dispose();
   saveCol?.dispose();
   return out;
 }
 
-/** Gradients [dx, dw, db] of a conv from the output gradient gy. */
+/** Column textures kept for the backward, at most this many bytes per conv. */
+const KEEP_TEXTURE_BYTES = 256 * 2 ** 20;
+
+type Spec = Omit<MatmulSpec, "variant">;
+
+/** Forward product of a chunk: Y[b] = Wp · Col[b] (+ ReLU). */
+function forwardSpec(p: Plan, nc: number, relu: boolean): Spec {
+  return {
+    batch: nc * p.G,
+    M: p.CoutG,
+    N: p.P,
+    K: p.Kp,
+    transA: false,
+    transB: false,
+    aBatchStride: p.G > 1 ? p.CoutG * p.Kp : 0,
+    bBatchStride: p.Kp * p.P,
+    bias: false,
+    relu,
+  };
+}
+
+/** Weight-gradient product of a chunk: dWp[b] = dY[b] · Col[b]ᵀ. */
+function weightSpec(p: Plan, nc: number): Spec {
+  return {
+    batch: nc * p.G,
+    M: p.CoutG,
+    N: p.Kp,
+    K: p.P,
+    transA: false,
+    transB: true,
+    aBatchStride: p.CoutG * p.P,
+    bBatchStride: p.Kp * p.P,
+    bias: false,
+    relu: false,
+  };
+}
+
+/** Input-gradient product of a chunk: ColGrad[b] = Wpᵀ · dY[b]. */
+function inputSpec(p: Plan, nc: number): Spec {
+  return {
+    batch: nc * p.G,
+    M: p.Kp,
+    N: p.P,
+    K: p.CoutG,
+    transA: true,
+    transB: false,
+    aBatchStride: p.G > 1 ? p.CoutG * p.Kp : 0,
+    bBatchStride: p.CoutG * p.P,
+    bias: false,
+    relu: false,
+  };
+}
+
+/**
+ * Gradients [dx, dw, db] of a conv from the output gradient g (masked by y > 0 when the
+ * conv fused a ReLU: `y` is its output). On the software adapters the gradient is packed
+ * once per chunk into the texture both products read; the forward's column textures
+ * (`savedTex`, one per chunk) or a fresh im2col into a texture feed dW.
+ */
 function convBackward(
-  gy: Tensor,
+  g: Tensor,
+  y: Tensor | null,
   x: Tensor,
   wp: Tensor,
   savedCol: Tensor | null,
+  savedTex: (GPUTexture | null)[],
   p: Plan,
-  needX: boolean,
-  needW: boolean,
-  needB: boolean,
+  need: { x: boolean; w: boolean; b: boolean },
 ): (Tensor | null)[] {
   const perOut = p.Cout * p.P;
-  const dx = needX ? empty([p.N, p.C, p.H, p.W]) : null;
-  const dwp = needW || needB ? empty([p.Cout, p.Kp]) : null;
-  const aBatch = p.G > 1 ? p.CoutG * p.Kp : 0;
-  for (let n0 = 0; n0 < p.N; n0 += p.nc) {
+  const dx = need.x ? empty([p.N, p.C, p.H, p.W]) : null;
+  const dwp = need.w || need.b ? empty([p.Cout, p.Kp]) : null;
+  let masked = null as Tensor | null;
+  const gy = () => masked ??= y ? elementwise("select(0.0, g, y > 0.0)", { g, y }, g.shape) : g;
+  for (let n0 = 0, k = 0; n0 < p.N; n0 += p.nc, k++) {
     const nc = Math.min(p.nc, p.N - n0);
-    const g = readRange(gy, n0 * perOut, nc * perOut);
+    const ws = weightSpec(p, nc), xs = inputSpec(p, nc);
+    const pw = dwp ? texturePlanFor(ws) : null, px = dx ? texturePlanFor(xs) : null;
+    const gPlace = pw?.a ?? px?.b;
+    if (
+      gPlace && (!dwp || pw) && (!dx || px) && (!pw || !px || samePlacement(pw.a.place, px.b.place))
+    ) {
+      const gt = textureFor(gPlace.size);
+      packGradTexture(g, y, p, n0, nc, gPlace.place, gt);
+      if (pw && dwp) {
+        let ct = savedTex[k] ?? null;
+        const own = !ct;
+        if (!ct) im2colTexture(x, p, n0, nc, pw.b.place, ct = textureFor(pw.b.size));
+        const tmp = empty([nc * p.G, p.CoutG, p.Kp]);
+        gemmInto(null, null, tmp, ws, undefined, { a: gt, b: ct });
+        if (own) gpu().releaseTexture(ct);
+        sumImages(tmp, dwp, nc, n0 > 0);
+        tmp.dispose();
+      }
+      if (dx) {
+        const colg = empty([nc * p.G, p.Kp, p.P]);
+        gemmInto(wp, null, colg, xs, undefined, { b: gt });
+        col2im(colg, dx, p, n0, nc);
+        colg.dispose();
+      }
+      gpu().releaseTexture(gt);
+      continue;
+    }
+    const gr = readRange(gy(), n0 * perOut, nc * perOut);
     if (dwp) {
       const col = savedCol ?? im2col(x, p, n0, nc);
       const tmp = empty([nc * p.G, p.CoutG, p.Kp]);
-      gemm(g.bind, col, tmp, {
-        batch: nc * p.G,
-        M: p.CoutG,
-        N: p.Kp,
-        K: p.P,
-        transA: false,
-        transB: true,
-        aBatchStride: p.CoutG * p.P,
-        bBatchStride: p.Kp * p.P,
-        relu: false,
-      });
+      gemmInto(gr.bind, col, tmp, ws);
       if (col !== savedCol) col.dispose();
       sumImages(tmp, dwp, nc, n0 > 0);
       tmp.dispose();
     }
     if (dx) {
       const colg = empty([nc * p.G, p.Kp, p.P]);
-      gemm(wp, g.bind, colg, {
-        batch: nc * p.G,
-        M: p.Kp,
-        N: p.P,
-        K: p.CoutG,
-        transA: true,
-        transB: false,
-        aBatchStride: aBatch,
-        bBatchStride: p.CoutG * p.P,
-        relu: false,
-      });
+      gemmInto(wp, gr.bind, colg, xs);
       col2im(colg, dx, p, n0, nc);
       colg.dispose();
     }
-    g.tmp?.dispose();
+    gr.tmp?.dispose();
   }
+  if (masked && masked !== g) (masked as Tensor).dispose();
+  const needW = need.w, needB = need.b;
   let dw: Tensor | null = null, db: Tensor | null = null;
   if (dwp && needW) {
     dw = empty([p.Cout, p.Cg, p.KH, p.KW]);

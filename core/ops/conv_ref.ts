@@ -1,28 +1,14 @@
 /**
  * Plain TypeScript (float64) reference of 2-D convolution, and the geometry every conv
- * kernel shares: kernel size, stride, padding (numbers, pairs, four sides, "same",
- * "same_lower", "valid"), dilation, groups, and the output size
- * floor((W + pad_begin + pad_end − k_eff) / s) + 1 with k_eff = d·(k − 1) + 1.
+ * kernel shares: the window of `window.ts` (kernel size, stride, padding, dilation and the
+ * output size, one rule with the pooling ops) plus channels and groups.
  *
  * @module
  */
 
-/** One number for both spatial axes, or [height, width]. */
-export type Pair = number | readonly [number, number];
+import { type Padding, type Pair, type Window2d, windowGeometry } from "./window.ts";
 
-/**
- * Padding: one number for every side, [height, width] (symmetric), four sides
- * [top, left, bottom, right] (ONNX `pads` order), or automatic: "valid" (none), "same"
- * (output = ceil(input / stride); an odd total puts the extra row/column at the end, as
- * ONNX's SAME_UPPER and PyTorch's "same" do), "same_lower" (the extra one at the start).
- */
-export type Padding =
-  | number
-  | readonly [number, number]
-  | readonly [number, number, number, number]
-  | "same"
-  | "same_lower"
-  | "valid";
+export type { Padding, Pair } from "./window.ts";
 
 /** Hyper-parameters of a convolution. */
 export interface ConvOptions {
@@ -36,46 +22,17 @@ export interface ConvOptions {
   groups?: number;
 }
 
-/** Every size a conv kernel needs, resolved from shapes and options. */
-export interface ConvGeometry {
-  /** Batch, input channels, input height and width. */
+/** Every size a conv kernel needs, resolved from shapes and options: the window plus channels. */
+export interface ConvGeometry extends Window2d {
+  /** Batch and input channels. */
   N: number;
   C: number;
-  H: number;
-  W: number;
-  /** Output channels and kernel height/width. */
+  /** Output channels. */
   Cout: number;
-  KH: number;
-  KW: number;
-  /** Strides, dilations. */
-  SH: number;
-  SW: number;
-  DH: number;
-  DW: number;
-  /** Padding at the top, left, bottom, right. */
-  PT: number;
-  PL: number;
-  PB: number;
-  PR: number;
   /** Groups, input channels per group, output channels per group. */
   G: number;
   Cg: number;
   CoutG: number;
-  /** Output height and width. */
-  OH: number;
-  OW: number;
-}
-
-function pair(v: Pair | undefined, dflt: number, what: string): [number, number] {
-  const p: [number, number] = v === undefined
-    ? [dflt, dflt]
-    : typeof v === "number"
-    ? [v, v]
-    : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new Error(`conv2d: ${what} must be positive integers, got ${JSON.stringify(v)}`);
-  }
-  return p;
 }
 
 /** Resolves shapes x [N, C, H, W] and w [Cout, C/groups, KH, KW] with `opts` into a geometry. */
@@ -100,55 +57,13 @@ export function convGeometry(
         `input [${xShape}] has ${C}`,
     );
   }
-  const [SH, SW] = pair(opts.stride, 1, "stride");
-  const [DH, DW] = pair(opts.dilation, 1, "dilation");
-  const ekh = DH * (KH - 1) + 1, ekw = DW * (KW - 1) + 1;
-  let PT: number, PL: number, PB: number, PR: number;
-  const p = opts.padding ?? 0;
-  if (p === "valid") [PT, PL, PB, PR] = [0, 0, 0, 0];
-  else if (p === "same" || p === "same_lower") {
-    const tot = (size: number, s: number, k: number) =>
-      Math.max(0, (Math.ceil(size / s) - 1) * s + k - size);
-    const th = tot(H, SH, ekh), tw = tot(W, SW, ekw);
-    const lo = (t: number) => (p === "same" ? Math.floor(t / 2) : Math.ceil(t / 2));
-    [PT, PL, PB, PR] = [lo(th), lo(tw), th - lo(th), tw - lo(tw)];
-  } else if (typeof p === "number") [PT, PL, PB, PR] = [p, p, p, p];
-  else if (p.length === 2) [PT, PL, PB, PR] = [p[0], p[1], p[0], p[1]];
-  else if (p.length === 4) [PT, PL, PB, PR] = [p[0], p[1], p[2], p[3]];
-  else throw new Error(`conv2d: bad padding ${JSON.stringify(p)}`);
-  if (![PT, PL, PB, PR].every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new Error(`conv2d: padding must be non-negative integers, got ${JSON.stringify(p)}`);
-  }
-  const OH = Math.floor((H + PT + PB - ekh) / SH) + 1;
-  const OW = Math.floor((W + PL + PR - ekw) / SW) + 1;
-  if (OH < 1 || OW < 1) {
-    throw new Error(
-      `conv2d: kernel ${KH}×${KW} (dilation ${DH}×${DW}) does not fit input ${H}×${W} ` +
-        `with padding [${PT},${PL},${PB},${PR}]`,
-    );
-  }
-  return {
-    N,
-    C,
-    H,
-    W,
-    Cout,
-    KH,
-    KW,
-    SH,
-    SW,
-    DH,
-    DW,
-    PT,
-    PL,
-    PB,
-    PR,
-    G,
-    Cg,
-    CoutG: Cout / G,
-    OH,
-    OW,
-  };
+  const win = windowGeometry("conv2d", H, W, {
+    kernel: [KH, KW],
+    stride: opts.stride,
+    dilation: opts.dilation,
+    padding: opts.padding,
+  });
+  return { N, C, Cout, G, Cg, CoutG: Cout / G, ...win };
 }
 
 /** The output shape [N, Cout, OH, OW] of a convolution. */

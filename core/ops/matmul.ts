@@ -9,7 +9,7 @@ import { type Binding, type BufferWindow, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, run } from "./kernel.ts";
 import { matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
-import { matmulTexturePlan, type OperandTexture } from "./matmul_texture.ts";
+import { matmulTexturePlan, type OperandTexture, type TexturePlan } from "./matmul_texture.ts";
 import { elementwise } from "./raw.ts";
 import { sum } from "./reduce.ts";
 import { reshape, slice, stridedCopy } from "./shape.ts";
@@ -56,53 +56,81 @@ function windowOf(t: Tensor | Binding): BufferWindow {
 function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
   const g = gpu();
   const tex = g.acquireTexture(o.size.width, o.size.height, o.size.layers);
+  let staging: GPUBuffer | null = null;
   for (const st of o.steps) {
     if (st.kind === "copy") {
-      g.copyToTexture(
-        src.buffer,
-        src.offset + st.offset,
-        st.bytesPerRow,
-        st.rows,
-        tex,
-        st.y,
-        st.layer,
-      );
-    } else g.dispatch(st.code, [src, g.view(tex)], st.workgroups);
+      const [buf, off] = st.staged ? [staging!, 0] : [src.buffer, src.offset];
+      g.copyToTexture(buf, off + st.offset, st.bytesPerRow, st.rows, tex, st.y, st.layer, st.width);
+    } else {
+      staging = g.acquire(st.bytes);
+      g.dispatch(st.code, [src, { buffer: staging, offset: 0, size: st.bytes }], st.workgroups);
+    }
   }
+  if (staging) g.release(staging); // commands already recorded still see it
   return tex;
+}
+
+/**
+ * The texture plan `gemmInto` would use for `spec` on this adapter (software adapters with
+ * the texture kernel), or null when it reads storage buffers. A caller that fills an
+ * operand's texture itself (`plan.a.place`, `plan.b.place`) passes it to `gemmInto`.
+ */
+export function texturePlanFor(spec: Omit<MatmulSpec, "variant">): TexturePlan | null {
+  const g = gpu();
+  if (g.variant !== "cpu" || forceStorage) return null;
+  // Plans are pure functions of the spec: generating the WGSL each call cost the host
+  // more than recording the dispatch.
+  const key = JSON.stringify(spec);
+  let plan = plans.get(key);
+  if (plan === undefined) {
+    const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
+    plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim);
+    if (plans.size >= 1024) plans.clear();
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+const plans = new Map<string, TexturePlan | null>();
+
+/** Operand textures a caller already filled (laid out as `texturePlanFor` says). */
+export interface Packed {
+  a?: GPUTexture;
+  b?: GPUTexture;
 }
 
 /**
  * Records C = op(A)·op(B) (+ bias) (+ ReLU) into `out` with the adapter's kernel: on
  * software adapters both operands are first packed into pooled textures (see
- * `matmul_texture.ts`); elsewhere, or when an operand exceeds the texture limits, the
- * storage-buffer kernel of `matmul_wgsl.ts` reads them directly.
+ * `matmul_texture.ts`), unless `packed` gives them (then `a` / `b` may be null); elsewhere,
+ * or when an operand exceeds the texture limits, the storage-buffer kernel of
+ * `matmul_wgsl.ts` reads them directly.
  */
 export function gemmInto(
-  a: Tensor | Binding,
-  b: Tensor | Binding,
+  a: Tensor | Binding | null,
+  b: Tensor | Binding | null,
   out: Tensor | Binding,
   spec: Omit<MatmulSpec, "variant">,
   bias?: Tensor | Binding,
+  packed: Packed = {},
 ): void {
   for (const [name, t] of [["A", a], ["B", b], ["C", out]] as const) {
-    if ("shape" in t) fitsBinding(`matmul ${name}`, t.bytes);
+    if (t && "shape" in t) fitsBinding(`matmul ${name}`, t.bytes);
   }
   const g = gpu();
-  if (g.variant === "cpu" && !forceStorage) {
-    const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
-    const plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim);
-    if (plan) {
-      const ta = packOperand(windowOf(a), plan.a), tb = packOperand(windowOf(b), plan.b);
-      const rest = [out, ...(bias ? [bias] : [])].map(windowOf);
-      g.dispatch(plan.code, [g.view(ta), g.view(tb), ...rest], plan.workgroups);
-      g.releaseTexture(ta);
-      g.releaseTexture(tb);
-      return;
-    }
+  const plan = texturePlanFor(spec);
+  if (plan) {
+    const ta = packed.a ?? packOperand(windowOf(a!), plan.a);
+    const tb = packed.b ?? packOperand(windowOf(b!), plan.b);
+    const rest = [out, ...(bias ? [bias] : [])].map(windowOf);
+    g.dispatch(plan.code, [g.view(ta), g.view(tb), ...rest], plan.workgroups);
+    if (!packed.a) g.releaseTexture(ta);
+    if (!packed.b) g.releaseTexture(tb);
+    return;
   }
-  const plan = matmulPlan({ ...spec, variant: g.variant });
-  run(plan.code, bias ? [a, b, out, bias] : [a, b, out], plan.workgroups);
+  if (!a || !b) throw new Error("gemmInto: a packed operand without a texture plan");
+  const sp = matmulPlan({ ...spec, variant: g.variant });
+  run(sp.code, bias ? [a, b, out, bias] : [a, b, out], sp.workgroups);
 }
 
 /** Rows per chunk of a [rows, k] weight so one chunk fits a binding (a multiple of 64). */

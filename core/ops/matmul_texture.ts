@@ -20,57 +20,26 @@
  * @module
  */
 import { epilogue, type MatmulSpec, shrinkTile, storeC, tileGrid, u32 } from "./matmul_spec.ts";
+import {
+  address,
+  type OperandTexture,
+  packSteps,
+  place,
+  type Placement,
+  type TexLimits,
+} from "./texture_layout.ts";
 
-/** Size of a 2-D array texture (width and height in texels). */
-export interface TexSize {
-  /** Texels per row. */
-  width: number;
-  /** Rows per layer. */
-  height: number;
-  /** Array layers. */
-  layers: number;
-}
-
-/** Device limits the texture layout must respect. */
-export interface TexLimits {
-  /** `maxTextureDimension2D`. */
-  maxDim: number;
-  /** `maxTextureArrayLayers`. */
-  maxLayers: number;
-}
-
-/** One command that fills (part of) an operand's texture from its storage buffer. */
-export type PackStep =
-  | {
-    /** `copyBufferToTexture` of `rows` full lines. */
-    kind: "copy";
-    /** Byte offset of the first line, relative to the operand's binding. */
-    offset: number;
-    /** Bytes per line (a multiple of 256). */
-    bytesPerRow: number;
-    /** Lines copied. */
-    rows: number;
-    /** Destination row and layer. */
-    y: number;
-    /** Destination layer. */
-    layer: number;
-  }
-  | {
-    /** A compute kernel: binding 0 the operand (storage f32), 1 the texture (storage). */
-    kind: "pack";
-    /** WGSL source (entry point `main`). */
-    code: string;
-    /** Workgroup counts. */
-    workgroups: [number, number, number];
-  };
-
-/** How one operand becomes a texture. */
-export interface OperandTexture {
-  /** Smallest texture that holds it (a pooled texture may be larger). */
-  size: TexSize;
-  /** Commands that fill it, in order. */
-  steps: PackStep[];
-}
+export {
+  type OperandTexture,
+  type PackStep,
+  type Placement,
+  samePlacement,
+  stagedCopies,
+  stagePitch,
+  texelAddress,
+  type TexLimits,
+  type TexSize,
+} from "./texture_layout.ts";
 
 /** A texture matmul: the packing of both operands, then one dispatch of `code`. */
 export interface TexturePlan {
@@ -112,164 +81,6 @@ export interface TexTuning {
  */
 export const DEFAULT_TEX_TUNING: TexTuning = { tm: 8, tn: 8, wgx: 8, wgy: 8, unroll: 1 };
 
-/** Where the lines of an operand live: matrices stacked down rows, then over layers. */
-interface Placement {
-  /** Distinct matrices (1 when broadcast). */
-  mats: number;
-  /** Lines (rows) per matrix. */
-  lines: number;
-  /** Texels per line. */
-  texels: number;
-  /** Whole matrices per layer (0 when a matrix is taller than a layer). */
-  perLayer: number;
-  /** Layers per matrix (when `perLayer` is 0). */
-  layersPer: number;
-  /** Rows per layer used. */
-  height: number;
-  size: TexSize;
-}
-
-function place(mats: number, lines: number, cols: number, lim: TexLimits): Placement | null {
-  const texels = Math.ceil(cols / 4);
-  if (texels > lim.maxDim) return null;
-  if (lines <= lim.maxDim) {
-    const perLayer = Math.min(mats, Math.floor(lim.maxDim / lines));
-    const layers = Math.ceil(mats / perLayer);
-    if (layers > lim.maxLayers) return null;
-    const height = perLayer * lines;
-    return {
-      mats,
-      lines,
-      texels,
-      perLayer,
-      layersPer: 0,
-      height,
-      size: sz(texels, height, layers),
-    };
-  }
-  const layersPer = Math.ceil(lines / lim.maxDim);
-  if (layersPer * mats > lim.maxLayers) return null;
-  const height = lim.maxDim;
-  return {
-    mats,
-    lines,
-    texels,
-    perLayer: 0,
-    layersPer,
-    height,
-    size: sz(texels, height, layersPer * mats),
-  };
-}
-
-function sz(width: number, height: number, layers: number): TexSize {
-  return { width, height, layers };
-}
-
-/** WGSL that yields (layer, row) of line `line` (u32 expr) of matrix `mat` (u32 expr). */
-function address(p: Placement, mat: string, line: string): { layer: string; y: string } {
-  if (p.perLayer > 0) {
-    if (p.size.layers === 1) return { layer: "0u", y: `${mat} * ${u32(p.lines)} + ${line}` };
-    return {
-      layer: `${mat} / ${u32(p.perLayer)}`,
-      y: `(${mat} % ${u32(p.perLayer)}) * ${u32(p.lines)} + ${line}`,
-    };
-  }
-  return {
-    layer: `${mat} * ${u32(p.layersPer)} + ${line} / ${u32(p.height)}`,
-    y: `${line} % ${u32(p.height)}`,
-  };
-}
-
-/**
- * How to fill the texture of an operand stored as `mats` matrices of `lines` × `cols`
- * floats, `stride` floats apart: direct copies where the layout allows, else a kernel.
- */
-function packSteps(p: Placement, cols: number, stride: number): PackStep[] {
-  const bytesPerRow = cols * 4;
-  const contiguous = p.mats === 1 || stride === p.lines * cols;
-  if (cols % 64 === 0 && stride % 4 === 0) {
-    const steps: PackStep[] = [];
-    if (p.perLayer > 0 && contiguous) {
-      for (let m0 = 0; m0 < p.mats; m0 += p.perLayer) {
-        const rows = Math.min(p.perLayer, p.mats - m0) * p.lines;
-        steps.push({
-          kind: "copy",
-          offset: m0 * stride * 4,
-          bytesPerRow,
-          rows,
-          y: 0,
-          layer: m0 / p.perLayer,
-        });
-      }
-      return steps;
-    }
-    const copies = p.perLayer > 0 ? p.mats : p.mats * p.layersPer;
-    if (copies <= 16) {
-      for (let m = 0; m < p.mats; m++) {
-        if (p.perLayer > 0) {
-          steps.push({
-            kind: "copy",
-            offset: m * stride * 4,
-            bytesPerRow,
-            rows: p.lines,
-            y: (m % p.perLayer) * p.lines,
-            layer: Math.floor(m / p.perLayer),
-          });
-        } else {
-          for (let l = 0; l < p.layersPer; l++) {
-            steps.push({
-              kind: "copy",
-              offset: (m * stride + l * p.height * cols) * 4,
-              bytesPerRow,
-              rows: Math.min(p.height, p.lines - l * p.height),
-              y: 0,
-              layer: m * p.layersPer + l,
-            });
-          }
-        }
-      }
-      return steps;
-    }
-  }
-  return [packKernel(p, cols, stride)];
-}
-
-/** The packing kernel: one invocation per texel, zeros past the end of a line. */
-function packKernel(p: Placement, cols: number, stride: number): PackStep {
-  const total = p.mats * p.lines * p.texels;
-  const WG = 64;
-  const groups = Math.ceil(total / WG);
-  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
-  const vec = cols % 4 === 0 && stride % 4 === 0;
-  const { layer, y } = address(p, "mat", "line");
-  const src = vec ? "array<vec4<f32>>" : "array<f32>";
-  const base = `mat * ${u32(vec ? stride / 4 : stride)} + line * ${u32(vec ? cols / 4 : cols)}`;
-  const load = vec
-    ? `S[${base} + t]`
-    : `vec4<f32>(${
-      [0, 1, 2, 3].map((q) =>
-        (p.texels - 1) * 4 + q < cols
-          ? `S[${base} + 4u * t + ${u32(q)}]`
-          : `select(0.0, S[min(${base} + 4u * t + ${u32(q)}, ${
-            u32((p.mats - 1) * stride + p.lines * cols - 1)
-          })], 4u * t + ${u32(q)} < ${u32(cols)})`
-      ).join(", ")
-    })`;
-  const code = `@group(0) @binding(0) var<storage, read> S: ${src};
-@group(0) @binding(1) var T: texture_storage_2d_array<rgba32float, write>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${u32(gx * WG)};
-  if (i >= ${u32(total)}) { return; }
-  let t = i % ${u32(p.texels)};
-  let line = (i / ${u32(p.texels)}) % ${u32(p.lines)};
-  let mat = i / ${u32(p.texels * p.lines)};
-  textureStore(T, vec2<u32>(t, ${y}), ${layer}, ${load});
-}
-`;
-  return { kind: "pack", code, workgroups: [gx, gy, 1] };
-}
-
 /** Shrinks the tile for small outputs so at least 16 invocations have work. */
 function adapt(s: MatmulSpec, t: TexTuning): TexTuning {
   const [tm, tn] = shrinkTile(s, t.tm, t.tn);
@@ -304,8 +115,16 @@ export function matmulTexturePlan(
   const pa = place(aMats, s.transA ? s.K : s.M, s.transA ? s.M : s.K, limits);
   const pb = place(bMats, s.transB ? s.N : s.K, s.transB ? s.K : s.N, limits);
   if (!pa || !pb) return null;
-  const a = { size: pa.size, steps: packSteps(pa, s.transA ? s.M : s.K, s.aBatchStride) };
-  const b = { size: pb.size, steps: packSteps(pb, s.transB ? s.K : s.N, s.bBatchStride) };
+  const a = {
+    size: pa.size,
+    place: pa,
+    steps: packSteps(pa, s.transA ? s.M : s.K, s.aBatchStride),
+  };
+  const b = {
+    size: pb.size,
+    place: pb,
+    steps: packSteps(pb, s.transB ? s.K : s.N, s.bBatchStride),
+  };
   const { code, workgroups } = kernel(s, t, pa, pb);
   return { code, workgroups, bindings: s.bias ? 4 : 3, a, b, tuning: t };
 }

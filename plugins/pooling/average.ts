@@ -2,30 +2,25 @@
  * Average pooling over 2-D windows (stride, padding, dilation, ceil mode), as PyTorch's
  * `AvgPool2d` and ONNX's `AveragePool`. The divisor counts the taps inside the input, or,
  * with `countIncludePad`, also those on the padding (but never the overhang that ceil
- * mode adds past the padding, as in PyTorch). The backward kernel gathers, for each input
- * element, g / divisor of every window that covers it.
+ * mode adds past the padding, as in PyTorch). Made by the window-reduce generator of
+ * `window.ts`; each window's gradient g / divisor goes to each of its taps in the input.
  *
  * The file also registers the layer's ONNX codec (AveragePool ⇄ AvgPool2d).
  *
  * @module
  */
-import { record } from "../../core/autograd.ts";
-import { decls, grid, main1d } from "../../core/ops/kernel.ts";
-import { empty, type Tensor } from "../../core/tensor.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
 import { registerCodec } from "../../onnx/codec.ts";
 import { int } from "../../onnx/emit.ts";
 import { attrInt, attrInts } from "../../onnx/read.ts";
 import { windowAttrs, windowOfNode } from "./codec_window.ts";
 import {
-  checkNCHW,
-  gatherWindows,
   type Geometry,
-  geometry,
-  runPlanes,
-  scanWindow,
   type WindowOptions,
+  windowPool,
   WindowPool2d,
+  type WindowReduction,
 } from "./window.ts";
 
 /** Options of average pooling. */
@@ -36,8 +31,6 @@ export interface AvgPoolOptions extends WindowOptions {
    */
   countIncludePad?: boolean;
 }
-
-const WGS = 64;
 
 /** Taps of each window along one axis that count in the divisor. */
 function counts(
@@ -66,8 +59,8 @@ function counts(
  * per-axis tables worked out here (a constant when every window counts the same).
  */
 function divisorFn(q: Geometry, includePad: boolean): string {
-  const ch = counts(q.H, q.OH, q.kh, q.sh, q.dh, q.pt, q.pb, includePad);
-  const cw = counts(q.W, q.OW, q.kw, q.sw, q.dw, q.pl, q.pr, includePad);
+  const ch = counts(q.H, q.OH, q.KH, q.SH, q.DH, q.PT, q.PB, includePad);
+  const cw = counts(q.W, q.OW, q.KW, q.SW, q.DW, q.PL, q.PR, includePad);
   const table = (name: string, c: number[]) =>
     c.every((v) => v === c[0]) ? { decl: "", get: () => `${c[0]}.0` } : {
       decl: `var<private> ${name}: array<f32, ${c.length}> = array<f32, ${c.length}>(${
@@ -81,31 +74,15 @@ function divisorFn(q: Geometry, includePad: boolean): string {
 }`;
 }
 
-function forwardCode(q: Geometry, planes: number, includePad: boolean): string {
-  const n = planes * q.OH * q.OW;
-  return `${decls(["x", "y"])}
-${divisorFn(q, includePad)}
-${main1d(n, WGS)}
-  var acc = 0.0;
-${scanWindow(q, "acc = acc + v;")}
-  y[i] = acc / divisor(oh, ow);
-}`;
-}
-
-function backwardCode(q: Geometry, planes: number, includePad: boolean): string {
-  const n = planes * q.H * q.W;
-  return `${decls(["g", "dx"])}
-${divisorFn(q, includePad)}
-${main1d(n, WGS)}
-  let plane = i / ${q.H * q.W}u;
-  let r = i % ${q.H * q.W}u;
-  let ih = i32(r / ${q.W}u);
-  let iw = i32(r % ${q.W}u);
-  let ob = plane * ${q.OH * q.OW}u;
-  var acc = 0.0;
-${gatherWindows(q, "acc = acc + g[o] / divisor(oh, ow);")}
-  dx[i] = acc;
-}`;
+/** The mean reduction: sum, divided by the window's divisor; the gradient g / divisor. */
+function mean(q: Geometry, includePad: boolean): WindowReduction {
+  return {
+    prelude: divisorFn(q, includePad),
+    init: "var acc = 0.0;",
+    accumulate: "acc = acc + v;",
+    finish: "acc / divisor(oh, ow)",
+    grad: "go / divisor(oh, ow)",
+  };
 }
 
 /**
@@ -116,30 +93,8 @@ ${gatherWindows(q, "acc = acc + g[o] / divisor(oh, ow);")}
  * const z = avgPool2d(x, { kernel: 3, stride: 1, padding: 1, countIncludePad: false });
  */
 export function avgPool2d(x: Tensor, opts: AvgPoolOptions): Tensor {
-  checkNCHW("avgPool2d", x);
-  const q = geometry("avgPool2d", x.shape, opts);
   const inc = opts.countIncludePad ?? true;
-  const planes = q.N * q.C;
-  const y = empty([q.N, q.C, q.OH, q.OW]);
-  if (y.size === 0) return y;
-  runPlanes(
-    "avgPool2d",
-    planes,
-    [{ t: x, perPlane: q.H * q.W }, { t: y, perPlane: q.OH * q.OW }],
-    (p) => forwardCode(q, p, inc),
-    (p) => grid(p * q.OH * q.OW, WGS),
-  );
-  return record("avgPool2d", y, [x], (g) => {
-    const dx = empty(x.shape);
-    runPlanes(
-      "avgPool2d backward",
-      planes,
-      [{ t: g, perPlane: q.OH * q.OW }, { t: dx, perPlane: q.H * q.W }],
-      (p) => backwardCode(q, p, inc),
-      (p) => grid(p * q.H * q.W, WGS),
-    );
-    return [dx];
-  });
+  return windowPool("avgPool2d", x, opts, (q) => mean(q, inc));
 }
 
 /**

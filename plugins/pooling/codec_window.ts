@@ -29,9 +29,9 @@ export function windowOfNode(node: OnnxNode, imp: Importer): WindowOptions {
 export function windowAttrs(opts: WindowOptions, x: Tensor): Attr {
   const g = geometry("export", x.shape, opts);
   const a: Attr = {
-    kernel_shape: ints([g.kh, g.kw]),
-    strides: ints([g.sh, g.sw]),
-    pads: ints([g.pt, g.pl, g.pb, g.pr]),
+    kernel_shape: ints([g.KH, g.KW]),
+    strides: ints([g.SH, g.SW]),
+    pads: ints([g.PT, g.PL, g.PB, g.PR]),
   };
   if (opts.ceilMode) a.ceil_mode = int(1);
   return a;

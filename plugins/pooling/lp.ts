@@ -7,33 +7,21 @@
  *
  * @module
  */
-import { record } from "../../core/autograd.ts";
-import { decls, grid, lit, main1d } from "../../core/ops/kernel.ts";
-import { empty, type Tensor } from "../../core/tensor.ts";
+import { lit } from "../../core/ops/kernel.ts";
+import type { Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
 import { registerCodec } from "../../onnx/codec.ts";
 import { pair } from "../../onnx/codecs/util.ts";
 import { int } from "../../onnx/emit.ts";
 import { attrInt } from "../../onnx/read.ts";
 import { dilationOf, windowAttrs, windowOfNode } from "./codec_window.ts";
-import {
-  checkNCHW,
-  gatherWindows,
-  type Geometry,
-  geometry,
-  runPlanes,
-  scanWindow,
-  type WindowOptions,
-  WindowPool2d,
-} from "./window.ts";
+import { type WindowOptions, windowPool, WindowPool2d, type WindowReduction } from "./window.ts";
 
 /** Options of Lp pooling. */
 export interface LpPoolOptions extends WindowOptions {
   /** The exponent p ≥ 1 (default 2). */
   p?: number;
 }
-
-const WGS = 64;
 
 /** WGSL for |v|ᵖ and for the derivative factor sign(v)·|v|^(p−1) / y^(p−1). */
 function powers(p: number): { term: string; slope: string } {
@@ -51,30 +39,15 @@ function root(p: number): string {
   return `pow(acc, ${lit(1 / p)})`;
 }
 
-function forwardCode(q: Geometry, planes: number, p: number): string {
-  const n = planes * q.OH * q.OW;
-  return `${decls(["x", "y"])}
-${main1d(n, WGS)}
-  var acc = 0.0;
-${scanWindow(q, `acc = acc + ${powers(p).term};`)}
-  y[i] = ${root(p)};
-}`;
-}
-
-function backwardCode(q: Geometry, planes: number, p: number): string {
-  const n = planes * q.H * q.W;
-  return `${decls(["g", "x", "y", "dx"])}
-${main1d(n, WGS)}
-  let plane = i / ${q.H * q.W}u;
-  let r = i % ${q.H * q.W}u;
-  let ih = i32(r / ${q.W}u);
-  let iw = i32(r % ${q.W}u);
-  let ob = plane * ${q.OH * q.OW}u;
-  let v = x[i];
-  var acc = 0.0;
-${gatherWindows(q, `let yv = y[o]; if (yv > 0.0) { acc = acc + g[o] * ${powers(p).slope}; }`)}
-  dx[i] = acc;
-}`;
+/** The Lp reduction: Σ|v|ᵖ, its p-th root; the gradient g·∂y/∂v (0 where y = 0). */
+function lp(p: number): WindowReduction {
+  return {
+    init: "var acc = 0.0;",
+    accumulate: `acc = acc + ${powers(p).term};`,
+    finish: root(p),
+    grad: `select(0.0, go * ${powers(p).slope}, yv > 0.0)`,
+    uses: { x: true, y: true },
+  };
 }
 
 /**
@@ -85,36 +58,9 @@ ${gatherWindows(q, `let yv = y[o]; if (yv > 0.0) { acc = acc + g[o] * ${powers(p
  * const z = lpPool2d(x, { kernel: 3, stride: 1, p: 3 });
  */
 export function lpPool2d(x: Tensor, opts: LpPoolOptions): Tensor {
-  checkNCHW("lpPool2d", x);
   const p = opts.p ?? 2;
   if (!(p >= 1 && Number.isFinite(p))) throw new Error(`lpPool2d: p must be ≥ 1, got ${p}`);
-  const q = geometry("lpPool2d", x.shape, opts);
-  const planes = q.N * q.C;
-  const y = empty([q.N, q.C, q.OH, q.OW]);
-  if (y.size === 0) return y;
-  runPlanes(
-    "lpPool2d",
-    planes,
-    [{ t: x, perPlane: q.H * q.W }, { t: y, perPlane: q.OH * q.OW }],
-    (n) => forwardCode(q, n, p),
-    (n) => grid(n * q.OH * q.OW, WGS),
-  );
-  return record("lpPool2d", y, [x], (g, [sx, sy]) => {
-    const dx = empty(x.shape);
-    runPlanes(
-      "lpPool2d backward",
-      planes,
-      [
-        { t: g, perPlane: q.OH * q.OW },
-        { t: sx, perPlane: q.H * q.W },
-        { t: sy, perPlane: q.OH * q.OW },
-        { t: dx, perPlane: q.H * q.W },
-      ],
-      (n) => backwardCode(q, n, p),
-      (n) => grid(n * q.H * q.W, WGS),
-    );
-    return [dx];
-  }, [y]);
+  return windowPool("lpPool2d", x, opts, () => lp(p));
 }
 
 /**

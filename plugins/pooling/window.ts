@@ -1,67 +1,47 @@
 /**
- * Shared geometry of the 2-D pooling ops: option parsing (PyTorch-style numbers or pairs,
- * ONNX-style four pads or "same" auto padding), output sizes with floor or ceil mode, and
- * dispatching a kernel over NCHW planes in chunks that each fit one storage binding, and
- * the base of the windowed pool layers.
+ * The windowed 2-D pools' common part: option parsing and output sizes through the one
+ * window geometry of `core/ops/window.ts` (shared with convolution), dispatching a kernel
+ * over NCHW planes in chunks that each fit one storage binding, the window-reduce kernel
+ * generator that max, average and Lp pooling are made of (they differ only in their
+ * reduction: init, accumulate, finish, and the backward rule), and the base of the layers.
  *
  * @module
  */
+import { record } from "../../core/autograd.ts";
 import { gpu } from "../../core/gpu.ts";
 import { Module } from "../../core/nn/module.ts";
-import { run } from "../../core/ops/kernel.ts";
-import type { Tensor } from "../../core/tensor.ts";
-import type { Padding, Pair } from "../../core/ops/conv_ref.ts";
+import { grid, main1d, run } from "../../core/ops/kernel.ts";
+import {
+  type Padding,
+  type Pair,
+  type Window2d,
+  windowGeometry,
+  windowsCover,
+  windowsDisjoint,
+  type WindowSpec,
+} from "../../core/ops/window.ts";
+import { empty, type Tensor } from "../../core/tensor.ts";
 
 export type { Pair };
 
 /**
- * A pooling window's padding: a convolution's (a number for all sides, `[h, w]`, ONNX's
- * `[top, left, bottom, right]`, `"valid"`, `"same"`, `"same_lower"`) or ONNX's
- * `"same_upper"`, which is `"same"` (output = ⌈input / stride⌉, an odd extra pad at the end).
+ * A pooling window's padding: a number for all sides, `[h, w]`, ONNX's
+ * `[top, left, bottom, right]`, `"valid"`, `"same"` / `"same_upper"` (output =
+ * ⌈input / stride⌉, an odd extra pad at the end) or `"same_lower"`.
  */
-export type PoolPadding = Padding | "same_upper";
+export type PoolPadding = Padding;
 
-/** Options shared by the windowed 2-D pools. */
-export interface WindowOptions {
-  /** Window size. */
-  kernel: Pair;
-  /** Step between windows (default: the kernel size, as in PyTorch). */
-  stride?: Pair;
-  /** Implicit padding (default 0). */
-  padding?: PoolPadding;
-  /** Spacing between window taps (default 1). */
-  dilation?: Pair;
-  /** Round the output size up instead of down (default false). */
-  ceilMode?: boolean;
-}
+/**
+ * Options shared by the windowed 2-D pools: `kernel`, `stride` (default: the kernel size,
+ * as in PyTorch), `padding` (default 0), `dilation` (default 1), `ceilMode` (default false).
+ */
+export type WindowOptions = WindowSpec;
 
-/** Resolved geometry of a 2-D pool over an NCHW input. */
-export interface Geometry {
+/** Resolved geometry of a 2-D pool over an NCHW input: the window plus batch and channels. */
+export interface Geometry extends Window2d {
+  /** Batch and channels (planes = N·C). */
   N: number;
   C: number;
-  H: number;
-  W: number;
-  OH: number;
-  OW: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
-  /** Pads: top, left, bottom, right. */
-  pt: number;
-  pl: number;
-  pb: number;
-  pr: number;
-}
-
-function pair(v: Pair, what: string): [number, number] {
-  const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
-  if (!p.every((x) => Number.isInteger(x) && x >= 1)) {
-    throw new Error(`pool: ${what} must be positive integers, got ${JSON.stringify(v)}`);
-  }
-  return p;
 }
 
 /** Throws unless `x` is 4-D (NCHW). */
@@ -71,78 +51,10 @@ export function checkNCHW(op: string, x: Tensor): void {
   }
 }
 
-function outSize(
-  n: number,
-  k: number,
-  s: number,
-  d: number,
-  p0: number,
-  p1: number,
-  ceil: boolean,
-) {
-  const span = n + p0 + p1 - d * (k - 1) - 1;
-  if (span < 0) return 0;
-  let o = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
-  // PyTorch's rule: the last window must start inside the input or the leading pad.
-  if (ceil && (o - 1) * s >= n + p0) o--;
-  return o;
-}
-
-/** Resolves `opts` for an input of `shape` ([N, C, H, W]). */
+/** Resolves `opts` for an input of `shape` ([N, C, H, W]); the stride defaults to the kernel. */
 export function geometry(op: string, shape: readonly number[], opts: WindowOptions): Geometry {
   const [N, C, H, W] = shape;
-  const [kh, kw] = pair(opts.kernel, "kernel");
-  const [sh, sw] = pair(opts.stride ?? opts.kernel, "stride");
-  const [dh, dw] = pair(opts.dilation ?? 1, "dilation");
-  const pad = opts.padding ?? 0;
-  let pt: number, pl: number, pb: number, pr: number;
-  if (typeof pad === "string") {
-    if (pad === "valid") {
-      pt =
-        pl =
-        pb =
-        pr =
-          0;
-    } else if (pad === "same" || pad === "same_upper" || pad === "same_lower") {
-      const lower = pad === "same_lower";
-      const auto = (n: number, k: number, s: number, d: number) => {
-        const o = Math.ceil(n / s);
-        const total = Math.max(0, (o - 1) * s + (k - 1) * d + 1 - n);
-        const small = Math.floor(total / 2);
-        return lower ? [total - small, small] : [small, total - small];
-      };
-      [pt, pb] = auto(H, kh, sh, dh);
-      [pl, pr] = auto(W, kw, sw, dw);
-    } else {
-      throw new Error(`${op}: unknown padding "${pad}" (valid, same, same_upper, same_lower)`);
-    }
-  } else if (typeof pad === "number") {
-    pt =
-      pl =
-      pb =
-      pr =
-        pad;
-  } else if (pad.length === 2) {
-    [pt, pl] = pad;
-    [pb, pr] = pad;
-  } else if (pad.length === 4) {
-    [pt, pl, pb, pr] = pad;
-  } else {
-    throw new Error(`${op}: padding needs 1, 2 or 4 numbers, got ${JSON.stringify(pad)}`);
-  }
-  if (![pt, pl, pb, pr].every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new Error(`${op}: padding must be non-negative integers, got ${JSON.stringify(pad)}`);
-  }
-  const ceil = typeof pad !== "string" && (opts.ceilMode ?? false);
-  const OH = outSize(H, kh, sh, dh, pt, pb, ceil);
-  const OW = outSize(W, kw, sw, dw, pl, pr, ceil);
-  if (OH < 1 || OW < 1) {
-    throw new Error(
-      `${op}: a ${kh}×${kw} window (dilation ${dh}×${dw}) does not fit the ${H}×${W} input ` +
-        `with padding [${pt}, ${pl}, ${pb}, ${pr}]`,
-    );
-  }
-  return { N, C, H, W, OH, OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr };
+  return { N, C, ...windowGeometry(op, H, W, opts, opts.kernel) };
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -199,24 +111,28 @@ export function runPlanes(
   }
 }
 
+/** The WGSL that decodes a flat per-plane index `i` into `plane` and i32 (`r0`, `r1`). */
+function decode(per: number, inner: number, r0: string, r1: string): string {
+  return `  let plane = i / ${per}u;
+  let r = i % ${per}u;
+  let ${r0} = i32(r / ${inner}u);
+  let ${r1} = i32(r % ${inner}u);`;
+}
+
 /**
- * WGSL for the forward scan of a windowed pool: with `i` the flat output index in a chunk,
- * declares `plane`, `oh`, `ow` (i32) and `xb` (the plane's first input), then runs `body`
- * for every tap (ky, kx) of the window that lies inside the input, `v` its value.
+ * WGSL running `body` for every tap (ky, kx) of window (oh, ow) that lies inside the
+ * input, with `xi` (u32) its flat index (after `xb`, the plane's first input) and `tap`
+ * (i32) its index ky·KW + kx.
  */
-export function scanWindow(q: Geometry, body: string): string {
-  return `  let plane = i / ${q.OH * q.OW}u;
-  let r = i % ${q.OH * q.OW}u;
-  let oh = i32(r / ${q.OW}u);
-  let ow = i32(r % ${q.OW}u);
-  let xb = plane * ${q.H * q.W}u;
-  for (var ky = 0; ky < ${q.kh}; ky++) {
-    let ih = oh * ${q.sh} - ${q.pt} + ky * ${q.dh};
+function eachTap(q: Geometry, body: string): string {
+  return `  for (var ky = 0; ky < ${q.KH}; ky++) {
+    let ih = oh * ${q.SH} - ${q.PT} + ky * ${q.DH};
     if (ih < 0 || ih >= ${q.H}) { continue; }
-    for (var kx = 0; kx < ${q.kw}; kx++) {
-      let iw = ow * ${q.sw} - ${q.pl} + kx * ${q.dw};
+    for (var kx = 0; kx < ${q.KW}; kx++) {
+      let iw = ow * ${q.SW} - ${q.PL} + kx * ${q.DW};
       if (iw < 0 || iw >= ${q.W}) { continue; }
-      let v = x[xb + u32(ih * ${q.W} + iw)];
+      let xi = xb + u32(ih * ${q.W} + iw);
+      let tap = ky * ${q.KW} + kx;
       ${body}
     }
   }`;
@@ -225,10 +141,10 @@ export function scanWindow(q: Geometry, body: string): string {
 /**
  * WGSL for the backward gather of a windowed pool: with `ih`, `iw` (i32) the input
  * coordinates and `ob` (u32) the plane's first output, runs `body` once for every window
- * (oh, ow) that covers the input through tap (ky, kx), with `o` the output's flat index.
- * It visits only the ⌈k·d / s⌉ candidate windows per axis (one when windows do not overlap).
+ * (oh, ow) that covers the input through tap (ky, kx), with `o` the output's flat index
+ * and `tap` the tap's index. It visits only the ⌈k·d / s⌉ candidate windows per axis.
  */
-export function gatherWindows(q: Geometry, body: string): string {
+function eachWindow(q: Geometry, body: string): string {
   const axis = (c: string, i: string, k: number, s: number, d: number, p: number, O: number) => {
     const span = (k - 1) * d;
     return `let t${c} = ${i} + ${p};
@@ -238,16 +154,186 @@ export function gatherWindows(q: Geometry, body: string): string {
   const tap = (c: string, k: string, s: number, d: number) =>
     `let r${c} = t${c} - ${c} * ${s};${d > 1 ? ` if (r${c} % ${d} != 0) { continue; }` : ""}
     let ${k} = r${c} / ${d};`;
-  return `  ${axis("oh", "ih", q.kh, q.sh, q.dh, q.pt, q.OH)}
-  ${axis("ow", "iw", q.kw, q.sw, q.dw, q.pl, q.OW)}
+  return `  ${axis("oh", "ih", q.KH, q.SH, q.DH, q.PT, q.OH)}
+  ${axis("ow", "iw", q.KW, q.SW, q.DW, q.PL, q.OW)}
   for (var oh = oh0; oh <= oh1; oh++) {
-    ${tap("oh", "ky", q.sh, q.dh)}
+    ${tap("oh", "ky", q.SH, q.DH)}
     for (var ow = ow0; ow <= ow1; ow++) {
-      ${tap("ow", "kx", q.sw, q.dw)}
+      ${tap("ow", "kx", q.SW, q.DW)}
       let o = ob + u32(oh * ${q.OW} + ow);
+      let tap = ky * ${q.KW} + kx;
       ${body}
     }
   }`;
+}
+
+/**
+ * A pooling reduction: everything that distinguishes one windowed pool from another. The
+ * generator scans each window's taps inside the input (padding is never read) and, for
+ * the gradient, applies `grad` to each (window, tap) pair.
+ */
+export interface WindowReduction {
+  /** Module-scope WGSL both kernels share (helper functions, tables). */
+  prelude?: string;
+  /** Statements before a window's scan (declare the accumulator). */
+  init: string;
+  /** Statements per tap inside the input: `v` (f32) its value, `tap` (i32) ky·KW + kx. */
+  accumulate: string;
+  /** The output, an f32 expression after the scan (`oh`, `ow` are the window, i32). */
+  finish: string;
+  /** An i32 expression the forward saves per window for the backward as `win` (the argmax). */
+  argmax?: string;
+  /**
+   * The gradient reaching tap `tap` of window (`oh`, `ow`), an f32 expression over `go`
+   * (the window's output gradient) and, as `uses` declares, `v` (the tap's input value),
+   * `yv` (the window's output) and `win` (the saved argmax).
+   */
+  grad: string;
+  /** Which saved values `grad` reads besides `go` and `win`. */
+  uses?: { x?: boolean; y?: boolean };
+}
+
+const WGS = 64;
+
+function bindings(names: [string, string, boolean][]): string {
+  return names.map(([n, t, rw], k) =>
+    `@group(0) @binding(${k}) var<storage, ${rw ? "read_write" : "read"}> ${n}: array<${t}>;`
+  ).join("\n");
+}
+
+function forwardCode(q: Geometry, r: WindowReduction, planes: number, arg: boolean): string {
+  const b: [string, string, boolean][] = [["x", "f32", false], ["y", "f32", true]];
+  if (arg) b.push(["am", "i32", true]);
+  return `${bindings(b)}
+${r.prelude ?? ""}
+${main1d(planes * q.OH * q.OW, WGS)}
+${decode(q.OH * q.OW, q.OW, "oh", "ow")}
+  let xb = plane * ${q.H * q.W}u;
+  ${r.init}
+${eachTap(q, `let v = x[xi];\n      ${r.accumulate}`)}
+  y[i] = ${r.finish};${
+    arg
+      ? `
+  am[i] = ${r.argmax};`
+      : ""
+  }
+}`;
+}
+
+/** The saved tensors the backward binds (after g), in order. */
+function savedNames(r: WindowReduction): [string, string, boolean][] {
+  const out: [string, string, boolean][] = [];
+  if (r.uses?.x) out.push(["x", "f32", false]);
+  if (r.uses?.y) out.push(["y", "f32", false]);
+  if (r.argmax) out.push(["am", "i32", false]);
+  return out;
+}
+
+/** Backward by window (disjoint windows): each output writes the gradient of its taps. */
+function scatterCode(q: Geometry, r: WindowReduction, planes: number): string {
+  const b: [string, string, boolean][] = [["g", "f32", false], ...savedNames(r), [
+    "dx",
+    "f32",
+    true,
+  ]];
+  return `${bindings(b)}
+${r.prelude ?? ""}
+${main1d(planes * q.OH * q.OW, WGS)}
+${decode(q.OH * q.OW, q.OW, "oh", "ow")}
+  let xb = plane * ${q.H * q.W}u;
+  let go = g[i];${r.uses?.y ? "\n  let yv = y[i];" : ""}${r.argmax ? "\n  let win = am[i];" : ""}
+${eachTap(q, `${r.uses?.x ? "let v = x[xi];\n      " : ""}dx[xi] = ${r.grad};`)}
+}`;
+}
+
+/** Backward by input element (overlapping windows): a gather, no atomics. */
+function gatherCode(q: Geometry, r: WindowReduction, planes: number): string {
+  const b: [string, string, boolean][] = [["g", "f32", false], ...savedNames(r), [
+    "dx",
+    "f32",
+    true,
+  ]];
+  const per = [
+    "let go = g[o];",
+    r.uses?.y ? "let yv = y[o];" : "",
+    r.argmax ? "let win = am[o];" : "",
+    `acc = acc + ${r.grad};`,
+  ].filter(Boolean).join(" ");
+  return `${bindings(b)}
+${r.prelude ?? ""}
+${main1d(planes * q.H * q.W, WGS)}
+${decode(q.H * q.W, q.W, "ih", "iw")}
+  let ob = plane * ${q.OH * q.OW}u;${r.uses?.x ? "\n  let v = x[i];" : ""}
+  var acc = 0.0;
+${eachWindow(q, per)}
+  dx[i] = acc;
+}`;
+}
+
+/**
+ * A windowed pool of an NCHW tensor made from `reduction` (given the resolved geometry),
+ * forward and gradient. The backward scatters from each window when windows are disjoint
+ * (stride ≥ window span: the usual kernel = stride case), else gathers per input element.
+ *
+ * @example
+ * const minPool = (x: Tensor, o: WindowOptions) =>
+ *   windowPool("minPool2d", x, o, () => ({
+ *     init: "var m = bitcast<f32>(0x7f800000u); var w = -1;",
+ *     accumulate: "if (w < 0 || v < m) { m = v; w = tap; }",
+ *     finish: "m",
+ *     argmax: "w",
+ *     grad: "select(0.0, go, tap == win)",
+ *   }));
+ */
+export function windowPool(
+  op: string,
+  x: Tensor,
+  opts: WindowOptions,
+  reduction: (q: Geometry) => WindowReduction,
+  needGrad = true,
+): Tensor {
+  checkNCHW(op, x);
+  const q = geometry(op, x.shape, opts);
+  const r = reduction(q);
+  const planes = q.N * q.C, perIn = q.H * q.W, perOut = q.OH * q.OW;
+  const y = empty([q.N, q.C, q.OH, q.OW]);
+  if (y.size === 0) return y;
+  const am = r.argmax && needGrad ? empty(y.shape) : null;
+  const io = [{ t: x, perPlane: perIn }, { t: y, perPlane: perOut }];
+  if (am) io.push({ t: am, perPlane: perOut });
+  runPlanes(op, planes, io, (p) => forwardCode(q, r, p, !!am), (p) => grid(p * perOut, WGS));
+  if (r.argmax && !am) return y;
+  const extra = [...(r.uses?.y ? [y] : []), ...(am ? [am] : [])];
+  const out = record(op, y, [x], (g, saved) => {
+    const dx = empty(x.shape);
+    const [sx, ...rest] = saved;
+    const bound = [{ t: g, perPlane: perOut }];
+    if (r.uses?.x) bound.push({ t: sx, perPlane: perIn });
+    for (const t of rest) bound.push({ t, perPlane: perOut });
+    if (windowsDisjoint(q)) {
+      if (!windowsCover(q)) gpu().clear(dx.buffer, 0, dx.bytes);
+      bound.push({ t: dx, perPlane: perIn });
+      runPlanes(
+        `${op} backward`,
+        planes,
+        bound,
+        (p) => scatterCode(q, r, p),
+        (p) => grid(p * perOut, WGS),
+      );
+    } else {
+      bound.push({ t: dx, perPlane: perIn });
+      runPlanes(
+        `${op} backward`,
+        planes,
+        bound,
+        (p) => gatherCode(q, r, p),
+        (p) => grid(p * perIn, WGS),
+      );
+    }
+    return [dx];
+  }, extra);
+  am?.dispose(); // record() keeps its own reference
+  return out;
 }
 
 /**

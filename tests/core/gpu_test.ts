@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { adapterVariant, bucketSize, gpu, initGpu } from "../../core/gpu.ts";
-import { fromArray } from "../../core/tensor.ts";
+import { elementwise } from "../../core/ops/raw.ts";
+import { fromArray, tidy } from "../../core/tensor.ts";
 
 Deno.test("bucketSize rounds up to 256-byte steps, then quarter powers of two", () => {
   assertEquals(bucketSize(1), 256);
@@ -52,6 +53,27 @@ Deno.test("upload and readback round-trip exactly, including odd lengths", async
     assert(back.every((x, i) => x === v[i]), `round trip of ${n}`);
     t.dispose();
   }
+});
+
+Deno.test("upload is ordered with recorded commands and submits nothing; tidy submits", async () => {
+  await initGpu();
+  const g = gpu();
+  await g.sync();
+  const t = fromArray([1, 2, 3, 4]);
+  const s0 = g.stats().submits;
+  // A kernel recorded before the upload reads the old values, one after it the new ones.
+  const before = elementwise("a * 10.0", { a: t }, t.shape);
+  g.upload(t.buffer, Float32Array.from([5, 6, 7, 8]));
+  const after = elementwise("a * 10.0", { a: t }, t.shape);
+  assertEquals(g.stats().submits, s0, "no submit for an upload");
+  assertEquals(Array.from(await before.data()), [10, 20, 30, 40]);
+  assertEquals(Array.from(await after.data()), [50, 60, 70, 80]);
+  // The end of an outermost tidy submits its work (the GPU runs a step while the host
+  // records the next one).
+  const s1 = g.stats().submits;
+  tidy(() => void elementwise("a + 1.0", { a: t }, t.shape));
+  assertEquals(g.stats().submits, s1 + 1);
+  for (const x of [t, before, after]) x.dispose();
 });
 
 Deno.test("windows() covers a byte range in aligned pieces no larger than one binding", async () => {

@@ -47,7 +47,20 @@ const trainRef = (eps = 1e-5) => ([x, w, b]: Float64Array[], [s]: number[][]) =>
 
 // (M = 2 per channel is left out of the gradient check: x̂ = ±1 exactly, so dx is ~0 and
 // only f32 rounding remains.)
-const SHAPES = [[7, 5], [65, 3], [3, 1], [4, 3, 5, 6], [3, 7, 1, 9], [2, 2, 13, 11], [5, 4, 3]];
+// [6, 8] and [2, 3, 4, 6] take the vec4 kernels (channels, resp. planes, a multiple of 4);
+// [2, 3, 16, 18] also the vec4 reductions (planes of at least 4 × 64 values).
+const SHAPES = [
+  [2, 3, 16, 18],
+  [7, 5],
+  [65, 3],
+  [3, 1],
+  [6, 8],
+  [4, 3, 5, 6],
+  [2, 3, 4, 6],
+  [3, 7, 1, 9],
+  [2, 2, 13, 11],
+  [5, 4, 3],
+];
 const gen = (
   r: Rng,
   k: number,

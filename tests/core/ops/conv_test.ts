@@ -128,7 +128,7 @@ Deno.test("conv2d: no buffers leak across a forward and backward", async () => {
     t.grad?.dispose();
     t.grad = null;
   }
-  const before = gpu().stats().liveBuffers;
+  const before = gpu().stats().liveBuffers, texBefore = gpu().stats().liveTextures;
   step();
   for (const t of [x, w, b]) {
     t.grad?.dispose();
@@ -138,6 +138,14 @@ Deno.test("conv2d: no buffers leak across a forward and backward", async () => {
     gpu().stats().liveBuffers === before,
     `live buffers ${gpu().stats().liveBuffers} vs ${before}`,
   );
+  // The column textures kept for the weight gradient go back to the pool with the graph,
+  // and a forward that records nothing keeps none.
+  assertEquals(gpu().stats().liveTextures, texBefore, "live textures after backward");
+  tidy(() => void conv2d(x, w, b, { padding: 1 }));
+  assertEquals(gpu().stats().liveTextures, texBefore, "live textures after a forward");
+  x.requiresGrad = w.requiresGrad = b.requiresGrad = false;
+  tidy(() => void conv2d(x, w, b, { padding: 1 }));
+  assertEquals(gpu().stats().liveTextures, texBefore, "live textures without grad");
   for (const t of [x, w, b]) t.dispose();
 });
 

@@ -129,7 +129,8 @@ Deno.test("dropout: steps record no upload or submit; p = 0 is the identity, p =
     for (let s = 0; s < 5; s++) dropout(x, 0.5, gen);
   });
   const after = gpu().stats();
-  assertEquals(after.submits - before.submits, 0);
+  assertEquals(after.uploads - before.uploads, 0);
+  assertEquals(after.submits - before.submits, 1, "only the tidy's end submits");
   assertEquals(after.dispatches - before.dispatches, 10); // draw key + mask, per call
   assert(dropout(x, 0, gen) === x);
   const z = dropout(x, 1, gen);

@@ -56,9 +56,11 @@ const unaries: [string, (a: Tensor) => Tensor, (a: number) => number, typeof awa
   ["pow 0.5", (a) => E.pow(a, 0.5), Math.sqrt, positive],
 ];
 
+// Sizes that are a multiple of 4 take the vec4 kernel (raw.ts), the odd ones the scalar one.
+const SIZES = [...ODD, 12, 260];
 for (const [name, op, f, gen] of unaries) {
-  Deno.test(`${name}: forward and gradient on sizes ${ODD}`, async () => {
-    for (const n of ODD) await checkOp(op, map1(f), [[n]], { gen });
+  Deno.test(`${name}: forward and gradient on sizes ${SIZES}`, async () => {
+    for (const n of SIZES) await checkOp(op, map1(f), [[n]], { gen });
   });
 }
 
@@ -77,6 +79,9 @@ const shapePairs = [
   [[3, 1, 5], [7, 1]],
   [[1], [257]],
   [[257], []],
+  [[12, 20], [12, 20]], // vec4: both full-size
+  [[260], []], // vec4: one scalar
+  [[20], [1]],
 ];
 
 for (const [name, op, f] of binaries) {

@@ -1,0 +1,295 @@
+/**
+ * How a matrix operand lives in an `rgba32float` 2-D array texture for the software
+ * adapters' matmul (`matmul_texture.ts`), and the commands that fill it (pure: no WebGPU
+ * calls). An operand stored row-major as `lines` rows of `cols` floats (per batch matrix)
+ * keeps its layout: texel (x, y) of a line holds floats 4x..4x+3 of it. Matrices are
+ * stacked down the texture and then over array layers, so any batch fits in
+ * `maxTextureDimension2D` rows × `maxTextureArrayLayers` layers; a matrix taller than one
+ * layer spans several. Lines of a multiple of 64 floats are copied straight from the
+ * operand's buffer (`copyBufferToTexture`); others go through a staging buffer with padded
+ * lines, which a small kernel fills and copies then move (much cheaper than `textureStore`
+ * on Mesa's software adapters).
+ *
+ * @module
+ */
+import { u32 } from "./matmul_spec.ts";
+
+/** Size of a 2-D array texture (width and height in texels). */
+export interface TexSize {
+  /** Texels per row. */
+  width: number;
+  /** Rows per layer. */
+  height: number;
+  /** Array layers. */
+  layers: number;
+}
+
+/** Device limits the texture layout must respect. */
+export interface TexLimits {
+  /** `maxTextureDimension2D`. */
+  maxDim: number;
+  /** `maxTextureArrayLayers`. */
+  maxLayers: number;
+}
+
+/** One command that fills (part of) an operand's texture. */
+export type PackStep =
+  | {
+    /** `copyBufferToTexture` of `rows` lines of `width` texels. */
+    kind: "copy";
+    /** Byte offset of the first line, relative to the operand's binding (or the staging buffer). */
+    offset: number;
+    /** Bytes from one line to the next in the source (a multiple of 256). */
+    bytesPerRow: number;
+    /** Texels per line copied. */
+    width: number;
+    /** Lines copied. */
+    rows: number;
+    /** Destination row. */
+    y: number;
+    /** Destination layer. */
+    layer: number;
+    /** The source is the staging buffer the preceding "stage" kernel wrote. */
+    staged?: boolean;
+  }
+  | {
+    /**
+     * A compute kernel that copies the operand into a staging buffer with lines padded to a
+     * multiple of 64 floats (binding 0 the operand, storage f32; binding 1 the staging
+     * buffer, `bytes` long), from which the following "copy" steps fill the texture.
+     * (`textureStore` costs about ten times a vec4 store plus a copy on Mesa's software
+     * adapters.)
+     */
+    kind: "stage";
+    /** WGSL source (entry point `main`). */
+    code: string;
+    /** Workgroup counts. */
+    workgroups: [number, number, number];
+    /** Size of the staging buffer. */
+    bytes: number;
+  };
+
+/** How one operand becomes a texture. */
+export interface OperandTexture {
+  /** Smallest texture that holds it (a pooled texture may be larger). */
+  size: TexSize;
+  /** Where each line lives (for kernels that write the texture themselves: `texelAddress`). */
+  place: Placement;
+  /** Commands that fill it, in order. */
+  steps: PackStep[];
+}
+
+/**
+ * Where the lines of an operand live: matrices stacked down rows, then over layers. Texel x
+ * of a line holds its floats 4x … 4x + 3 (zeros past the end).
+ */
+export interface Placement {
+  /** Distinct matrices (1 when broadcast). */
+  mats: number;
+  /** Lines (rows) per matrix. */
+  lines: number;
+  /** Texels per line. */
+  texels: number;
+  /** Whole matrices per layer (0 when a matrix is taller than a layer). */
+  perLayer: number;
+  /** Layers per matrix (when `perLayer` is 0). */
+  layersPer: number;
+  /** Rows per layer used. */
+  height: number;
+  size: TexSize;
+}
+
+export function place(mats: number, lines: number, cols: number, lim: TexLimits): Placement | null {
+  const texels = Math.ceil(cols / 4);
+  if (texels > lim.maxDim) return null;
+  if (lines <= lim.maxDim) {
+    const perLayer = Math.min(mats, Math.floor(lim.maxDim / lines));
+    const layers = Math.ceil(mats / perLayer);
+    if (layers > lim.maxLayers) return null;
+    const height = perLayer * lines;
+    return {
+      mats,
+      lines,
+      texels,
+      perLayer,
+      layersPer: 0,
+      height,
+      size: sz(texels, height, layers),
+    };
+  }
+  const layersPer = Math.ceil(lines / lim.maxDim);
+  if (layersPer * mats > lim.maxLayers) return null;
+  const height = lim.maxDim;
+  return {
+    mats,
+    lines,
+    texels,
+    perLayer: 0,
+    layersPer,
+    height,
+    size: sz(texels, height, layersPer * mats),
+  };
+}
+
+function sz(width: number, height: number, layers: number): TexSize {
+  return { width, height, layers };
+}
+
+/** Whether two placements address the same texels (one texture can serve both). */
+export function samePlacement(a: Placement, b: Placement): boolean {
+  return a.mats === b.mats && a.lines === b.lines && a.texels === b.texels &&
+    a.perLayer === b.perLayer && a.layersPer === b.layersPer && a.height === b.height;
+}
+
+/** WGSL that yields (layer, row) of line `line` (u32 expr) of matrix `mat` (u32 expr). */
+export function texelAddress(p: Placement, mat: string, line: string): {
+  layer: string;
+  y: string;
+} {
+  return address(p, mat, line);
+}
+
+export function address(p: Placement, mat: string, line: string): { layer: string; y: string } {
+  if (p.perLayer > 0) {
+    if (p.size.layers === 1) return { layer: "0u", y: `${mat} * ${u32(p.lines)} + ${line}` };
+    return {
+      layer: `${mat} / ${u32(p.perLayer)}`,
+      y: `(${mat} % ${u32(p.perLayer)}) * ${u32(p.lines)} + ${line}`,
+    };
+  }
+  return {
+    layer: `${mat} * ${u32(p.layersPer)} + ${line} / ${u32(p.height)}`,
+    y: `${line} % ${u32(p.height)}`,
+  };
+}
+
+/**
+ * How to fill the texture of an operand stored as `mats` matrices of `lines` × `cols`
+ * floats, `stride` floats apart: direct copies where the layout allows, else a kernel.
+ */
+export function packSteps(p: Placement, cols: number, stride: number): PackStep[] {
+  const bytesPerRow = cols * 4;
+  const contiguous = p.mats === 1 || stride === p.lines * cols;
+  if (cols % 64 === 0 && stride % 4 === 0) {
+    const steps: PackStep[] = [];
+    if (p.perLayer > 0 && contiguous) {
+      for (let m0 = 0; m0 < p.mats; m0 += p.perLayer) {
+        const rows = Math.min(p.perLayer, p.mats - m0) * p.lines;
+        steps.push({
+          kind: "copy",
+          offset: m0 * stride * 4,
+          bytesPerRow,
+          width: p.texels,
+          rows,
+          y: 0,
+          layer: m0 / p.perLayer,
+        });
+      }
+      return steps;
+    }
+    const copies = p.perLayer > 0 ? p.mats : p.mats * p.layersPer;
+    if (copies <= 16) {
+      for (let m = 0; m < p.mats; m++) {
+        if (p.perLayer > 0) {
+          steps.push({
+            kind: "copy",
+            offset: m * stride * 4,
+            bytesPerRow,
+            width: p.texels,
+            rows: p.lines,
+            y: (m % p.perLayer) * p.lines,
+            layer: Math.floor(m / p.perLayer),
+          });
+        } else {
+          for (let l = 0; l < p.layersPer; l++) {
+            steps.push({
+              kind: "copy",
+              offset: (m * stride + l * p.height * cols) * 4,
+              bytesPerRow,
+              width: p.texels,
+              rows: Math.min(p.height, p.lines - l * p.height),
+              y: 0,
+              layer: m * p.layersPer + l,
+            });
+          }
+        }
+      }
+      return steps;
+    }
+  }
+  return [stageKernel(p, cols, stride), ...stagedCopies(p)];
+}
+
+/** Texels from one line to the next in a staging buffer of placement `p` (a multiple of 16). */
+export function stagePitch(p: Placement): number {
+  return Math.ceil(p.texels / 16) * 16;
+}
+
+/**
+ * The copies that fill a texture of placement `p` from a staging buffer holding its lines
+ * in order (matrix by matrix), `stagePitch(p)` texels apart.
+ */
+export function stagedCopies(p: Placement): PackStep[] {
+  const pitch = stagePitch(p), bytesPerRow = pitch * 16, steps: PackStep[] = [];
+  const copy = (line: number, rows: number, y: number, layer: number) =>
+    steps.push({
+      kind: "copy",
+      offset: line * bytesPerRow,
+      bytesPerRow,
+      width: p.texels,
+      rows,
+      y,
+      layer,
+      staged: true,
+    });
+  if (p.perLayer > 0) {
+    for (let m0 = 0; m0 < p.mats; m0 += p.perLayer) {
+      copy(m0 * p.lines, Math.min(p.perLayer, p.mats - m0) * p.lines, 0, m0 / p.perLayer);
+    }
+  } else {
+    for (let m = 0; m < p.mats; m++) {
+      for (let l = 0; l < p.layersPer; l++) {
+        const rows = Math.min(p.height, p.lines - l * p.height);
+        copy(m * p.lines + l * p.height, rows, 0, m * p.layersPer + l);
+      }
+    }
+  }
+  return steps;
+}
+
+/** The staging kernel: one invocation per texel, zeros past the end of a line. */
+function stageKernel(p: Placement, cols: number, stride: number): PackStep {
+  const total = p.mats * p.lines * p.texels;
+  const WG = 64;
+  const groups = Math.ceil(total / WG);
+  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const vec = cols % 4 === 0 && stride % 4 === 0;
+  const src = vec ? "array<vec4<f32>>" : "array<f32>";
+  const base = `mat * ${u32(vec ? stride / 4 : stride)} + line * ${u32(vec ? cols / 4 : cols)}`;
+  const load = vec
+    ? `S[${base} + t]`
+    : `vec4<f32>(${
+      [0, 1, 2, 3].map((q) =>
+        (p.texels - 1) * 4 + q < cols
+          ? `S[${base} + 4u * t + ${u32(q)}]`
+          : `select(0.0, S[min(${base} + 4u * t + ${u32(q)}, ${
+            u32((p.mats - 1) * stride + p.lines * cols - 1)
+          })], 4u * t + ${u32(q)} < ${u32(cols)})`
+      ).join(", ")
+    })`;
+  const pitch = stagePitch(p);
+  const code = `@group(0) @binding(0) var<storage, read> S: ${src};
+@group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${u32(gx * WG)};
+  if (i >= ${u32(total)}) { return; }
+  let t = i % ${u32(p.texels)};
+  let ml = i / ${u32(p.texels)};
+  let line = ml % ${u32(p.lines)};
+  let mat = ml / ${u32(p.lines)};
+  D[ml * ${u32(pitch)} + t] = ${load};
+}
+`;
+  return { kind: "stage", code, workgroups: [gx, gy, 1], bytes: p.mats * p.lines * pitch * 16 };
+}
