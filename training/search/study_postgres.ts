@@ -14,11 +14,11 @@
  *
  * A password is never printed or stored: `where` and every error carry the URL as `maskUrl`
  * gives it, and any text from the driver is scrubbed of the URL and the password. The
- * password comes from the URL, else `PGPASSWORD`.
+ * password comes from the URL, else `PGPASSWORD`, else `~/.pgpass` (training/postgres.ts).
  */
 import postgres from "postgres";
 import { UsageError } from "../../core/errors.ts";
-import { maskUrl, StoreError } from "../retrain/store_postgres.ts";
+import { connectPg, maskUrl, StoreError } from "../postgres.ts";
 import {
   checkDefinition,
   checkEpoch,
@@ -75,52 +75,6 @@ const SCHEMA = [
   )`,
 ];
 
-/** The connection's fields from the URL (`UsageError` when it is not a PostgreSQL URL). */
-function parseUrl(url: string) {
-  const bad = (why: string) => new UsageError(`bad PostgreSQL URL ${maskUrl(url)}${why}`);
-  if (!/^postgres(ql)?:\/\//i.test(url)) {
-    throw bad(": expected postgres://user[:password]@host[:port]/db");
-  }
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw bad("");
-  }
-  const dec = (s: string) => {
-    try {
-      return decodeURIComponent(s);
-    } catch {
-      throw bad(": bad %-escape");
-    }
-  };
-  const port = u.port ? Number(u.port) : Number(Deno.env.get("PGPORT") ?? 5432);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw bad(": bad port");
-  if (u.hostname.includes(",")) throw bad(": give one host");
-  const user = dec(u.username) || Deno.env.get("PGUSER") || Deno.env.get("USER") || "postgres";
-  return {
-    host: dec(u.hostname).replace(/^\[|\]$/g, "") || Deno.env.get("PGHOST") || "localhost",
-    port,
-    database: dec(u.pathname.replace(/^\//, "")) || Deno.env.get("PGDATABASE") || user,
-    user,
-    pass: dec(u.password) || Deno.env.get("PGPASSWORD") || "",
-    raw: u.password,
-  };
-}
-
-/** A function removing the URL and every secret (plain and %-encoded) from a text. */
-function scrubber(url: string, secrets: string[]): (text: string) => string {
-  const all = new Set<string>();
-  for (const s of secrets) if (s) [s, encodeURIComponent(s)].forEach((x) => all.add(x));
-  const sorted = [...all].sort((a, b) => b.length - a.length);
-  const masked = maskUrl(url);
-  return (text) => {
-    let out = text.split(url).join(masked);
-    for (const s of sorted) out = out.split(s).join("***");
-    return maskUrl(out);
-  };
-}
-
 interface TrialRow {
   number: number;
   state: string;
@@ -148,33 +102,8 @@ export async function openPostgresStudy(
 ): Promise<Study> {
   checkStudyName(name);
   if (definition) checkDefinition(definition);
-  const t = parseUrl(url);
-  const masked = maskUrl(url);
+  const { sql, masked, fail, end } = connectPg(url, "webgpu-train search");
   const where = `${masked} (study ${name})`;
-  const scrub = scrubber(url, [t.pass, t.raw, Deno.env.get("PGPASSWORD") ?? ""]);
-  const fail = (what: string, e: unknown): StoreError => {
-    const msg = e instanceof Error ? e.message : String(e);
-    const code = (e as { code?: unknown })?.code;
-    return new StoreError(`${what} (${masked}): ${scrub(msg || String(code ?? "error"))}`);
-  };
-  let sql: postgres.Sql;
-  try {
-    sql = postgres(url, {
-      host: t.host,
-      port: t.port,
-      database: t.database,
-      username: t.user,
-      pass: t.pass,
-      max: 4,
-      connect_timeout: 15,
-      idle_timeout: 0,
-      onnotice: () => {},
-      connection: { application_name: "webgpu-train search" },
-    });
-  } catch (e) {
-    throw new UsageError(`bad PostgreSQL URL ${masked}: ${scrub((e as Error).message)}`);
-  }
-  const end = () => sql.end({ timeout: 5 }).catch(() => {});
   const guard = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
