@@ -4,8 +4,11 @@
  * the product, an untied bias [out, oh, ow] as an option; optional fused ReLU. Forward,
  * and backward for input, weight and bias, side by side.
  *
- * How: im2col + the tuned matmul of `matmul_wgsl.ts`, in chunks of images so the column
- * matrix stays within one storage binding (and a bounded amount of memory).
+ * How: on software adapters, stride-1 ungrouped convolutions (all of the bundled networks'
+ * and VGG16's) take the direct texture kernels of `conv_direct.ts`, which need no column
+ * matrix. Everything else: im2col + the tuned matmul of `matmul_wgsl.ts`, in chunks of
+ * images so the column matrix stays within one storage binding (and a bounded amount of
+ * memory).
  *
  * - The weight is packed per forward into Wp [G][Cout/G][Kp]: each row is the group's
  *   Kg = Cin/G·kh·kw weights, then the bias, then zeros up to Kp (a multiple of 4, so the
@@ -35,8 +38,15 @@ import { decls, fitsBinding, grid, main1d, run } from "./kernel.ts";
 import type { MatmulSpec } from "./matmul_wgsl.ts";
 import { gemmInto, texturePlanFor } from "./matmul.ts";
 import { samePlacement } from "./matmul_texture.ts";
-import { im2colTexture, packGradTexture, textureFor } from "./conv_texture.ts";
+import {
+  im2colTexture,
+  type InputTexture,
+  inputTexture,
+  packGradTexture,
+  textureFor,
+} from "./conv_texture.ts";
 import { stridedCopy } from "./shape.ts";
+import { conv2dDirect, directApplies } from "./conv_direct.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 
 export {
@@ -253,6 +263,7 @@ export function conv2d(
     );
   }
   const relu = !!opts.relu;
+  if (directApplies(geo)) return conv2dDirect(x, w, bias ?? null, geo, relu);
   const p = planOf(geo, !!bias);
   fitsBinding("conv2d input", x.bytes);
   const y = empty([p.N, p.Cout, p.OH, p.OW]);
@@ -268,6 +279,7 @@ export function conv2d(
   const keepCol = p.nc >= p.N && wantCol;
   let saveCol: Tensor | null = null;
   const saveTex: (GPUTexture | null)[] = [];
+  let xt: InputTexture | null | undefined;
   for (let n0 = 0; n0 < p.N; n0 += p.nc) {
     const nc = Math.min(p.nc, p.N - n0);
     const win = windowOf(y, n0 * perOut, nc * perOut);
@@ -276,7 +288,8 @@ export function conv2d(
     const plan = texturePlanFor(spec);
     if (plan) {
       const tex = textureFor(plan.b.size);
-      im2colTexture(x, p, n0, nc, plan.b.place, tex);
+      if (xt === undefined) xt = inputTexture(x, p);
+      im2colTexture(x, p, n0, nc, plan.b.place, tex, xt);
       gemmInto(wp, null, dst, spec, undefined, { b: tex });
       if (keepTex) saveTex.push(tex);
       else gpu().releaseTexture(tex);
@@ -292,6 +305,7 @@ export function conv2d(
       (dst as Tensor).dispose();
     }
   }
+  if (xt) gpu().releaseTexture(xt.tex);
   const inputs = bias ? [x, w, bias] : [x, w];
   const extra = [wp, ...(saveCol ? [saveCol] : []), ...(relu ? [y] : [])];
   const releaseTex = () => {
@@ -391,6 +405,7 @@ function convBackward(
   const dwp = need.w || need.b ? empty([p.Cout, p.Kp]) : null;
   let masked = null as Tensor | null;
   const gy = () => masked ??= y ? elementwise("select(0.0, g, y > 0.0)", { g, y }, g.shape) : g;
+  let xt: InputTexture | null | undefined;
   for (let n0 = 0, k = 0; n0 < p.N; n0 += p.nc, k++) {
     const nc = Math.min(p.nc, p.N - n0);
     const ws = weightSpec(p, nc), xs = inputSpec(p, nc);
@@ -404,7 +419,10 @@ function convBackward(
       if (pw && dwp) {
         let ct = savedTex[k] ?? null;
         const own = !ct;
-        if (!ct) im2colTexture(x, p, n0, nc, pw.b.place, ct = textureFor(pw.b.size));
+        if (!ct) {
+          if (xt === undefined) xt = inputTexture(x, p);
+          im2colTexture(x, p, n0, nc, pw.b.place, ct = textureFor(pw.b.size), xt);
+        }
         const tmp = empty([nc * p.G, p.CoutG, p.Kp]);
         gemmInto(null, null, tmp, ws, undefined, { a: gt, b: ct });
         if (own) gpu().releaseTexture(ct);
@@ -438,6 +456,7 @@ function convBackward(
     gr.tmp?.dispose();
   }
   if (masked && masked !== g) (masked as Tensor).dispose();
+  if (xt) gpu().releaseTexture(xt.tex);
   const needW = need.w, needB = need.b;
   let dw: Tensor | null = null, db: Tensor | null = null;
   if (dwp && needW) {

@@ -18,6 +18,8 @@ import type { Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
 import { grid, main1d } from "./kernel.ts";
 import { type Placement, stagedCopies, stagePitch, type TexSize } from "./matmul_texture.ts";
+import { address, packSteps, place } from "./texture_layout.ts";
+import { packOperand } from "./matmul.ts";
 
 /** The im2col sizes `conv.ts` plans (a subset of its Plan). */
 export interface ColPlan extends ConvGeometry {
@@ -40,10 +42,17 @@ export function textureFor(size: TexSize): GPUTexture {
  * Records `code` (binding 0..k−1 `inputs`, binding k the staging buffer of placement
  * `place`: its lines `stagePitch` texels apart), then the copies from there into `tex`.
  */
-function staged(code: string, inputs: Tensor[], n: number, place: Placement, tex: GPUTexture) {
+export function staged(
+  code: string,
+  inputs: (Tensor | GPUTextureView)[],
+  n: number,
+  place: Placement,
+  tex: GPUTexture,
+) {
   const g = gpu(), bytes = place.mats * place.lines * stagePitch(place) * 16;
   const staging = g.acquire(bytes);
-  const bind = (t: Tensor) => ({ buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) });
+  const bind = (t: Tensor | GPUTextureView) =>
+    t instanceof GPUTextureView ? t : { buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) };
   g.dispatch(code, [...inputs.map(bind), { buffer: staging, offset: 0, size: bytes }], grid(n));
   for (const st of stagedCopies(place)) {
     if (st.kind !== "copy") continue;
@@ -52,9 +61,35 @@ function staged(code: string, inputs: Tensor[], n: number, place: Placement, tex
   g.release(staging); // commands already recorded still see it
 }
 
+/** A conv input as a texture: image n's row (c, h) is line c·H + h of matrix n. */
+export interface InputTexture {
+  tex: GPUTexture;
+  place: Placement;
+}
+
+/**
+ * x [N][C][H][W] in a texture (one line per row of W floats), so im2col reads each tap with
+ * a `textureLoad` instead of a storage load (which Mesa's software adapters scalarise per
+ * lane with a bounds check): the input is read from storage once instead of KH·KW times.
+ * Null when it does not fit the texture limits. Release `tex` with `gpu().releaseTexture`.
+ */
+export function inputTexture(x: Tensor, p: ConvGeometry): InputTexture | null {
+  const g = gpu();
+  const pl = place(p.N, p.C * p.H, p.W, { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers });
+  if (!pl) return null;
+  const steps = packSteps(pl, p.W, p.C * p.H * p.W);
+  const tex = packOperand({ buffer: x.buffer, offset: 0, size: Math.max(4, x.bytes) }, {
+    size: pl.size,
+    place: pl,
+    steps,
+  });
+  return { tex, place: pl };
+}
+
 /**
  * Writes the column matrix of images n0 … n0 + nc − 1 of x into `tex` (placement `place`:
- * nc·G matrices of Kp lines of P positions): one invocation per texel.
+ * nc·G matrices of Kp lines of P positions): one invocation per texel. With `xt` (x as
+ * `inputTexture` made it) the taps are texture loads, else storage loads of x.
  */
 export function im2colTexture(
   x: Tensor,
@@ -63,21 +98,30 @@ export function im2colTexture(
   nc: number,
   place: Placement,
   tex: GPUTexture,
+  xt: InputTexture | null = null,
 ): void {
   const { P, Kp, Kg, G, Cg, C, H, W, KH, KW, OW, SH, SW, DH, DW, PT, PL } = p;
   const T = place.texels, n = nc * G * Kp * T;
+  const read = (j: number) => {
+    if (!xt) return `v[${j}] = x[xb + u32(ih) * ${W}u + u32(iw)];`;
+    const ad = address(xt.place, "img", `ci * ${H}u + u32(ih)`);
+    return `v[${j}] = textureLoad(X, vec2<u32>(u32(iw) / 4u, ${ad.y}), ${ad.layer})[u32(iw) & 3u];`;
+  };
   const tap = (j: number) => `
     {
       let q = q0 + ${j}u;
       let ih = i32(q / ${OW}u) * ${SH} + ky;
       let iw = i32(q % ${OW}u) * ${SW} + kx;
       if (q < ${P}u && ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W}) {
-        v[${j}] = x[xb + u32(ih) * ${W}u + u32(iw)];
+        ${read(j)}
       }
     }`;
   const ones = `select(vec4<f32>(0.0), vec4<f32>(1.0), ` +
     `vec4<u32>(q0, q0 + 1u, q0 + 2u, q0 + 3u) < vec4<u32>(${P}u))`;
-  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+  const xDecl = xt
+    ? "@group(0) @binding(0) var X: texture_storage_2d_array<rgba32float, read>;"
+    : "@group(0) @binding(0) var<storage, read> x: array<f32>;";
+  const code = `${xDecl}
 @group(0) @binding(1) var<storage, read_write> col: array<vec4<f32>>;
 ${main1d(n)}
   let t = i % ${T}u;
@@ -91,12 +135,16 @@ ${main1d(n)}
     let r = kp % ${KH * KW}u;
     let ky = i32(r / ${KW}u) * ${DH} - ${PT};
     let kx = i32(r % ${KW}u) * ${DW} - ${PL};
-    let xb = (${n0}u + b / ${G}u) * ${C * H * W}u + ci * ${H * W}u;
+    ${
+    xt
+      ? `let img = ${n0}u + b / ${G}u;`
+      : `let xb = (${n0}u + b / ${G}u) * ${C * H * W}u + ci * ${H * W}u;`
+  }
     ${[0, 1, 2, 3].map(tap).join("")}
   }${p.hasBias ? ` else if (kp == ${Kg}u) { v = ${ones}; }` : ""}
   col[line * ${stagePitch(place)}u + t] = v;
 }`;
-  staged(code, [x], n, place, tex);
+  staged(code, [xt ? gpu().view(xt.tex) : x], n, place, tex);
 }
 
 /**

@@ -53,7 +53,7 @@ function windowOf(t: Tensor | Binding): BufferWindow {
 }
 
 /** Records the filling of a pooled texture with an operand; returns the texture. */
-function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
+export function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
   const g = gpu();
   const tex = g.acquireTexture(o.size.width, o.size.height, o.size.layers);
   let staging: GPUBuffer | null = null;

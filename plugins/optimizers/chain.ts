@@ -89,7 +89,7 @@ export class Optimizer {
   #normLink: number;
   #disposed = false;
   /** Generated update WGSL by window length (the source depends on nothing else). */
-  #code = new Map<number, string>();
+  #code = new Map<string, string>();
 
   /**
    * Builds the optimizer; throws on an empty chain, an unknown hyper-parameter name or a
@@ -237,15 +237,22 @@ export class Optimizer {
       if (this.#normLink >= 0) this.#globalNorm(live);
       for (const e of live) {
         e.windows.forEach((w) => {
-          const n = w.size / 4;
+          // Whole vec4s: a window rounded up to 16 bytes stays inside every buffer (tensor
+          // buffers are pool buckets, multiples of 256 bytes, each owned by one tensor);
+          // the lanes past the end only update slack nobody reads.
+          const n = w.size / 4, size = Math.ceil(w.size / 16) * 16;
+          const bufs = [e.p.grad!.buffer, e.p.buffer, ...e.slots!.map((s) => s.buffer)];
+          const vec = bufs.every((b) => w.offset + size <= b.size) ? 4 : 1;
+          const span = vec === 4 ? size : w.size;
           const binds = [
             this.#records.binding(e.index),
-            { buffer: e.p.grad!.buffer, ...w },
+            { buffer: e.p.grad!.buffer, offset: w.offset, size: span },
             ...(this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 4 }] : []),
-            { buffer: e.p.buffer, ...w },
-            ...e.slots!.map((s) => ({ buffer: s.buffer, ...w })),
+            { buffer: e.p.buffer, offset: w.offset, size: span },
+            ...e.slots!.map((s) => ({ buffer: s.buffer, offset: w.offset, size: span })),
           ];
-          g.dispatch(this.#updateCode(n), binds, grid(n));
+          const count = vec === 4 ? span / 16 : n;
+          g.dispatch(this.#updateCode(count * vec, vec), binds, grid(count));
         });
       }
     });
@@ -257,12 +264,13 @@ export class Optimizer {
     );
   }
 
-  #updateCode(n: number): string {
-    let c = this.#code.get(n);
+  #updateCode(n: number, vec: 1 | 4): string {
+    const key = `${n}/${vec}`;
+    let c = this.#code.get(key);
     if (c === undefined) {
       const idx = this.#records.index;
-      c = updateKernel(n, this.links, idx, this.#slotKeys, this.#normLink >= 0);
-      this.#code.set(n, c);
+      c = updateKernel(n, this.links, idx, this.#slotKeys, this.#normLink >= 0, vec);
+      this.#code.set(key, c);
     }
     return c;
   }

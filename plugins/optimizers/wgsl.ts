@@ -41,8 +41,12 @@ export function linkCode(
 }
 
 /**
- * The update kernel of a window of `n` elements. Bindings, in order: the record `r`, the
- * gradient `gr`, the norm `nrm` (with a global-norm link), the weight `wt`, the slots.
+ * The update kernel of a window of `n` elements, `vec` elements an invocation: with 4 (`n` a
+ * multiple of 4), the gradient, weight and slots are read and written as vec4 (storage
+ * access dominates on software adapters) and the links' scalar statements run once per
+ * component; with 1, one element an invocation.
+ * Bindings, in order: the record `r`, the gradient `gr`, the norm `nrm` (with a global-norm
+ * link), the weight `wt`, the slots.
  */
 export function updateKernel(
   n: number,
@@ -50,26 +54,52 @@ export function updateKernel(
   index: readonly Map<string, number>[],
   slots: readonly SlotKey[],
   hasNorm: boolean,
+  vec: 1 | 4 = 1,
 ): string {
   const names = ["r", "gr", ...(hasNorm ? ["nrm"] : [])];
   const rw = ["wt", ...slots.map((_, j) => `s${j}`)];
+  const ty = (v: string) => vec === 4 && v !== "r" && v !== "nrm" ? "vec4<f32>" : "f32";
   const decl = [
-    ...names.map((v, k) => `@group(0) @binding(${k}) var<storage, read> ${v}: array<f32>;`),
+    ...names.map((v, k) => `@group(0) @binding(${k}) var<storage, read> ${v}: array<${ty(v)}>;`),
     ...rw.map((v, k) =>
-      `@group(0) @binding(${names.length + k}) var<storage, read_write> ${v}: array<f32>;`
+      `@group(0) @binding(${names.length + k}) var<storage, read_write> ${v}: array<${ty(v)}>;`
     ),
   ].join("\n");
-  const loads = slots.map((s, j) => `  var L${s.link}_${s.name} = s${j}[i];`);
-  const stores = slots.map((s, j) => `  s${j}[i] = L${s.link}_${s.name};`);
-  return `${decl}
-${main1d(n)}
-  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+  const body = linkCode(links, index, 0, links.length);
+  const head = `${decl}
+${main1d(n / vec)}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}`;
+  if (vec === 1) {
+    const loads = slots.map((s, j) => `  var L${s.link}_${s.name} = s${j}[i];`);
+    const stores = slots.map((s, j) => `  s${j}[i] = L${s.link}_${s.name};`);
+    return `${head}
   var g = gr[i];
   var w = wt[i];
 ${loads.join("\n")}
-${linkCode(links, index, 0, links.length)}
+${body}
   wt[i] = w;
 ${stores.join("\n")}
+}`;
+  }
+  const lanes = ["x", "y", "z", "w"].map((c) => {
+    const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = S${j}.${c};`);
+    const stores = slots.map((s, j) => `    S${j}.${c} = L${s.link}_${s.name};`);
+    return `  {
+    var g = G.${c};
+    var w = W.${c};
+${loads.join("\n")}
+${body.replace(/^/gm, "  ")}
+    W.${c} = w;
+${stores.join("\n")}
+  }`;
+  });
+  return `${head}
+  let G = gr[i];
+  var W = wt[i];
+${slots.map((_, j) => `  var S${j} = s${j}[i];`).join("\n")}
+${lanes.join("\n")}
+  wt[i] = W;
+${slots.map((_, j) => `  s${j}[i] = S${j};`).join("\n")}
 }`;
 }
 

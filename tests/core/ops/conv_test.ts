@@ -4,6 +4,7 @@ import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { fromArray, type Tensor, tidy } from "../../../core/tensor.ts";
 import { checkOp } from "./check.ts";
+import { directApplies, setConvDirect } from "../../../core/ops/conv_direct.ts";
 
 await initGpu();
 
@@ -23,12 +24,23 @@ async function check(
     const y = conv2dReference(xs[0], xs[1], xs[2] ?? null, geo);
     return relu ? y.map((v) => Math.max(v, 0)) : y;
   };
-  const r = await checkOp(
-    (...ts: Tensor[]) => conv2d(ts[0], ts[1], ts[2] ?? null, opts),
-    ref,
-    shapes,
-    { tol: 1e-4, gradTol: 2e-4, probes: 16 },
-  );
+  const run = () =>
+    checkOp(
+      (...ts: Tensor[]) => conv2d(ts[0], ts[1], ts[2] ?? null, opts),
+      ref,
+      shapes,
+      { tol: 1e-4, gradTol: 2e-4, probes: 16 },
+    );
+  const r = await run();
+  // Geometries the direct kernels take also go through im2col, so both stay tested.
+  if (directApplies(geo)) {
+    const old = setConvDirect(false);
+    try {
+      await run();
+    } finally {
+      setConvDirect(old);
+    }
+  }
   return r;
 }
 

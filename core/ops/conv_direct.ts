@@ -1,0 +1,260 @@
+/**
+ * Direct convolution from textures for the software adapters (stride 1, dilation 1, one
+ * group): the product kernels read the input image rows themselves, so there is no column
+ * matrix at all — no im2col pass, no copy of it into a texture, no col2im.
+ *
+ * Why: on Mesa's software adapters the im2col route spent as long building and copying
+ * the column matrix (KH·KW times the input) as the product took, and its input gradient
+ * was a product with K = Cout (a few dozen), bound by its stores, then a gather.
+ *
+ * How: the input is packed once into an `rgba32float` texture of padded rows (zeros around
+ * it): line (n, c, r) holds row r − PT of channel c of image n, texel t its columns
+ * 4t − PL … 4t + 3 − PL. An invocation owns 8 output channels × 8 output positions (two
+ * groups of 4 neighbouring positions of one output row; rows are padded to a multiple of 4
+ * positions, so a group never straddles two). For each input channel and kernel row it
+ * loads the ⌈(KW + 3)/4⌉ texels that hold the window of all KW taps of its 4 positions,
+ * and per tap one texel of the weights (stored transposed, 4 output channels a texel):
+ * the same loads per multiply-add as the texture matmul.
+ *
+ * - Forward: y = conv(x, w) + bias, ReLU fused.
+ * - Input gradient: the same kernel on the output gradient padded by KH − 1 − PT (…),
+ *   with the kernel rotated 180° and its channel axes swapped (stride 1 makes the
+ *   transposed convolution a convolution).
+ * - Weight gradient: per image, an invocation owns 8 output channels × the KW taps of one
+ *   (input channel, kernel row) and runs over all output positions, 4 at a time, reading the
+ *   output gradient's texture and the input's; one extra column sums the bias gradient.
+ *   The images' partial sums are then added.
+ *
+ * @module
+ */
+import { gpu } from "../gpu.ts";
+import { isGradEnabled, record } from "../tape.ts";
+import { empty, type Tensor } from "../tensor.ts";
+import { stridedCopy } from "./shape.ts";
+import type { ConvGeometry } from "./conv_ref.ts";
+import { decls, main1d } from "./kernel.ts";
+import { u32 } from "./matmul_spec.ts";
+import { place, stagePitch } from "./texture_layout.ts";
+import { staged } from "./conv_texture.ts";
+import {
+  directProduct,
+  directWeightGrad,
+  type PlacedTexture,
+  windowTexels,
+} from "./conv_direct_kernels.ts";
+
+export { type DirectDims, setDirectPartialBytes } from "./conv_direct_kernels.ts";
+export type { PlacedTexture };
+
+let enabled = true;
+
+/** Turns the direct kernels on or off (benchmarks compare them with im2col). Returns the old setting. */
+export function setConvDirect(on: boolean): boolean {
+  const old = enabled;
+  enabled = on;
+  return old;
+}
+
+/** Whether a texture of `lines` lines per image and `texels` a line fits the adapter. */
+function fits(N: number, lines: number, texels: number): boolean {
+  const g = gpu();
+  const pl = place(N, lines, texels * 4, {
+    maxDim: g.maxTextureDim,
+    maxLayers: g.maxTextureLayers,
+  });
+  return !!pl && pl.perLayer > 0;
+}
+
+/** Whether the direct kernels handle this geometry (else the caller uses im2col). */
+export function directApplies(p: ConvGeometry): boolean {
+  const g = gpu();
+  if (!enabled || g.variant !== "cpu") return false;
+  if (p.G !== 1 || p.SH !== 1 || p.SW !== 1 || p.DH !== 1 || p.DW !== 1 || p.KW > 9) return false;
+  const fwd = inputLayout(p), bwd = gradLayout(p), max = g.maxTextureDim;
+  return fits(p.N, p.C * fwd.rows, fwd.texels) && fits(p.N, p.Cout * bwd.rows, bwd.texels) &&
+    fits(p.N, p.Cout * p.OH, Math.ceil(p.OW / 4)) && p.C * p.KH * p.KW <= max &&
+    p.Cout * p.KH * p.KW <= max && Math.ceil(Math.max(p.C, p.Cout) / 4) <= max;
+}
+
+/** Texels of the window holding KW taps of 4 neighbouring positions. */
+/**
+ * Packs src [N][C][H][W] (times the mask `mask > 0` when given) into a texture of `rows`
+ * padded rows per channel and `texels` texels per row: line (n, c, r), texel t holds
+ * src[n][c][r − pt][4t − pl … 4t + 3 − pl], zero outside src.
+ */
+export function padTexture(
+  src: Tensor,
+  mask: Tensor | null,
+  d: {
+    N: number;
+    C: number;
+    H: number;
+    W: number;
+    rows: number;
+    texels: number;
+    pt: number;
+    pl: number;
+  },
+): PlacedTexture | null {
+  const g = gpu();
+  const pl = place(d.N, d.C * d.rows, d.texels * 4, {
+    maxDim: g.maxTextureDim,
+    maxLayers: g.maxTextureLayers,
+  });
+  if (!pl || pl.perLayer === 0) return null;
+  const n = d.N * d.C * d.rows * d.texels;
+  const get = (q: number) => {
+    const idx = `((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q})`;
+    const v = mask ? `select(0.0, s[${idx}], m[${idx}] > 0.0)` : `s[${idx}]`;
+    return `if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { v[${q}] = ${v}; }`;
+  };
+  const code = `${decls(mask ? ["s", "m"] : ["s"], 0)}
+@group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
+${main1d(n)}
+  let t = i % ${u32(d.texels)};
+  let line = i / ${u32(d.texels)};
+  let r = line % ${u32(d.rows)};
+  let nc = line / ${u32(d.rows)};
+  let sr = i32(r) - ${d.pt};
+  let rowOk = sr >= 0 && sr < ${d.H};
+  var v = vec4<f32>(0.0);
+${
+    [0, 1, 2, 3].map((q) => `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};\n  ${get(q)}`).join(
+      "\n",
+    )
+  }
+  D[line * ${u32(stagePitch(pl))} + t] = v;
+}`;
+  const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
+  staged(code, mask ? [src, mask] : [src], n, pl, tex);
+  return { tex, place: pl };
+}
+
+/**
+ * The weights as the product kernel reads them: line k = (c·KH + ky)·KW + kx, texel m/4
+ * holds 4 output channels. `flip`: for the input gradient, the rows index the forward's
+ * output channels, the columns its input channels, and the kernel is rotated 180°.
+ */
+export function weightTexture(w: Tensor, p: ConvGeometry, flip: boolean): PlacedTexture {
+  const g = gpu();
+  const [rowsC, cols] = flip ? [p.Cout, p.C] : [p.C, p.Cout];
+  const K = rowsC * p.KH * p.KW;
+  const pl = place(1, K, cols, { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers })!;
+  const T = pl.texels, n = K * T, khw = p.KH * p.KW;
+  // Source index of w[co][ci][ky][kx] for output column m and line k.
+  const srcIdx = flip
+    ? `(c * ${u32(p.C)} + m) * ${u32(khw)} + ${u32(khw - 1)} - tap`
+    : `(m * ${u32(p.C)} + c) * ${u32(khw)} + tap`;
+  const code = `${decls(["w"], 0)}
+@group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
+${main1d(n)}
+  let t = i % ${u32(T)};
+  let k = i / ${u32(T)};
+  let c = k / ${u32(khw)};
+  let tap = k % ${u32(khw)};
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) {
+    let m = t * 4u + q;
+    if (m < ${u32(cols)}) { v[q] = w[${srcIdx}]; }
+  }
+  D[k * ${u32(stagePitch(pl))} + t] = v;
+}`;
+  const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
+  staged(code, [w], n, pl, tex);
+  return { tex, place: pl };
+}
+
+/** Shape of one direct product (forward or input gradient). */
+export function inputLayout(p: ConvGeometry): { rows: number; texels: number } {
+  return { rows: p.OH + p.KH - 1, texels: Math.ceil(p.OW / 4) - 1 + windowTexels(p.KW) };
+}
+
+/** The same for the output gradient padded for the input-gradient product. */
+function gradLayout(p: ConvGeometry): { rows: number; texels: number } {
+  return { rows: p.H + p.KH - 1, texels: Math.ceil(p.W / 4) - 1 + windowTexels(p.KW) };
+}
+
+/**
+ * conv2d through the direct kernels (the caller checked `directApplies`): x [N][C][H][W],
+ * w [Cout][C][KH][KW], a tied bias [Cout] or none, optional fused ReLU.
+ */
+export function conv2dDirect(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  p: ConvGeometry,
+  relu: boolean,
+): Tensor {
+  const g = gpu();
+  const { N, C, H, W, Cout, OH, OW, KH, KW, PT, PL } = p;
+  const fl = inputLayout(p);
+  const xin = padTexture(x, null, { N, C, H, W, ...fl, pt: PT, pl: PL })!;
+  const wt = weightTexture(w, p, false);
+  const y = empty([N, Cout, OH, OW]);
+  directProduct(xin, wt, bias, y, { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows }, relu);
+  g.releaseTexture(wt.tex);
+  const keepX = isGradEnabled() && (w.requiresGrad || !!bias?.requiresGrad);
+  if (!keepX) g.releaseTexture(xin.tex);
+  const inputs = bias ? [x, w, bias] : [x, w];
+  const need = { x: x.requiresGrad, w: w.requiresGrad, b: !!bias?.requiresGrad };
+  return record(
+    relu ? "conv2d_relu" : "conv2d",
+    y,
+    inputs,
+    (gy, saved) => {
+      const sw = saved[1], sy = relu ? saved[saved.length - 1] : null;
+      let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+      if (need.x) {
+        const bl = gradLayout(p);
+        const gin = padTexture(gy, sy, {
+          N,
+          C: Cout,
+          H: OH,
+          W: OW,
+          ...bl,
+          pt: KH - 1 - PT,
+          pl: KW - 1 - PL,
+        })!;
+        const wf = weightTexture(sw, p, true);
+        dx = empty([N, C, H, W]);
+        directProduct(
+          gin,
+          wf,
+          null,
+          dx,
+          { N, C: Cout, M: C, OH: H, OW: W, KH, KW, rows: bl.rows },
+          false,
+        );
+        g.releaseTexture(gin.tex);
+        g.releaseTexture(wf.tex);
+      }
+      if (need.w || need.b) {
+        const gt = padTexture(gy, sy, {
+          N,
+          C: Cout,
+          H: OH,
+          W: OW,
+          rows: OH,
+          texels: Math.ceil(OW / 4),
+          pt: 0,
+          pl: 0,
+        })!;
+        const dwp = directWeightGrad(gt, xin, p, fl.rows);
+        g.releaseTexture(gt.tex);
+        const K = C * KH * KW;
+        if (need.w) {
+          dw = empty([Cout, C, KH, KW]);
+          stridedCopy(dwp, 0, [K + 1, 1], dw, 0, [K, 1], [Cout, K]);
+        }
+        if (need.b) {
+          db = empty([Cout]);
+          stridedCopy(dwp, K, [K + 1], db, 0, [1], [Cout]);
+        }
+        dwp.dispose();
+      }
+      return bias ? [dx, dw, db] : [dx, dw];
+    },
+    relu ? [y] : [],
+    keepX ? () => g.releaseTexture(xin.tex) : undefined,
+  );
+}

@@ -1,0 +1,288 @@
+/**
+ * The product kernels of the direct convolution (`conv_direct.ts` packs their textures
+ * and holds the op): the forward / input-gradient product, and the weight gradient with the
+ * bias gradient in one extra column. WGSL generation and dispatch; layouts as documented
+ * there.
+ *
+ * @module
+ */
+import { gpu } from "../gpu.ts";
+import { empty, type Tensor } from "../tensor.ts";
+import type { ConvGeometry } from "./conv_ref.ts";
+import { decls, grid, main1d, run } from "./kernel.ts";
+import { tileGrid, u32 } from "./matmul_spec.ts";
+import { address, type Placement } from "./texture_layout.ts";
+
+/** A texture and where its lines live. */
+export interface PlacedTexture {
+  tex: GPUTexture;
+  place: Placement;
+}
+
+/** Tile of an invocation: output rows (channels) and positions (two groups of 4). */
+const TM = 8, TN = 8;
+
+/** Texels of the window holding KW taps of 4 neighbouring positions. */
+export const windowTexels = (kw: number): number => Math.ceil((kw + 3) / 4);
+
+export interface DirectDims {
+  /** Images. */
+  N: number;
+  /** Input channels (the reduction's channel axis). */
+  C: number;
+  /** Output channels. */
+  M: number;
+  /** Output rows and columns. */
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  /** Padded rows per channel in the input texture. */
+  rows: number;
+}
+
+/**
+ * Records out [N][M][OH][OW] = Σ_{c,ky,kx} wt[(c·KH+ky)·KW+kx][m] · in[n][c][oh+ky][ow+kx]
+ * (+ bias[m]) (+ ReLU), reading `xin` (as `padTexture` made it) and `wt` (`weightTexture`).
+ */
+export function directProduct(
+  xin: PlacedTexture,
+  wt: PlacedTexture,
+  bias: Tensor | null,
+  out: Tensor,
+  d: DirectDims,
+  relu: boolean,
+): void {
+  const g = gpu();
+  const { N, C, M, OH, OW, KH, KW, rows } = d;
+  const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW);
+  const colTiles = Math.ceil(groups / 2), rowTiles = Math.ceil(M / TM);
+  let wgx = 8, wgy = 8;
+  while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
+  while (wgx > 8 && wgx / 2 >= colTiles) [wgx, wgy] = [wgx / 2, wgy * 2];
+  const grd = tileGrid(Math.ceil(colTiles / wgx), Math.ceil(rowTiles / wgy), N);
+  const xp = xin.place, L: string[] = [];
+  const tex = "texture_storage_2d_array<rgba32float, read>";
+  // Store width: 4 positions when rows are a multiple of 4 long, else 2 when even, else 1
+  // (a conditional scalar store per lane is far dearer than the FMAs on software adapters).
+  const V = OW % 4 === 0 ? 4 : OW % 2 === 0 ? 2 : 1;
+  L.push(`@group(0) @binding(0) var X: ${tex};`);
+  L.push(`@group(0) @binding(1) var WT: ${tex};`);
+  L.push(
+    `@group(0) @binding(2) var<storage, read_write> Y: array<${V > 1 ? `vec${V}<f32>` : "f32"}>;`,
+  );
+  if (bias) L.push(`@group(0) @binding(3) var<storage, read> bias: array<f32>;`);
+  L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
+  L.push(
+    `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
+  );
+  L.push(grd.decode);
+  L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
+  L.push(`  let ct = tx * ${u32(wgx)} + lid.x;`);
+  L.push(`  if (ct >= ${u32(colTiles)} || rt >= ${u32(rowTiles)}) { return; }`);
+  L.push(`  let m0 = rt * ${u32(TM)};`);
+  const ad = address(xp, "bz", "0u");
+  L.push(`  let xl = ${ad.layer};`);
+  L.push(`  let xy = ${ad.y};`);
+  for (let j = 0; j < 2; j++) {
+    L.push(`  let gq${j} = min(ct * 2u + ${u32(j)}, ${u32(groups - 1)});`);
+    L.push(`  let oh${j} = gq${j} / ${u32(OWG)};`);
+    L.push(`  let xt${j} = gq${j} % ${u32(OWG)};`);
+    L.push(`  let yb${j} = xy + oh${j};`);
+  }
+  L.push(`  let mt0 = min(m0 / 4u, ${u32(wt.place.texels - 1)});`);
+  L.push(`  let mt1 = min(m0 / 4u + 1u, ${u32(wt.place.texels - 1)});`);
+  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) L.push(`  var c${i}_${j} = 0.0;`);
+  const comp = ["x", "y", "z", "w"];
+  L.push(`  for (var c = 0u; c < ${u32(C)}; c++) {`);
+  L.push(`    for (var ky = 0u; ky < ${u32(KH)}; ky++) {`);
+  L.push(`      let row = c * ${u32(rows)} + ky;`);
+  L.push(`      let kb = (c * ${u32(KH)} + ky) * ${u32(KW)};`);
+  for (let j = 0; j < 2; j++) {
+    for (let t = 0; t < nt; t++) {
+      L.push(
+        `      let b${j}_${t} = textureLoad(X, vec2<u32>(xt${j} + ${u32(t)}, yb${j} + row), xl);`,
+      );
+    }
+  }
+  const win = (j: number, e: number) => `b${j}_${e >> 2}.${comp[e & 3]}`;
+  for (let kx = 0; kx < KW; kx++) {
+    L.push(`      let a${kx}_0 = textureLoad(WT, vec2<u32>(mt0, kb + ${u32(kx)}), 0u);`);
+    L.push(`      let a${kx}_1 = textureLoad(WT, vec2<u32>(mt1, kb + ${u32(kx)}), 0u);`);
+    for (let i = 0; i < TM; i++) {
+      const a = `a${kx}_${i >> 2}.${comp[i & 3]}`;
+      for (let j = 0; j < TN; j++) {
+        L.push(`      c${i}_${j} = fma(${a}, ${win(j >> 2, (j & 3) + kx)}, c${i}_${j});`);
+      }
+    }
+  }
+  L.push(`    }`);
+  L.push(`  }`);
+  // Stores: group j holds positions (oh_j, 4·xt_j + q).
+  for (let i = 0; i < TM; i++) {
+    L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
+    L.push(`    let ob = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(OH * OW)};`);
+    if (bias) L.push(`    let bv = bias[m0 + ${u32(i)}];`);
+    for (let j = 0; j < 2; j++) {
+      L.push(`    if (ct * 2u + ${u32(j)} < ${u32(groups)}) {`);
+      const val = (q: number) => {
+        let v = `c${i}_${4 * j + q}`;
+        if (bias) v = `${v} + bv`;
+        return relu ? `max(${v}, 0.0)` : v;
+      };
+      const vals = (q0: number) =>
+        V === 1
+          ? val(q0)
+          : `vec${V}<f32>(${[...Array(V).keys()].map((q) => val(q0 + q)).join(", ")})`;
+      for (let q0 = 0; q0 < 4; q0 += V) {
+        const idx = `(ob + oh${j} * ${u32(OW)} + xt${j} * 4u + ${u32(q0)})${
+          V > 1 ? ` / ${u32(V)}` : ""
+        }`;
+        const st = `Y[${idx}] = ${vals(q0)};`;
+        // The group's first V positions always exist; later ones may pass the row's end.
+        L.push(
+          q0 === 0 || V === 4
+            ? `      ${st}`
+            : `      if (xt${j} * 4u + ${u32(q0)} < ${u32(OW)}) { ${st} }`,
+        );
+      }
+      L.push(`    }`);
+    }
+    L.push(`  }`);
+  }
+  L.push(`}`);
+  const bind = (t: Tensor) => ({ buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) });
+  g.dispatch(
+    L.join("\n") + "\n",
+    [g.view(xin.tex), g.view(wt.tex), bind(out), ...(bias ? [bind(bias)] : [])],
+    grd.workgroups,
+  );
+}
+
+/** Bytes the weight gradient's per-image partial sums may take per dispatch. */
+let partialBytes = 64 * 2 ** 20;
+
+/** Sets that budget (tests use it to split the images over dispatches). Returns the old one. */
+export function setDirectPartialBytes(bytes: number): number {
+  const old = partialBytes;
+  partialBytes = bytes;
+  return old;
+}
+
+/**
+ * The packed weight gradient dwp [Cout][K + 1] (K = C·KH·KW; column K is the bias
+ * gradient): Σ_n Σ_(oh,ow) g[n][co][oh][ow] · x[n][c][oh+ky][ow+kx], reading `gt` (the
+ * output gradient: `padTexture` with no padding, ⌈OW/4⌉ texels a row) and `xin` (the
+ * forward's input texture).
+ */
+export function directWeightGrad(
+  gt: PlacedTexture,
+  xin: PlacedTexture,
+  p: ConvGeometry,
+  rows: number,
+): Tensor {
+  const g = gpu();
+  const { N, C, Cout: M, OH, OW, KH, KW } = p;
+  const K = C * KH * KW, R = K + 1, OWG = Math.ceil(OW / 4), nt = windowTexels(KW);
+  const cols = C * KH + 1, rowTiles = Math.ceil(M / TM);
+  let wgx = 8, wgy = 8;
+  while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
+  while (wgx > 8 && wgx / 2 >= cols) [wgx, wgy] = [wgx / 2, wgy * 2];
+  const per = Math.max(1, Math.min(N, Math.floor(partialBytes / (M * R * 4))));
+  const dwp = empty([M, R]);
+  const comp = ["x", "y", "z", "w"];
+  const tex = "texture_storage_2d_array<rgba32float, read>";
+  for (let n0 = 0; n0 < N; n0 += per) {
+    const nb = Math.min(per, N - n0);
+    const grd = tileGrid(Math.ceil(cols / wgx), Math.ceil(rowTiles / wgy), nb);
+    const L: string[] = [];
+    L.push(`@group(0) @binding(0) var G: ${tex};`);
+    L.push(`@group(0) @binding(1) var X: ${tex};`);
+    L.push(`@group(0) @binding(2) var<storage, read_write> P: array<f32>;`);
+    L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
+    L.push(
+      `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
+    );
+    L.push(grd.decode);
+    L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
+    L.push(`  let col = tx * ${u32(wgx)} + lid.x;`);
+    L.push(`  if (col >= ${u32(cols)} || rt >= ${u32(rowTiles)}) { return; }`);
+    L.push(`  let n = bz + ${u32(n0)};`);
+    L.push(`  let m0 = rt * ${u32(TM)};`);
+    const ga = address(gt.place, "n", "0u"), xa = address(xin.place, "n", "0u");
+    L.push(`  let gl = ${ga.layer};`);
+    L.push(`  let xl = ${xa.layer};`);
+    // Rows of G for the 8 channels (clamped: rows past M are never stored).
+    for (let i = 0; i < TM; i++) {
+      L.push(`  let gy${i} = ${ga.y} + min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(OH)};`);
+    }
+    L.push(`  let isBias = col == ${u32(cols - 1)};`);
+    L.push(`  let cy = min(col, ${u32(cols - 2)});`);
+    L.push(`  let xy = ${xa.y} + (cy / ${u32(KH)}) * ${u32(rows)} + cy % ${u32(KH)};`);
+    for (let i = 0; i < TM; i++) for (let k = 0; k < KW; k++) L.push(`  var c${i}_${k} = 0.0;`);
+    L.push(`  if (isBias) {`);
+    L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+    L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
+    for (let i = 0; i < TM; i++) {
+      L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+      L.push(`        c${i}_0 = c${i}_0 + (a${i}.x + a${i}.y) + (a${i}.z + a${i}.w);`);
+    }
+    L.push(`      }`);
+    L.push(`    }`);
+    L.push(`  } else {`);
+    L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+    L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
+    for (let i = 0; i < TM; i++) {
+      L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+    }
+    for (let e = 0; e < nt; e++) {
+      L.push(`        let b${e} = textureLoad(X, vec2<u32>(t + ${u32(e)}, xy + oh), xl);`);
+    }
+    for (let q = 0; q < 4; q++) {
+      for (let k = 0; k < KW; k++) {
+        const e = q + k, b = `b${e >> 2}.${comp[e & 3]}`;
+        for (let i = 0; i < TM; i++) {
+          L.push(`        c${i}_${k} = fma(a${i}.${comp[q]}, ${b}, c${i}_${k});`);
+        }
+      }
+    }
+    L.push(`      }`);
+    L.push(`    }`);
+    L.push(`  }`);
+    // Partial sums of image bz: P[bz][m][K + 1], columns (c·KH + ky)·KW + kx, or K (bias).
+    for (let i = 0; i < TM; i++) {
+      L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
+      L.push(`    let pb = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
+      L.push(`    if (isBias) { P[pb + ${u32(K)}] = c${i}_0; } else {`);
+      for (let k = 0; k < KW; k++) {
+        L.push(`      P[pb + cy * ${u32(KW)} + ${u32(k)}] = c${i}_${k};`);
+      }
+      L.push(`    }`);
+      L.push(`  }`);
+    }
+    L.push(`}`);
+    const part = empty([nb, M, R]);
+    g.dispatch(
+      L.join("\n") + "\n",
+      [g.view(gt.tex), g.view(xin.tex), { buffer: part.buffer, offset: 0, size: part.bytes }],
+      grd.workgroups,
+    );
+    sumParts(part, dwp, nb, n0 > 0);
+    part.dispose();
+  }
+  return dwp;
+}
+
+/** out[i] (+)= Σ_k part[k][i] over `count` partial sums. */
+function sumParts(part: Tensor, out: Tensor, count: number, accumulate: boolean): void {
+  const n = out.size;
+  const code = `${decls(["part", "out"])}
+${main1d(n, 64)}
+  var acc = ${accumulate ? "out[i]" : "0.0"};
+  for (var k = 0u; k < ${count}u; k++) { acc = acc + part[k * ${n}u + i]; }
+  out[i] = acc;
+}`;
+  run(code, [part, out], grid(n, 64));
+}
+
+/** Padded rows per channel and texels per row of a conv input's texture. */

@@ -1,0 +1,73 @@
+/**
+ * The direct convolution kernels (core/ops/conv_direct.ts): forward, input gradient and
+ * weight and bias gradients against the float64 reference and central differences of it
+ * at every coordinate, on sizes that fit no tile: channel counts that are not multiples
+ * of 4 or 8, rows of odd, even and multiple-of-4 length (the three store widths), one to
+ * nine kernel columns (one to three window texels), asymmetric padding, a batch spread
+ * over two texture layers, and the weight gradient's images split over dispatches.
+ */
+import { assert } from "../../assert.ts";
+import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
+import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
+import { directApplies, setDirectPartialBytes } from "../../../core/ops/conv_direct.ts";
+import { initGpu } from "../../../core/gpu.ts";
+import type { Tensor } from "../../../core/tensor.ts";
+import { checkOp } from "./check.ts";
+
+await initGpu();
+
+async function check(x: number[], w: number[], opts: Conv2dOpOptions, bias = true, probes = 1e9) {
+  const geo = convGeometry(x, w, opts);
+  assert(directApplies(geo), `direct kernels should take ${JSON.stringify({ x, w, opts })}`);
+  const relu = !!opts.relu;
+  const ref = (xs: Float64Array[]) => {
+    const y = conv2dReference(xs[0], xs[1], xs[2] ?? null, geo);
+    return relu ? y.map((v) => Math.max(v, 0)) : y;
+  };
+  const shapes = bias ? [x, w, [geo.Cout]] : [x, w];
+  // Inputs away from ReLU's kink so central differences stay on one side of it.
+  await checkOp((...ts: Tensor[]) => conv2d(ts[0], ts[1], ts[2] ?? null, opts), ref, shapes, {
+    tol: 1e-4,
+    gradTol: 2e-4,
+    probes,
+  });
+}
+
+Deno.test("direct conv: odd rows (scalar stores), 5 outputs, 3×5 kernel, four different pads", async () => {
+  await check([2, 3, 7, 9], [5, 3, 3, 5], { padding: [1, 2, 0, 1] });
+});
+
+Deno.test("direct conv: even rows (2-wide stores), fused ReLU, 9 outputs", async () => {
+  await check([1, 4, 6, 10], [9, 4, 3, 3], { padding: 1, relu: true });
+});
+
+Deno.test("direct conv: rows a multiple of 4 (4-wide stores), 1×1 kernel, no bias", async () => {
+  await check([3, 2, 8, 8], [6, 2, 1, 1], {}, false);
+});
+
+Deno.test("direct conv: 9 kernel columns (a 3-texel window), 2 rows", async () => {
+  await check([1, 2, 5, 12], [4, 2, 2, 9], { padding: [0, 4] });
+});
+
+Deno.test("direct conv: a batch over two texture layers, weight gradient over 3 dispatches", async () => {
+  const old = setDirectPartialBytes(4 * 3 * (16 * 9 + 1) * 4); // 3 images a dispatch
+  try {
+    // 16 channels × 32 padded rows = 512 lines an image: 32 images a 16,384-row layer.
+    await check([40, 16, 30, 6], [3, 16, 3, 3], { padding: 1 }, true, 48);
+  } finally {
+    setDirectPartialBytes(old);
+  }
+});
+
+Deno.test("direct conv: strided, dilated and grouped convolutions stay on im2col", () => {
+  for (
+    const [x, w, o] of [
+      [[1, 2, 8, 8], [2, 2, 3, 3], { stride: 2 }],
+      [[1, 2, 8, 8], [2, 2, 3, 3], { dilation: 2 }],
+      [[1, 4, 8, 8], [4, 2, 3, 3], { groups: 2 }],
+      [[1, 2, 12, 12], [2, 2, 3, 11], {}],
+    ] as [number[], number[], Conv2dOpOptions][]
+  ) {
+    assert(!directApplies(convGeometry(x, w, o)), `direct should not take ${JSON.stringify(o)}`);
+  }
+});
