@@ -103,12 +103,24 @@ export function padTexture(
   });
   if (!pl || pl.perLayer === 0) return null;
   const n = d.N * d.C * d.rows * d.texels;
-  const get = (q: number) => {
-    const idx = `((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q})`;
-    const v = mask ? `select(0.0, s[${idx}], m[${idx}] > 0.0)` : `s[${idx}]`;
-    return `if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { v[${q}] = ${v}; }`;
+  // Source columns 4t − pl … 4t + 3 − pl in aligned pieces of V (2 or 4) when the padding
+  // and the row length allow: a vector load costs about what a scalar one does.
+  const V = d.pl % 4 === 0 && d.W % 4 === 0 ? 4 : d.pl % 2 === 0 && d.W % 2 === 0 ? 2 : 1;
+  const ty = V === 1 ? "f32" : `vec${V}<f32>`;
+  const piece = (q: number) => {
+    const idx = `(((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q}))${
+      V > 1 ? ` / ${u32(V)}` : ""
+    }`;
+    const v = mask ? `select(${ty}(0.0), s[${idx}], m[${idx}] > ${ty}(0.0))` : `s[${idx}]`;
+    const set = V === 1
+      ? `v[${q}] = ${v};`
+      : V === 2
+      ? `let p = ${v}; v[${q}] = p.x; v[${q + 1}] = p.y;`
+      : `v = ${v};`;
+    return `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
+  if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
   };
-  const code = `${decls(mask ? ["s", "m"] : ["s"], 0)}
+  const code = `${decls(mask ? ["s", "m"] : ["s"], 0, ty)}
 @group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
   let t = i % ${u32(d.texels)};
@@ -118,11 +130,7 @@ ${main1d(n)}
   let sr = i32(r) - ${d.pt};
   let rowOk = sr >= 0 && sr < ${d.H};
   var v = vec4<f32>(0.0);
-${
-    [0, 1, 2, 3].map((q) => `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};\n  ${get(q)}`).join(
-      "\n",
-    )
-  }
+${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
   D[line * ${u32(stagePitch(pl))} + t] = v;
 }`;
   const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);

@@ -20,7 +20,22 @@ export interface PlacedTexture {
 }
 
 /** Tile of an invocation: output rows (channels) and positions (two groups of 4). */
-const TM = 8, TN = 8;
+const TM = 8;
+
+/** The product kernel's tile: `tm` output channels × `ng` groups of 4 positions. */
+export interface DirectTile {
+  tm: number;
+  ng: number;
+}
+
+let tileOverride: DirectTile | null = null;
+
+/** Fixes the product kernel's tile (benchmarks try others); null restores the default. */
+export function setDirectTile(t: DirectTile | null): DirectTile | null {
+  const old = tileOverride;
+  tileOverride = t;
+  return old;
+}
 
 /** Texels of the window holding KW taps of 4 neighbouring positions. */
 export const windowTexels = (kw: number): number => Math.ceil((kw + 3) / 4);
@@ -55,8 +70,10 @@ export function directProduct(
 ): void {
   const g = gpu();
   const { N, C, M, OH, OW, KH, KW, rows } = d;
+  const { tm: TMp, ng: NG } = tileOverride ?? { tm: 8, ng: 2 };
+  const TN = 4 * NG, MT = TMp / 4;
   const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW);
-  const colTiles = Math.ceil(groups / 2), rowTiles = Math.ceil(M / TM);
+  const colTiles = Math.ceil(groups / NG), rowTiles = Math.ceil(M / TMp);
   let wgx = 8, wgy = 8;
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
   while (wgx > 8 && wgx / 2 >= colTiles) [wgx, wgy] = [wgx / 2, wgy * 2];
@@ -80,25 +97,26 @@ export function directProduct(
   L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
   L.push(`  let ct = tx * ${u32(wgx)} + lid.x;`);
   L.push(`  if (ct >= ${u32(colTiles)} || rt >= ${u32(rowTiles)}) { return; }`);
-  L.push(`  let m0 = rt * ${u32(TM)};`);
+  L.push(`  let m0 = rt * ${u32(TMp)};`);
   const ad = address(xp, "bz", "0u");
   L.push(`  let xl = ${ad.layer};`);
   L.push(`  let xy = ${ad.y};`);
-  for (let j = 0; j < 2; j++) {
-    L.push(`  let gq${j} = min(ct * 2u + ${u32(j)}, ${u32(groups - 1)});`);
+  for (let j = 0; j < NG; j++) {
+    L.push(`  let gq${j} = min(ct * ${u32(NG)} + ${u32(j)}, ${u32(groups - 1)});`);
     L.push(`  let oh${j} = gq${j} / ${u32(OWG)};`);
     L.push(`  let xt${j} = gq${j} % ${u32(OWG)};`);
     L.push(`  let yb${j} = xy + oh${j};`);
   }
-  L.push(`  let mt0 = min(m0 / 4u, ${u32(wt.place.texels - 1)});`);
-  L.push(`  let mt1 = min(m0 / 4u + 1u, ${u32(wt.place.texels - 1)});`);
-  for (let i = 0; i < TM; i++) for (let j = 0; j < TN; j++) L.push(`  var c${i}_${j} = 0.0;`);
+  for (let t = 0; t < MT; t++) {
+    L.push(`  let mt${t} = min(m0 / 4u + ${u32(t)}, ${u32(wt.place.texels - 1)});`);
+  }
+  for (let i = 0; i < TMp; i++) for (let j = 0; j < TN; j++) L.push(`  var c${i}_${j} = 0.0;`);
   const comp = ["x", "y", "z", "w"];
   L.push(`  for (var c = 0u; c < ${u32(C)}; c++) {`);
   L.push(`    for (var ky = 0u; ky < ${u32(KH)}; ky++) {`);
   L.push(`      let row = c * ${u32(rows)} + ky;`);
   L.push(`      let kb = (c * ${u32(KH)} + ky) * ${u32(KW)};`);
-  for (let j = 0; j < 2; j++) {
+  for (let j = 0; j < NG; j++) {
     for (let t = 0; t < nt; t++) {
       L.push(
         `      let b${j}_${t} = textureLoad(X, vec2<u32>(xt${j} + ${u32(t)}, yb${j} + row), xl);`,
@@ -107,9 +125,10 @@ export function directProduct(
   }
   const win = (j: number, e: number) => `b${j}_${e >> 2}.${comp[e & 3]}`;
   for (let kx = 0; kx < KW; kx++) {
-    L.push(`      let a${kx}_0 = textureLoad(WT, vec2<u32>(mt0, kb + ${u32(kx)}), 0u);`);
-    L.push(`      let a${kx}_1 = textureLoad(WT, vec2<u32>(mt1, kb + ${u32(kx)}), 0u);`);
-    for (let i = 0; i < TM; i++) {
+    for (let t = 0; t < MT; t++) {
+      L.push(`      let a${kx}_${t} = textureLoad(WT, vec2<u32>(mt${t}, kb + ${u32(kx)}), 0u);`);
+    }
+    for (let i = 0; i < TMp; i++) {
       const a = `a${kx}_${i >> 2}.${comp[i & 3]}`;
       for (let j = 0; j < TN; j++) {
         L.push(`      c${i}_${j} = fma(${a}, ${win(j >> 2, (j & 3) + kx)}, c${i}_${j});`);
@@ -119,12 +138,12 @@ export function directProduct(
   L.push(`    }`);
   L.push(`  }`);
   // Stores: group j holds positions (oh_j, 4·xt_j + q).
-  for (let i = 0; i < TM; i++) {
+  for (let i = 0; i < TMp; i++) {
     L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
     L.push(`    let ob = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(OH * OW)};`);
     if (bias) L.push(`    let bv = bias[m0 + ${u32(i)}];`);
-    for (let j = 0; j < 2; j++) {
-      L.push(`    if (ct * 2u + ${u32(j)} < ${u32(groups)}) {`);
+    for (let j = 0; j < NG; j++) {
+      L.push(`    if (ct * ${u32(NG)} + ${u32(j)} < ${u32(groups)}) {`);
       const val = (q: number) => {
         let v = `c${i}_${4 * j + q}`;
         if (bias) v = `${v} + bv`;
