@@ -203,7 +203,10 @@ export function directWeightGrad(
   const g = gpu();
   const { N, C, Cout: M, OH, OW, KH, KW } = p;
   const K = C * KH * KW, R = K + 1, OWG = Math.ceil(OW / 4), nt = windowTexels(KW);
-  const cols = C * KH + 1, rowTiles = Math.ceil(M / TM);
+  // Kernel rows per invocation: all of a small kernel's (the output gradient's texel then
+  // serves KH·KW taps), one row of a larger one (register pressure).
+  const RB = KH * KW <= 9 ? KH : 1, blocks = KH / RB;
+  const cols = C * blocks + 1, rowTiles = Math.ceil(M / TM);
   let wgx = 8, wgy = 8;
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
   while (wgx > 8 && wgx / 2 >= cols) [wgx, wgy] = [wgx / 2, wgy * 2];
@@ -237,8 +240,11 @@ export function directWeightGrad(
     }
     L.push(`  let isBias = col == ${u32(cols - 1)};`);
     L.push(`  let cy = min(col, ${u32(cols - 2)});`);
-    L.push(`  let xy = ${xa.y} + (cy / ${u32(KH)}) * ${u32(rows)} + cy % ${u32(KH)};`);
-    for (let i = 0; i < TM; i++) for (let k = 0; k < KW; k++) L.push(`  var c${i}_${k} = 0.0;`);
+    L.push(`  let ky0 = (cy % ${u32(blocks)}) * ${u32(RB)};`);
+    L.push(`  let tap0 = ((cy / ${u32(blocks)}) * ${u32(KH)} + ky0) * ${u32(KW)};`);
+    L.push(`  let xy = ${xa.y} + (cy / ${u32(blocks)}) * ${u32(rows)} + ky0;`);
+    const T = RB * KW; // taps per invocation, tap j = row j / KW, column j % KW
+    for (let i = 0; i < TM; i++) for (let k = 0; k < T; k++) L.push(`  var c${i}_${k} = 0.0;`);
     L.push(`  if (isBias) {`);
     L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
     L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
@@ -254,12 +260,18 @@ export function directWeightGrad(
     for (let i = 0; i < TM; i++) {
       L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
     }
-    for (let e = 0; e < nt; e++) {
-      L.push(`        let b${e} = textureLoad(X, vec2<u32>(t + ${u32(e)}, xy + oh), xl);`);
+    for (let r = 0; r < RB; r++) {
+      for (let e = 0; e < nt; e++) {
+        L.push(
+          `        let b${r}_${e} = textureLoad(X, vec2<u32>(t + ${u32(e)}, xy + oh + ${
+            u32(r)
+          }), xl);`,
+        );
+      }
     }
     for (let q = 0; q < 4; q++) {
-      for (let k = 0; k < KW; k++) {
-        const e = q + k, b = `b${e >> 2}.${comp[e & 3]}`;
+      for (let k = 0; k < T; k++) {
+        const r = Math.floor(k / KW), e = q + (k % KW), b = `b${r}_${e >> 2}.${comp[e & 3]}`;
         for (let i = 0; i < TM; i++) {
           L.push(`        c${i}_${k} = fma(a${i}.${comp[q]}, ${b}, c${i}_${k});`);
         }
@@ -273,9 +285,7 @@ export function directWeightGrad(
       L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
       L.push(`    let pb = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
       L.push(`    if (isBias) { P[pb + ${u32(K)}] = c${i}_0; } else {`);
-      for (let k = 0; k < KW; k++) {
-        L.push(`      P[pb + cy * ${u32(KW)} + ${u32(k)}] = c${i}_${k};`);
-      }
+      for (let k = 0; k < T; k++) L.push(`      P[pb + tap0 + ${u32(k)}] = c${i}_${k};`);
       L.push(`    }`);
       L.push(`  }`);
     }
