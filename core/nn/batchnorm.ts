@@ -73,6 +73,18 @@ export class BatchNorm extends Module {
     }
   }
 
+  #relu = false;
+
+  /** `forward(x)` then ReLU, in one kernel (the Sequential fusion rule calls this). */
+  forwardRelu(x: Tensor): Tensor {
+    this.#relu = true;
+    try {
+      return this.forward(x);
+    } finally {
+      this.#relu = false;
+    }
+  }
+
   /** Normalises `x` over every axis but 1; throws unless axis 1 has `numFeatures` entries. */
   forward(x: Tensor): Tensor {
     if (x.shape.length < 2 || x.shape[1] !== this.numFeatures) {
@@ -84,6 +96,7 @@ export class BatchNorm extends Module {
       momentum: this.momentum,
       eps: this.eps,
       numBatchesTracked: this.training ? this.numBatchesTracked : null,
+      relu: this.#relu,
     });
   }
 }

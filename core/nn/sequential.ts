@@ -2,11 +2,11 @@
  * Sequential: modules applied in order, named `0`, `1`, … as in PyTorch — and `runChain`,
  * the one chain runner every chain of modules uses (Sequential here, the imported ONNX
  * chains and containers in onnx/graph_module.ts). It fuses a module with the one after it
- * when a fusion rule allows (Conv2d/Linear followed by ReLU run as one kernel with the
- * activation in its epilogue) and releases each intermediate as soon as the next exists
+ * when a fusion rule allows (Conv2d, Linear or BatchNorm followed by ReLU run as one kernel
+ * with the activation in its epilogue) and releases each intermediate as soon as the next exists
  * (autograd keeps its own references to what backward needs).
  *
- * Fusion rules live in one list: the engine's own (Conv2d → ReLU, Linear → ReLU) are
+ * Fusion rules live in one list: the engine's own (Conv2d / Linear / BatchNorm → ReLU) are
  * below; other layers add theirs with `registerFusion` (the ONNX Gemm layer does, through
  * its codec's `fuse` hook).
  *
@@ -16,6 +16,7 @@ import { conv2d } from "../ops/conv.ts";
 import { linear } from "../ops/matmul.ts";
 import type { Tensor } from "../tensor.ts";
 import { ReLU } from "./activation.ts";
+import { BatchNorm } from "./batchnorm.ts";
 import { Conv2d } from "./conv.ts";
 import { Linear } from "./linear.ts";
 import { Module } from "./module.ts";
@@ -37,7 +38,11 @@ const convRelu: FusionRule = (m, next, x) =>
 const linearRelu: FusionRule = (m, next, x) =>
   m instanceof Linear && next instanceof ReLU ? linear(x, m.weight, m.bias, true) : null;
 
-const rules: FusionRule[] = [convRelu, linearRelu];
+/** BatchNorm1d/2d → ReLU: the normalising kernel applies the activation. */
+const batchNormRelu: FusionRule = (m, next, x) =>
+  m instanceof BatchNorm && next instanceof ReLU ? m.forwardRelu(x) : null;
+
+const rules: FusionRule[] = [convRelu, linearRelu, batchNormRelu];
 
 /**
  * Adds a fusion rule (tried before the earlier ones); returns a function that removes it.

@@ -40,6 +40,8 @@ export interface BatchNormOpOptions {
   unbiasedRunningVar?: boolean;
   /** A one-element counter incremented on the GPU per training step (PyTorch's num_batches_tracked). */
   numBatchesTracked?: Tensor | null;
+  /** Apply ReLU to the result in the same kernel (default false). */
+  relu?: boolean;
 }
 
 const REDUCE_WG = 64;
@@ -205,9 +207,11 @@ function normalizeKernel(
   b: Tensor | null,
   y: Tensor,
   nbt: Tensor | null,
+  relu = false,
 ): void {
   const { C, S } = layout(x);
   const v = vectorOf(C, S, x.size);
+  const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
   const names: [string, Kind][] = [["x", "elem"], ["stats", "chan"]];
   const binds = [x, stats];
   if (w) names.push(["w", "chan"]), binds.push(w);
@@ -217,7 +221,8 @@ function normalizeKernel(
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
 ${main1d(x.size / v.V)}
   let c = ${v.channel};
-  y[i] = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+  let yv = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+  y[i] = ${relu ? `max(yv, ${zero})` : "yv"};
   ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
 }`;
   run(code, binds, grid(x.size / v.V));
@@ -279,6 +284,7 @@ function evalKernel(
   b: Tensor | null,
   y: Tensor,
   eps: number,
+  relu = false,
 ): void {
   const { C, S } = layout(x);
   const names: [string, boolean][] = [["x", false], ["rm", false], ["rv", false]];
@@ -289,33 +295,46 @@ function evalKernel(
   const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
 ${main1d(x.size)}
   let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
-  y[i] = (x[i] - rm[c]) * (inverseSqrt(rv[c] + ${lit(eps)})${w ? " * w[c]" : ""})${
+  let yv = (x[i] - rm[c]) * (inverseSqrt(rv[c] + ${lit(eps)})${w ? " * w[c]" : ""})${
     b ? " + b[c]" : ""
   };
+  y[i] = ${relu ? "max(yv, 0.0)" : "yv"};
 }`;
   run(code, binds, grid(x.size));
 }
 
-/** Per-channel sums for backward: db = Σ g, dw = Σ g·x̂. */
-function sumsKernel(g: Tensor, x: Tensor, stats: Tensor, dw: Tensor, db: Tensor): void {
+/**
+ * Per-channel sums for backward: db = Σ g, dw = Σ g·x̂ (g masked by `y` > 0 when the
+ * forward fused a ReLU: `y` is its output).
+ */
+function sumsKernel(
+  g: Tensor,
+  x: Tensor,
+  stats: Tensor,
+  dw: Tensor,
+  db: Tensor,
+  y: Tensor | null,
+): void {
   const { C, S, M } = layout(x);
   const p = plan(S, M);
   const V = reduceWidth(S, p), a = acc(V);
+  const gk = y ? `select(${a.zero}, g[k], y[k] > ${a.zero})` : "g[k]";
   const code = `${decl(0, "g", false, V === 4)}
 ${decl(1, "x", false, V === 4)}
 ${decl(2, "stats", false)}
 ${decl(3, "dw", true)}
 ${decl(4, "db", true)}
+${y ? decl(5, "y", false, V === 4) : ""}
 ${channelHeader(C, p, ["pg", "pgx"])}
   let mean = stats[c];
   let inv = stats[${C}u + c];
   var s = ${a.zero};
   var sx = ${a.zero};
-  ${channelLoop(C, S, M, p.T, "s = s + g[k]; sx = sx + g[k] * (x[k] - mean) * inv;", V)}
+  ${channelLoop(C, S, M, p.T, `let gv = ${gk}; s = s + gv; sx = sx + gv * (x[k] - mean) * inv;`, V)}
 ${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
   if (l == 0u) { db[c] = ts; dw[c] = tsx; }
 }`;
-  run(code, [g, x, stats, dw, db], channelGrid(C, p));
+  run(code, y ? [g, x, stats, dw, db, y] : [g, x, stats, dw, db], channelGrid(C, p));
 }
 
 /** dx from g (and, in training, the per-channel sums). */
@@ -326,11 +345,15 @@ function dxKernel(
   w: Tensor | null,
   sums: { dw: Tensor; db: Tensor } | null,
   dx: Tensor,
+  y: Tensor | null,
 ): void {
   const { C, S, M } = layout(x);
   const v = vectorOf(C, S, x.size);
   const names: [string, Kind][] = [["g", "elem"], ["stats", "chan"]];
   const binds = [g, stats];
+  if (y) names.push(["y", "elem"]), binds.push(y);
+  const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
+  const gi = y ? "gm" : "g[i]";
   if (w) names.push(["w", "chan"]), binds.push(w);
   if (sums) {
     names.push(["x", "elem"], ["dw", "chan"], ["db", "chan"]);
@@ -340,11 +363,12 @@ function dxKernel(
   const scale = `stats[${v.C}u + c]${w ? " * w[c]" : ""}`;
   const body = sums
     ? `let xh = (x[i] - stats[c]) * stats[${v.C}u + c];
-  dx[i] = ${scale} * (g[i] - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
-    : `dx[i] = g[i] * ${scale};`;
+  dx[i] = ${scale} * (${gi} - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
+    : `dx[i] = ${gi} * ${scale};`;
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
 ${main1d(x.size / v.V)}
   let c = ${v.channel};
+  ${y ? `let gm = select(${zero}, g[i], y[i] > ${zero});` : ""}
   ${body}
 }`;
   run(code, binds, grid(x.size / v.V));
@@ -381,6 +405,7 @@ export function batchNorm(
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
   const nbt = opts.numBatchesTracked ?? null;
+  const relu = !!opts.relu;
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const wantGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const y = empty(x.shape);
@@ -406,42 +431,43 @@ export function batchNorm(
       eps,
       opts.unbiasedRunningVar ?? true,
     );
-    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null);
+    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null, relu);
   } else {
     if (!runningMean || !runningVar) {
       throw new Error("batchNorm: eval mode needs running_mean and running_var");
     }
     if (!wantGrad) {
-      evalKernel(x, runningMean, runningVar, weight, bias, y, eps);
+      evalKernel(x, runningMean, runningVar, weight, bias, y, eps, relu);
       return y;
     }
     stats = empty([2, C]);
     runningStatsKernel(runningMean, runningVar, stats, eps);
-    normalizeKernel(x, stats, weight, bias, y, null);
+    normalizeKernel(x, stats, weight, bias, y, null, relu);
   }
   const training = opts.training;
-  const out = record("batchNorm", y, inputs, (g, saved) => {
+  const out = record(relu ? "batchNorm_relu" : "batchNorm", y, inputs, (g, saved) => {
     const sx = saved[0];
     let k = 1;
     const sw = weight ? saved[k++] : null;
     if (bias) k++;
-    const st = saved[saved.length - 1];
+    const st = saved[k++];
+    const sy = relu ? saved[k] : null;
     const needSums = training || !!(weight?.requiresGrad || bias?.requiresGrad);
     let sums: { dw: Tensor; db: Tensor } | null = null;
     if (needSums) {
       sums = { dw: empty([C]), db: empty([C]) };
-      sumsKernel(g, sx, st, sums.dw, sums.db);
+      sumsKernel(g, sx, st, sums.dw, sums.db, sy);
     }
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape);
-      dxKernel(g, sx, st, sw, training ? sums : null, dx);
+      dxKernel(g, sx, st, sw, training ? sums : null, dx, sy);
     }
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(weight.requiresGrad && sums ? sums.dw : null);
     if (bias) grads.push(bias.requiresGrad && sums ? sums.db : null);
     return grads;
-  }, [stats]);
+  }, relu ? [stats, y] : [stats]);
   stats.dispose();
   return out;
 }

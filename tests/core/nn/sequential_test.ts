@@ -9,6 +9,7 @@ import { assert, assertEquals } from "../../assert.ts";
 import { backward } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { Flatten, ReLU } from "../../../core/nn/activation.ts";
+import { BatchNorm2d } from "../../../core/nn/batchnorm.ts";
 import { Conv2d } from "../../../core/nn/conv.ts";
 import { Linear } from "../../../core/nn/linear.ts";
 import { fuseNext, registerFusion, Sequential } from "../../../core/nn/sequential.ts";
@@ -101,6 +102,24 @@ Deno.test("Sequential: Linear → ReLU is fused; an untied-bias Conv2d is not", 
   x.dispose();
   net.dispose();
   untied.dispose();
+});
+
+Deno.test("Sequential: BatchNorm2d → ReLU is fused, with the unfused outputs and gradients", async () => {
+  const bn = new BatchNorm2d(3);
+  const net = new Sequential(bn, new ReLU());
+  const x = input([2, 3, 5, 4], 7);
+  const params = [bn.weight!, bn.bias!];
+  const fused = await grads((t) => net.forward(t), x, params);
+  const plain = await grads((t) => relu(bn.forward(t)), x, params);
+  fused.forEach((g, k) => {
+    const e = relErr(g, plain[k]);
+    assert(e <= 1e-5, `${["output", "dx", "dγ", "dβ"][k]}: relative error ${e}`);
+  });
+  tidy(() => assertEquals(fuseNext(bn, net.layers[1], x)?.node?.name, "batchNorm_relu"));
+  const seq = dispatches(() => void net.forward(x));
+  assertEquals(seq, dispatches(() => void bn.forward(x)), "no separate ReLU dispatch");
+  x.dispose();
+  net.dispose();
 });
 
 Deno.test("Sequential: a registered fusion rule is used, and removable", () => {

@@ -89,6 +89,33 @@ Deno.test("batchNorm training without γ, β (affine off) and with a large ε", 
   }
 });
 
+Deno.test("batchNorm with fused ReLU: forward and gradients, training and eval, scalar and vec4", async () => {
+  const relu = (y: Float64Array) => y.map((v) => Math.max(v, 0));
+  // Outputs away from ReLU's kink, so central differences stay on one side of it: x in two
+  // clusters (|x| ≥ 1) around a small mean, small β and running mean.
+  const far = (r: Rng, k: number) =>
+    k === 0 ? (r.next() < 0.5 ? r.uniform(-3, -1) : r.uniform(1, 3)) : gen(r, k);
+  for (const s of [[7, 5], [6, 8], [4, 3, 5, 6], [2, 3, 4, 6], [2, 3, 16, 18]]) {
+    const C = s[1];
+    await checkOp(
+      (x, w) => batchNorm(x, w, null, null, null, { training: true, relu: true }),
+      ([x, w]: Float64Array[], shapes: number[][]) => relu(trainRef()([x, w], shapes)),
+      [s, [C]],
+      { gen: far },
+    );
+    const evalRef = ([x, w, b, rm, rv]: Float64Array[], [sh]: number[][]) =>
+      relu(normalize(x, sh, rm, rv, w, b, 1e-5));
+    const g = (r: Rng, k: number) =>
+      k === 4 ? r.uniform(0.2, 3) : k >= 2 ? r.uniform(-0.1, 0.1) : far(r, k);
+    await checkOp(
+      (x, w, b, rm, rv) => batchNorm(x, w, b, rm, rv, { training: false, relu: true }),
+      evalRef,
+      [s, [C], [C], [C], [C]],
+      { gen: g, noGrad: [3, 4] },
+    );
+  }
+});
+
 Deno.test("batchNorm eval: running statistics normalise; gradients for x, γ, β", async () => {
   const evalRef = ([x, w, b, rm, rv]: Float64Array[], [s]: number[][]) =>
     normalize(x, s, rm, rv, w, b, 1e-5);
