@@ -71,20 +71,25 @@ export function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
 }
 
 /**
- * The texture plan `gemmInto` would use for `spec` on this adapter (software adapters with
- * the texture kernel), or null when it reads storage buffers. A caller that fills an
- * operand's texture itself (`plan.a.place`, `plan.b.place`) passes it to `gemmInto`.
+ * The texture plan for `spec` on this adapter (software adapters with the texture kernel),
+ * or null when it reads storage buffers: the operands keep their stored layout, or with
+ * `kMajor` both are packed K-major (what `gemmInto` does when it packs both itself). A
+ * caller that fills an operand's texture itself (`plan.a.place`, `plan.b.place` of the
+ * plain plan) passes it to `gemmInto`.
  */
-export function texturePlanFor(spec: Omit<MatmulSpec, "variant">): TexturePlan | null {
+export function texturePlanFor(
+  spec: Omit<MatmulSpec, "variant">,
+  kMajor = false,
+): TexturePlan | null {
   const g = gpu();
   if (g.variant !== "cpu" || forceStorage) return null;
   // Plans are pure functions of the spec: generating the WGSL each call cost the host
   // more than recording the dispatch.
-  const key = JSON.stringify(spec);
+  const key = JSON.stringify(spec) + (kMajor ? "k" : "");
   let plan = plans.get(key);
   if (plan === undefined) {
     const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
-    plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim);
+    plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim, undefined, kMajor);
     if (plans.size >= 1024) plans.clear();
     plans.set(key, plan);
   }
@@ -118,7 +123,9 @@ export function gemmInto(
     if (t && "shape" in t) fitsBinding(`matmul ${name}`, t.bytes);
   }
   const g = gpu();
-  const plan = texturePlanFor(spec);
+  // Operands gemmInto packs itself go K-major (the kernel's fastest layout); a caller's
+  // pre-filled texture keeps the stored layout `texturePlanFor(spec)` gave it.
+  const plan = texturePlanFor(spec, !packed.a && !packed.b);
   if (plan) {
     const ta = packed.a ?? packOperand(windowOf(a!), plan.a);
     const tb = packed.b ?? packOperand(windowOf(b!), plan.b);

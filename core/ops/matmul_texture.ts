@@ -27,6 +27,7 @@ import {
   place,
   type Placement,
   type TexLimits,
+  transposedPackSteps,
 } from "./texture_layout.ts";
 
 export {
@@ -101,6 +102,7 @@ export function matmulTexturePlan(
   spec: MatmulSpec,
   limits: TexLimits,
   tuning?: Partial<TexTuning>,
+  kMajor = false,
 ): TexturePlan | null {
   const s = spec;
   const t = tuning?.tm || tuning?.tn
@@ -111,21 +113,32 @@ export function matmulTexturePlan(
   }
   const aMats = s.aBatchStride === 0 ? 1 : s.batch;
   const bMats = s.bBatchStride === 0 ? 1 : s.batch;
-  // Stored shapes: A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
-  const pa = place(aMats, s.transA ? s.K : s.M, s.transA ? s.M : s.K, limits);
-  const pb = place(bMats, s.transB ? s.N : s.K, s.transB ? s.K : s.N, limits);
+  // With `kMajor` both operands are packed K-major (A as [M][K], B as [N][K], transposing
+  // while packing), which the kernel reads fastest; else they keep their stored layout:
+  // A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
+  const aK = !s.transA || kMajor, bK = s.transB || kMajor;
+  const pa = place(aMats, aK ? s.M : s.K, aK ? s.K : s.M, limits);
+  const pb = place(bMats, bK ? s.N : s.K, bK ? s.K : s.N, limits);
   if (!pa || !pb) return null;
   const a = {
     size: pa.size,
     place: pa,
-    steps: packSteps(pa, s.transA ? s.M : s.K, s.aBatchStride),
+    steps: !s.transA
+      ? packSteps(pa, s.K, s.aBatchStride)
+      : aK
+      ? transposedPackSteps(pa, s.K, s.aBatchStride)
+      : packSteps(pa, s.M, s.aBatchStride),
   };
   const b = {
     size: pb.size,
     place: pb,
-    steps: packSteps(pb, s.transB ? s.K : s.N, s.bBatchStride),
+    steps: s.transB
+      ? packSteps(pb, s.K, s.bBatchStride)
+      : bK
+      ? transposedPackSteps(pb, s.K, s.bBatchStride)
+      : packSteps(pb, s.N, s.bBatchStride),
   };
-  const { code, workgroups } = kernel(s, t, pa, pb);
+  const { code, workgroups } = kernel(s, t, pa, pb, aK, bK);
   return { code, workgroups, bindings: s.bias ? 4 : 3, a, b, tuning: t };
 }
 
@@ -134,10 +147,11 @@ function kernel(
   t: TexTuning,
   pa: Placement,
   pb: Placement,
+  kPackedA: boolean,
+  kPackedB: boolean,
 ): { code: string; workgroups: [number, number, number] } {
   const { tm: TM, tn: TN, wgx: WX, wgy: WY, unroll: U } = t;
   const { M, N, K } = s;
-  const kPackedA = !s.transA, kPackedB = s.transB;
   // Interleaved columns: lane x of a workgroup owns texels x, x + WX, ... of the
   // workgroup's block, so one load instruction reads consecutive texels across lanes.
   const inter = !!t.interleave && !kPackedB;

@@ -220,6 +220,45 @@ export function packSteps(p: Placement, cols: number, stride: number): PackStep[
   return [stageKernel(p, cols, stride), ...stagedCopies(p)];
 }
 
+/**
+ * How to fill the texture of placement `p` (`mats` matrices of `p.lines` lines of `cols`
+ * floats) from an operand stored transposed: per matrix `cols` rows of `p.lines` floats,
+ * `stride` floats apart. One staging kernel transposes while it packs (invocations run
+ * along the lines so neighbours read neighbouring floats), then copies fill the texture.
+ */
+export function transposedPackSteps(p: Placement, cols: number, stride: number): PackStep[] {
+  const total = p.mats * p.lines * p.texels;
+  const WG = 64;
+  const groups = Math.ceil(total / WG);
+  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const pitch = stagePitch(p), L = p.lines, last = (p.mats - 1) * stride + cols * L - 1;
+  const load = (q: number) =>
+    `select(0.0, S[min(base + (4u * t + ${u32(q)}) * ${u32(L)}, ${u32(last)})], 4u * t + ${
+      u32(q)
+    } < ${u32(cols)})`;
+  const code = `@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${u32(gx * WG)};
+  if (i >= ${u32(total)}) { return; }
+  let line = i % ${u32(L)};
+  let rest = i / ${u32(L)};
+  let t = rest % ${u32(p.texels)};
+  let mat = rest / ${u32(p.texels)};
+  let base = mat * ${u32(stride)} + line;
+  D[(mat * ${u32(L)} + line) * ${u32(pitch)} + t] = vec4<f32>(${[0, 1, 2, 3].map(load).join(", ")});
+}
+`;
+  const stage: PackStep = {
+    kind: "stage",
+    code,
+    workgroups: [gx, gy, 1],
+    bytes: p.mats * p.lines * pitch * 16,
+  };
+  return [stage, ...stagedCopies(p)];
+}
+
 /** Texels from one line to the next in a staging buffer of placement `p` (a multiple of 16). */
 export function stagePitch(p: Placement): number {
   return Math.ceil(p.texels / 16) * 16;
