@@ -113,10 +113,13 @@ export function matmulTexturePlan(
   }
   const aMats = s.aBatchStride === 0 ? 1 : s.batch;
   const bMats = s.bBatchStride === 0 ? 1 : s.batch;
-  // With `kMajor` both operands are packed K-major (A as [M][K], B as [N][K], transposing
-  // while packing), which the kernel reads fastest; else they keep their stored layout:
-  // A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
-  const aK = !s.transA || kMajor, bK = s.transB || kMajor;
+  // With `kMajor` an operand stored N- or M-major is packed K-major (A as [M][K], B as
+  // [N][K], transposed while packing), which the kernel reads fastest — when the product
+  // amortises that pack's strided loads (≥ 512 columns of the other operand and K ≥ 256:
+  // measured on lavapipe, smaller products ran slower that way). Else operands keep their
+  // stored layout: A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
+  const big = (other: number) => kMajor && other >= 512 && s.K >= 256;
+  const aK = !s.transA || big(s.N), bK = s.transB || big(s.M);
   const pa = place(aMats, aK ? s.M : s.K, aK ? s.K : s.M, limits);
   const pb = place(bMats, bK ? s.N : s.K, bK ? s.K : s.N, limits);
   if (!pa || !pb) return null;

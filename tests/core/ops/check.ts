@@ -96,7 +96,7 @@ export async function checkOp(
       at.push(g[i]);
     }
     // Normalise by the largest gradient of the whole input, so zeros compare sanely.
-    const scale = Math.max(1e-6, ...Array.from(g, Math.abs));
+    const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-6);
     const err = Math.max(...fd.map((f, j) => Math.abs(f - at[j]))) / scale;
     worst = Math.max(worst, err);
     assert(

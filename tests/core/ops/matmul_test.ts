@@ -1,9 +1,9 @@
-import { assertEquals, assertRejects } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
-import { linear, matmul } from "../../../core/ops/matmul.ts";
+import { linear, matmul, texturePlanFor } from "../../../core/ops/matmul.ts";
 import type { Rng } from "../../../core/random.ts";
 import { fromArray, type Tensor } from "../../../core/tensor.ts";
-import { checkOp } from "./check.ts";
+import { checkOp, relErr } from "./check.ts";
 import * as R from "./ref.ts";
 
 /** matmul checked against the float64 reference, result shape included. */
@@ -57,6 +57,35 @@ Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
     await checkMatmul([3, ...a], [3, ...b], transA, transB);
   }
   await checkMatmul([2, 3, 7, 63], [2, 3, 63, 1]);
+});
+
+Deno.test("matmul: large products pack N- and M-major operands K-major (transposed while packing)", async () => {
+  // Big enough for the K-major packing (≥ 512 columns of the other operand, K ≥ 257), odd
+  // sizes; batched with a shared and a per-batch operand.
+  await initGpu();
+  const spec = { batch: 1, M: 513, N: 515, K: 259, aBatchStride: 0, bBatchStride: 0 };
+  const plan = texturePlanFor(
+    { ...spec, transA: true, transB: false, bias: false, relu: false },
+    true,
+  );
+  if (plan) {
+    assertEquals([plan.a.place.lines, plan.b.place.lines], [513, 515], "both operands K-major");
+  }
+  // Forward against the reference only (finite differences at this size cost minutes).
+  for (
+    const [sa, sb, transA] of [
+      [[259, 513], [259, 515], true],
+      [[2, 513, 259], [259, 515], false],
+      [[2, 259, 513], [2, 259, 515], true],
+    ] as [number[], number[], boolean][]
+  ) {
+    const a = Float32Array.from({ length: R.size(sa) }, (_, i) => Math.sin(i * 0.37));
+    const b = Float32Array.from({ length: R.size(sb) }, (_, i) => Math.cos(i * 0.11));
+    const y = matmul(fromArray(a, sa), fromArray(b, sb), { transA });
+    const want = R.matmul(Float64Array.from(a), sa, Float64Array.from(b), sb, transA, false);
+    const err = relErr(await y.data(), want.data);
+    assert(err < 1e-5, `[${sa}]·[${sb}] transA ${transA}: relative error ${err}`);
+  }
 });
 
 Deno.test("matmul: a 2-D operand broadcast across the other's batch", async () => {
