@@ -69,8 +69,35 @@ export function directProduct(
   relu: boolean,
 ): void {
   const g = gpu();
+  const tile = tileOverride ?? { tm: 8, ng: 2 };
+  const key = JSON.stringify([d, xin.place, wt.place.texels, !!bias, relu, tile]);
+  let k = productKernels.get(key);
+  if (!k) {
+    k = productKernel(xin.place, wt.place, !!bias, d, relu, tile);
+    if (productKernels.size >= 256) productKernels.clear();
+    productKernels.set(key, k);
+  }
+  const bind = (t: Tensor) => ({ buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) });
+  g.dispatch(
+    k.code,
+    [g.view(xin.tex), g.view(wt.tex), bind(out), ...(bias ? [bind(bias)] : [])],
+    k.workgroups,
+  );
+}
+
+/** Generated product kernels by shape (generating the WGSL cost more than recording). */
+const productKernels = new Map<string, { code: string; workgroups: [number, number, number] }>();
+
+function productKernel(
+  xp: Placement,
+  wp: Placement,
+  bias: boolean,
+  d: DirectDims,
+  relu: boolean,
+  tile: DirectTile,
+): { code: string; workgroups: [number, number, number] } {
   const { N, C, M, OH, OW, KH, KW, rows } = d;
-  const { tm: TMp, ng: NG } = tileOverride ?? { tm: 8, ng: 2 };
+  const { tm: TMp, ng: NG } = tile;
   const TN = 4 * NG, MT = TMp / 4;
   const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW);
   const colTiles = Math.ceil(groups / NG), rowTiles = Math.ceil(M / TMp);
@@ -78,7 +105,7 @@ export function directProduct(
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
   while (wgx > 8 && wgx / 2 >= colTiles) [wgx, wgy] = [wgx / 2, wgy * 2];
   const grd = tileGrid(Math.ceil(colTiles / wgx), Math.ceil(rowTiles / wgy), N);
-  const xp = xin.place, L: string[] = [];
+  const L: string[] = [];
   const tex = "texture_storage_2d_array<rgba32float, read>";
   // Store width: 4 positions when rows are a multiple of 4 long, else 2 when even, else 1
   // (a conditional scalar store per lane is far dearer than the FMAs on software adapters).
@@ -108,7 +135,7 @@ export function directProduct(
     L.push(`  let yb${j} = xy + oh${j};`);
   }
   for (let t = 0; t < MT; t++) {
-    L.push(`  let mt${t} = min(m0 / 4u + ${u32(t)}, ${u32(wt.place.texels - 1)});`);
+    L.push(`  let mt${t} = min(m0 / 4u + ${u32(t)}, ${u32(wp.texels - 1)});`);
   }
   for (let i = 0; i < TMp; i++) for (let j = 0; j < TN; j++) L.push(`  var c${i}_${j} = 0.0;`);
   const comp = ["x", "y", "z", "w"];
@@ -170,12 +197,7 @@ export function directProduct(
     L.push(`  }`);
   }
   L.push(`}`);
-  const bind = (t: Tensor) => ({ buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) });
-  g.dispatch(
-    L.join("\n") + "\n",
-    [g.view(xin.tex), g.view(wt.tex), bind(out), ...(bias ? [bind(bias)] : [])],
-    grd.workgroups,
-  );
+  return { code: L.join("\n") + "\n", workgroups: grd.workgroups };
 }
 
 /** Bytes the weight gradient's per-image partial sums may take per dispatch. */
@@ -216,91 +238,103 @@ export function directWeightGrad(
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
     const nb = Math.min(per, N - n0);
-    const grd = tileGrid(Math.ceil(cols / wgx), Math.ceil(rowTiles / wgy), nb);
-    const L: string[] = [];
-    L.push(`@group(0) @binding(0) var G: ${tex};`);
-    L.push(`@group(0) @binding(1) var X: ${tex};`);
-    L.push(`@group(0) @binding(2) var<storage, read_write> P: array<f32>;`);
-    L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
-    L.push(
-      `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
-    );
-    L.push(grd.decode);
-    L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
-    L.push(`  let col = tx * ${u32(wgx)} + lid.x;`);
-    L.push(`  if (col >= ${u32(cols)} || rt >= ${u32(rowTiles)}) { return; }`);
-    L.push(`  let n = bz + ${u32(n0)};`);
-    L.push(`  let m0 = rt * ${u32(TM)};`);
-    const ga = address(gt.place, "n", "0u"), xa = address(xin.place, "n", "0u");
-    L.push(`  let gl = ${ga.layer};`);
-    L.push(`  let xl = ${xa.layer};`);
-    // Rows of G for the 8 channels (clamped: rows past M are never stored).
-    for (let i = 0; i < TM; i++) {
-      L.push(`  let gy${i} = ${ga.y} + min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(OH)};`);
-    }
-    L.push(`  let isBias = col == ${u32(cols - 1)};`);
-    L.push(`  let cy = min(col, ${u32(cols - 2)});`);
-    L.push(`  let ky0 = (cy % ${u32(blocks)}) * ${u32(RB)};`);
-    L.push(`  let tap0 = ((cy / ${u32(blocks)}) * ${u32(KH)} + ky0) * ${u32(KW)};`);
-    L.push(`  let xy = ${xa.y} + (cy / ${u32(blocks)}) * ${u32(rows)} + ky0;`);
-    const T = RB * KW; // taps per invocation, tap j = row j / KW, column j % KW
-    for (let i = 0; i < TM; i++) for (let k = 0; k < T; k++) L.push(`  var c${i}_${k} = 0.0;`);
-    L.push(`  if (isBias) {`);
-    L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
-    L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
-    for (let i = 0; i < TM; i++) {
-      L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
-      L.push(`        c${i}_0 = c${i}_0 + (a${i}.x + a${i}.y) + (a${i}.z + a${i}.w);`);
-    }
-    L.push(`      }`);
-    L.push(`    }`);
-    L.push(`  } else {`);
-    L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
-    L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
-    for (let i = 0; i < TM; i++) {
-      L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
-    }
-    for (let r = 0; r < RB; r++) {
-      for (let e = 0; e < nt; e++) {
+    const key = JSON.stringify([p, gt.place, xin.place, rows, n0, nb]);
+    let k = gradKernels.get(key);
+    if (!k) {
+      k = ((): { code: string; workgroups: [number, number, number] } => {
+        const grd = tileGrid(Math.ceil(cols / wgx), Math.ceil(rowTiles / wgy), nb);
+        const L: string[] = [];
+        L.push(`@group(0) @binding(0) var G: ${tex};`);
+        L.push(`@group(0) @binding(1) var X: ${tex};`);
+        L.push(`@group(0) @binding(2) var<storage, read_write> P: array<f32>;`);
+        L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
         L.push(
-          `        let b${r}_${e} = textureLoad(X, vec2<u32>(t + ${u32(e)}, xy + oh + ${
-            u32(r)
-          }), xl);`,
+          `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
         );
-      }
-    }
-    for (let q = 0; q < 4; q++) {
-      for (let k = 0; k < T; k++) {
-        const r = Math.floor(k / KW), e = q + (k % KW), b = `b${r}_${e >> 2}.${comp[e & 3]}`;
+        L.push(grd.decode);
+        L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
+        L.push(`  let col = tx * ${u32(wgx)} + lid.x;`);
+        L.push(`  if (col >= ${u32(cols)} || rt >= ${u32(rowTiles)}) { return; }`);
+        L.push(`  let n = bz + ${u32(n0)};`);
+        L.push(`  let m0 = rt * ${u32(TM)};`);
+        const ga = address(gt.place, "n", "0u"), xa = address(xin.place, "n", "0u");
+        L.push(`  let gl = ${ga.layer};`);
+        L.push(`  let xl = ${xa.layer};`);
+        // Rows of G for the 8 channels (clamped: rows past M are never stored).
         for (let i = 0; i < TM; i++) {
-          L.push(`        c${i}_${k} = fma(a${i}.${comp[q]}, ${b}, c${i}_${k});`);
+          L.push(`  let gy${i} = ${ga.y} + min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(OH)};`);
         }
-      }
+        L.push(`  let isBias = col == ${u32(cols - 1)};`);
+        L.push(`  let cy = min(col, ${u32(cols - 2)});`);
+        L.push(`  let ky0 = (cy % ${u32(blocks)}) * ${u32(RB)};`);
+        L.push(`  let tap0 = ((cy / ${u32(blocks)}) * ${u32(KH)} + ky0) * ${u32(KW)};`);
+        L.push(`  let xy = ${xa.y} + (cy / ${u32(blocks)}) * ${u32(rows)} + ky0;`);
+        const T = RB * KW; // taps per invocation, tap j = row j / KW, column j % KW
+        for (let i = 0; i < TM; i++) for (let k = 0; k < T; k++) L.push(`  var c${i}_${k} = 0.0;`);
+        L.push(`  if (isBias) {`);
+        L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+        L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
+        for (let i = 0; i < TM; i++) {
+          L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+          L.push(`        c${i}_0 = c${i}_0 + (a${i}.x + a${i}.y) + (a${i}.z + a${i}.w);`);
+        }
+        L.push(`      }`);
+        L.push(`    }`);
+        L.push(`  } else {`);
+        L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+        L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
+        for (let i = 0; i < TM; i++) {
+          L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+        }
+        for (let r = 0; r < RB; r++) {
+          for (let e = 0; e < nt; e++) {
+            L.push(
+              `        let b${r}_${e} = textureLoad(X, vec2<u32>(t + ${u32(e)}, xy + oh + ${
+                u32(r)
+              }), xl);`,
+            );
+          }
+        }
+        for (let q = 0; q < 4; q++) {
+          for (let k = 0; k < T; k++) {
+            const r = Math.floor(k / KW), e = q + (k % KW), b = `b${r}_${e >> 2}.${comp[e & 3]}`;
+            for (let i = 0; i < TM; i++) {
+              L.push(`        c${i}_${k} = fma(a${i}.${comp[q]}, ${b}, c${i}_${k});`);
+            }
+          }
+        }
+        L.push(`      }`);
+        L.push(`    }`);
+        L.push(`  }`);
+        // Partial sums of image bz: P[bz][m][K + 1], columns (c·KH + ky)·KW + kx, or K (bias).
+        for (let i = 0; i < TM; i++) {
+          L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
+          L.push(`    let pb = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
+          L.push(`    if (isBias) { P[pb + ${u32(K)}] = c${i}_0; } else {`);
+          for (let k = 0; k < T; k++) L.push(`      P[pb + tap0 + ${u32(k)}] = c${i}_${k};`);
+          L.push(`    }`);
+          L.push(`  }`);
+        }
+        L.push(`}`);
+        return { code: L.join("\n") + "\n", workgroups: grd.workgroups };
+      })();
+      if (gradKernels.size >= 256) gradKernels.clear();
+      gradKernels.set(key, k);
     }
-    L.push(`      }`);
-    L.push(`    }`);
-    L.push(`  }`);
-    // Partial sums of image bz: P[bz][m][K + 1], columns (c·KH + ky)·KW + kx, or K (bias).
-    for (let i = 0; i < TM; i++) {
-      L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
-      L.push(`    let pb = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
-      L.push(`    if (isBias) { P[pb + ${u32(K)}] = c${i}_0; } else {`);
-      for (let k = 0; k < T; k++) L.push(`      P[pb + tap0 + ${u32(k)}] = c${i}_${k};`);
-      L.push(`    }`);
-      L.push(`  }`);
-    }
-    L.push(`}`);
     const part = empty([nb, M, R]);
     g.dispatch(
-      L.join("\n") + "\n",
+      k.code,
       [g.view(gt.tex), g.view(xin.tex), { buffer: part.buffer, offset: 0, size: part.bytes }],
-      grd.workgroups,
+      k.workgroups,
     );
     sumParts(part, dwp, nb, n0 > 0);
     part.dispose();
   }
   return dwp;
 }
+
+/** Generated weight-gradient kernels by shape. */
+const gradKernels = new Map<string, { code: string; workgroups: [number, number, number] }>();
 
 /** out[i] (+)= Σ_k part[k][i] over `count` partial sums. */
 function sumParts(part: Tensor, out: Tensor, count: number, accumulate: boolean): void {
