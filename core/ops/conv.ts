@@ -47,6 +47,7 @@ import {
 } from "./conv_texture.ts";
 import { stridedCopy } from "./shape.ts";
 import { conv2dDirect, directApplies } from "./conv_direct.ts";
+import { conv2dWinograd, winogradApplies } from "./conv_winograd.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 
 export {
@@ -263,6 +264,8 @@ export function conv2d(
     );
   }
   const relu = !!opts.relu;
+  const wantGrad = isGradEnabled() && (x.requiresGrad || w.requiresGrad || !!bias?.requiresGrad);
+  if (winogradApplies(geo, wantGrad)) return conv2dWinograd(x, w, bias ?? null, geo, relu);
   if (directApplies(geo)) return conv2dDirect(x, w, bias ?? null, geo, relu);
   const p = planOf(geo, !!bias);
   fitsBinding("conv2d input", x.bytes);

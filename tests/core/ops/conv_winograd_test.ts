@@ -1,0 +1,75 @@
+/**
+ * Winograd F(2×2, 3×3) (core/ops/conv_winograd.ts), the no-gradient path: outputs against
+ * the float64 reference on sizes that fit no tile — odd output rows and columns (half
+ * tiles), channel counts that are not multiples of 4, tile counts that are not multiples
+ * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
+ * and the routing: recorded gradients, other kernels and few channels stay elsewhere.
+ */
+import { assert } from "../../assert.ts";
+import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
+import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
+import { setWinogradChunkBytes, winogradApplies } from "../../../core/ops/conv_winograd.ts";
+import { initGpu } from "../../../core/gpu.ts";
+import { noGrad } from "../../../core/tape.ts";
+import { Rng } from "../../../core/random.ts";
+import { fromArray, tidy } from "../../../core/tensor.ts";
+import { relErr } from "./check.ts";
+
+await initGpu();
+
+async function check(xs: number[], ws: number[], opts: Conv2dOpOptions, bias = true) {
+  const geo = convGeometry(xs, ws, opts);
+  assert(winogradApplies(geo, false), `Winograd should take ${JSON.stringify({ xs, ws, opts })}`);
+  const rng = new Rng(xs.length + ws[0]);
+  const draw = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+  const xd = draw(xs.reduce((p, d) => p * d)), wd = draw(ws.reduce((p, d) => p * d));
+  const bd = Float32Array.from({ length: ws[0] }, (_, i) => (i % 7) / 10 - 0.3);
+  const y = tidy(() =>
+    noGrad(() =>
+      conv2d(fromArray(xd, xs), fromArray(wd, ws), bias ? fromArray(bd, [ws[0]]) : null, opts)
+    )
+  );
+  const ref = conv2dReference(xd, wd, bias ? bd : null, geo);
+  const want = opts.relu ? ref.map((v) => Math.max(v, 0)) : ref;
+  const err = relErr(await y.data(), want);
+  y.dispose();
+  assert(err < 1e-5, `${JSON.stringify({ xs, ws, opts })}: relative error ${err}`);
+}
+
+Deno.test("winograd conv: odd output sizes, 65 outputs, pad 1, bias", async () => {
+  await check([2, 64, 7, 9], [65, 64, 3, 3], { padding: 1 });
+});
+
+Deno.test("winograd conv: no padding, 66 inputs, fused ReLU, no bias", async () => {
+  await check([1, 66, 7, 5], [64, 66, 3, 3], { relu: true }, false); // 3×2 tiles
+});
+
+Deno.test("winograd conv: asymmetric padding, even sizes, fused ReLU and bias", async () => {
+  await check([3, 68, 8, 10], [72, 68, 3, 3], { padding: [0, 2, 1, 0], relu: true });
+});
+
+Deno.test("winograd conv: images in chunks of one", async () => {
+  const old = setWinogradChunkBytes(16 * 64 * 4 * 5 * 4); // one image's V of 4×5 tiles
+  try {
+    await check([3, 64, 7, 9], [64, 64, 3, 3], { padding: 1 });
+  } finally {
+    setWinogradChunkBytes(old);
+  }
+});
+
+Deno.test("winograd conv: gradients, other kernels and few channels go elsewhere", () => {
+  const g = convGeometry([1, 64, 8, 8], [64, 64, 3, 3], { padding: 1 });
+  assert(!winogradApplies(g, true), "a recorded gradient");
+  for (
+    const [xs, ws, o] of [
+      [[1, 64, 8, 8], [64, 64, 5, 5], {}],
+      [[1, 64, 8, 8], [64, 64, 3, 3], { stride: 2 }],
+      [[1, 64, 8, 8], [64, 64, 3, 3], { dilation: 2 }],
+      [[1, 64, 8, 8], [64, 32, 3, 3], { groups: 2 }],
+      [[1, 32, 8, 8], [64, 32, 3, 3], {}],
+      [[1, 64, 8, 8], [32, 64, 3, 3], {}],
+    ] as [number[], number[], Conv2dOpOptions][]
+  ) {
+    assert(!winogradApplies(convGeometry(xs, ws, o), false), JSON.stringify({ ws, o }));
+  }
+});
