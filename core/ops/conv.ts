@@ -48,6 +48,7 @@ import {
 } from "./conv_texture.ts";
 import { stridedCopy } from "./shape.ts";
 import { conv2dDirect, directApplies } from "./conv_direct.ts";
+import { sumParts } from "./conv_direct_kernels.ts";
 import { conv2dWinograd, winogradApplies } from "./conv_winograd.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 
@@ -196,18 +197,6 @@ ${main1d(n)}
   dx[${n0 * C * H * W}u + i] = acc;
 }`;
   run(code, [colg, dx], grid(n));
-}
-
-/** dwp[i] (+)= Σ_nl tmp[nl][i] over `nc` images. */
-function sumImages(tmp: Tensor, dwp: Tensor, nc: number, accumulate: boolean): void {
-  const n = dwp.size;
-  const code = `${decls(["tmp", "dwp"])}
-${main1d(n, 64)}
-  var acc = ${accumulate ? "dwp[i]" : "0.0"};
-  for (var k = 0u; k < ${nc}u; k++) { acc = acc + tmp[k * ${n}u + i]; }
-  dwp[i] = acc;
-}`;
-  run(code, [tmp, dwp], grid(n, 64));
 }
 
 /** A binding of elements [start, start + count) of t, or null when the offset is unaligned. */
@@ -430,7 +419,7 @@ function convBackward(
         const tmp = empty([nc * p.G, p.CoutG, p.Kp]);
         gemmInto(null, null, tmp, ws, undefined, { a: gt, b: ct });
         if (own) gpu().releaseTexture(ct);
-        sumImages(tmp, dwp, nc, n0 > 0);
+        sumParts(tmp, dwp, nc, n0 > 0);
         tmp.dispose();
       }
       if (dx) {
@@ -448,7 +437,7 @@ function convBackward(
       const tmp = empty([nc * p.G, p.CoutG, p.Kp]);
       gemmInto(gr.bind, col, tmp, ws);
       if (col !== savedCol) col.dispose();
-      sumImages(tmp, dwp, nc, n0 > 0);
+      sumParts(tmp, dwp, nc, n0 > 0);
       tmp.dispose();
     }
     if (dx) {

@@ -336,8 +336,8 @@ export function directWeightGrad(
 /** Generated weight-gradient kernels by shape. */
 const gradKernels = new Map<string, { code: string; workgroups: [number, number, number] }>();
 
-/** out[i] (+)= Σ_k part[k][i] over `count` partial sums. */
-function sumParts(part: Tensor, out: Tensor, count: number, accumulate: boolean): void {
+/** out[i] (+)= Σ_k part[k][i] over `count` partial sums (per image, per chunk …). */
+export function sumParts(part: Tensor, out: Tensor, count: number, accumulate: boolean): void {
   const n = out.size;
   const code = `${decls(["part", "out"])}
 ${main1d(n, 64)}
