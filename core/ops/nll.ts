@@ -10,8 +10,13 @@
  * A target outside [0, C) that is not `ignoreIndex` contributes nothing (ONNX leaves it
  * undefined; nothing is read out of bounds).
  * Forward is one dispatch (a one-workgroup reduction for sum and mean), backward one.
+ * When `input` is the recorded output of `logSoftmax(x, 1)`, the loss is differentiated
+ * with respect to x directly, in that one backward kernel:
+ *   dx[n, c, d] = w[t]·G[n, d]·(exp(input[n, c, d]) − [c = t])   (0 where t is ignored)
+ * and log-softmax's own backward runs only for its other consumers, if any.
  */
 import { record } from "../tape.ts";
+import { logSoftmaxSource } from "./softmax.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { decls, fitsBinding, grid, main1d, run, workgroupSum } from "./kernel.ts";
 
@@ -107,30 +112,58 @@ ${workgroupSum([["pl", "s.x"], ["pw", "s.y"]], RED_WG)}
     );
   }
   const extra = [target, ...(weight ? [weight] : []), ...(wsum ? [wsum] : [])];
-  const res = record("nllLoss", out, [input], (g, saved) => {
-    const st = saved[1];
-    const sw = weight ? saved[2] : null;
-    const sws = wsum ? saved[saved.length - 1] : null;
-    const dx = empty(input.shape);
-    const G = reduction === "none" ? "g[r]" : reduction === "sum" ? "g[0]" : "g[0] / ws[0]";
-    const bnames = ["g", "tg", ...(sw ? ["w"] : []), ...(reduction === "mean" ? ["ws"] : [])];
-    const binds = [g, st, ...(sw ? [sw] : []), ...(reduction === "mean" ? [sws!] : [])];
-    run(
-      `${decls([...bnames, "dx"])}
+  // Log-softmax over the class axis feeding this loss: one kernel for both gradients.
+  const src = logSoftmaxSource(input);
+  const fused = src && src.axis === 1 && src.x.requiresGrad ? src : undefined;
+  // logp stays an input (with no gradient) so its node is still reached and released.
+  const res = record(
+    fused ? "nllLoss_logSoftmax" : "nllLoss",
+    out,
+    fused ? [fused.x, input] : [input],
+    (g, saved) => {
+      const k = fused ? 2 : 1;
+      const st = saved[k];
+      const sw = weight ? saved[k + 1] : null;
+      const sws = wsum ? saved[k + extra.length - 1] : null;
+      const sp = fused ? saved[1] : null;
+      const dx = empty(input.shape);
+      const G = reduction === "none" ? "g[r]" : reduction === "sum" ? "g[0]" : "g[0] / ws[0]";
+      const bnames = [
+        "g",
+        "tg",
+        ...(sw ? ["w"] : []),
+        ...(reduction === "mean" ? ["ws"] : []),
+        ...(sp ? ["lp"] : []),
+      ];
+      const binds = [
+        g,
+        st,
+        ...(sw ? [sw] : []),
+        ...(reduction === "mean" ? [sws!] : []),
+        ...(sp ? [sp] : []),
+      ];
+      const wt = weight ? "w[u32(t)]" : "1.0";
+      const body = sp
+        ? `if (${valid}) { v = ${wt} * ${G} * (exp(lp[i]) - select(0.0, 1.0, u32(t) == c)); }`
+        : `if (${valid} && u32(t) == c) { v = -${weight ? "w[c]" : "1.0"} * ${G}; }`;
+      run(
+        `${decls([...bnames, "dx"])}
 ${main1d(input.size)}
   let n = i / ${C * D}u;
   let c = (i / ${D}u) % ${C}u;
   let r = n * ${D}u + i % ${D}u;
   let t = i32(round(tg[r]));
   var v = 0.0;
-  if (${valid} && u32(t) == c) { v = -${weight ? "w[c]" : "1.0"} * ${G}; }
+  ${body}
   dx[i] = v;
 }`,
-      [...binds, dx],
-      grid(input.size),
-    );
-    return [dx];
-  }, extra);
+        [...binds, dx],
+        grid(input.size),
+      );
+      return fused ? [dx, null] : [dx];
+    },
+    extra,
+  );
   wsum?.dispose();
   return res;
 }

@@ -46,6 +46,20 @@ const BACKWARD = (log: boolean) => `
     dx[k] = ${log ? "g[k] - exp(y[k]) * s" : "y[k] * (g[k] - s)"};
   }`;
 
+/** Log-softmax outputs whose node was recorded, with the axis (for `nllLoss`). */
+const logSoftmaxAxis = new WeakMap<Tensor, number>();
+
+/**
+ * When `t` is the recorded output of `logSoftmax(x, axis)`, x (the alias its autograd node
+ * keeps: x itself may already be released) and the resolved axis; `nllLoss` then
+ * differentiates the pair in one kernel.
+ */
+export function logSoftmaxSource(t: Tensor): { x: Tensor; axis: number } | undefined {
+  const axis = logSoftmaxAxis.get(t), node = t.node;
+  if (axis === undefined || !node || node.saved.length === 0) return undefined;
+  return { x: node.saved[0], axis };
+}
+
 function softmaxOp(name: string, x: Tensor, axis: number, log: boolean): Tensor {
   fitsBinding(name, x.bytes);
   const ax = axisOf(axis, x.shape.length);
@@ -53,11 +67,13 @@ function softmaxOp(name: string, x: Tensor, axis: number, log: boolean): Tensor 
   const rows = outer * inner;
   const y = empty(x.shape);
   run(rowKernel(["x", "y"], x.shape, ax, FORWARD(log)), [x, y], grid(rows, 64));
-  return record(name, y, [x], (g, [, sy]) => {
+  const out = record(name, y, [x], (g, [, sy]) => {
     const dx = empty(x.shape);
     run(rowKernel(["g", "y", "dx"], x.shape, ax, BACKWARD(log)), [g, sy, dx], grid(rows, 64));
     return [dx];
   }, [y]);
+  if (log && out.node) logSoftmaxAxis.set(out, ax);
+  return out;
 }
 
 /** Softmax along `axis` (default: the last). */
