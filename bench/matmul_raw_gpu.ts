@@ -161,9 +161,14 @@ export function bindTextureMatmul(
           for (const st of steps) {
             if ("kind" in st) {
               enc.copyBufferToTexture(
-                { buffer: st.src, offset: st.offset, bytesPerRow: st.bytesPerRow },
+                {
+                  buffer: st.src,
+                  offset: st.offset,
+                  bytesPerRow: st.bytesPerRow,
+                  rowsPerImage: st.rows,
+                },
                 { texture: texs[i], origin: [0, st.y, st.layer] },
-                [st.width, st.rows, 1],
+                [st.width, st.rows, st.layers ?? 1],
               );
             } else {
               const pass = enc.beginComputePass();

@@ -340,7 +340,8 @@ export class Gpu {
   /**
    * Records a copy of `rows` rows of `width` texels (default: the whole `bytesPerRow`, a
    * multiple of 256, from one row to the next) from `src` at byte `offset` (a multiple of
-   * 16) into an `rgba32float` texture at row `y`, layer `layer`.
+   * 16) into an `rgba32float` texture at row `y`, layer `layer` — into `layers` layers,
+   * `rows` rows each, when more than one (their rows follow on in `src`).
    */
   copyToTexture(
     src: GPUBuffer,
@@ -351,13 +352,14 @@ export class Gpu {
     y: number,
     layer: number,
     width = bytesPerRow / 16,
+    layers = 1,
   ): void {
     this.#endPass();
     this.#hook?.command("copyToTexture");
     this.#encoderNow().copyBufferToTexture(
-      { buffer: src, offset, bytesPerRow },
+      { buffer: src, offset, bytesPerRow, rowsPerImage: rows },
       { texture: tex, origin: [0, y, layer] },
-      [width, rows, 1],
+      [width, rows, layers],
     );
   }
 

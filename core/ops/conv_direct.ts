@@ -30,7 +30,6 @@
 import { gpu } from "../gpu.ts";
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { stridedCopy } from "./shape.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
 import { decls, main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
@@ -247,18 +246,12 @@ export function conv2dDirect(
           pt: 0,
           pl: 0,
         })!;
-        const dwp = directWeightGrad(gt, xin, p, fl.rows);
+        const grads = directWeightGrad(gt, xin, p, fl.rows);
         g.releaseTexture(gt.tex);
-        const K = C * KH * KW;
-        if (need.w) {
-          dw = empty([Cout, C, KH, KW]);
-          stridedCopy(dwp, 0, [K + 1, 1], dw, 0, [K, 1], [Cout, K]);
-        }
-        if (need.b) {
-          db = empty([Cout]);
-          stridedCopy(dwp, K, [K + 1], db, 0, [1], [Cout]);
-        }
-        dwp.dispose();
+        if (need.w) dw = grads.dw;
+        else grads.dw.dispose();
+        if (need.b) db = grads.db;
+        else grads.db.dispose();
       }
       return bias ? [dx, dw, db] : [dx, dw];
     },

@@ -211,17 +211,18 @@ export function setDirectPartialBytes(bytes: number): number {
 }
 
 /**
- * The packed weight gradient dwp [Cout][K + 1] (K = C·KH·KW; column K is the bias
- * gradient): Σ_n Σ_(oh,ow) g[n][co][oh][ow] · x[n][c][oh+ky][ow+kx], reading `gt` (the
- * output gradient: `padTexture` with no padding, ⌈OW/4⌉ texels a row) and `xin` (the
- * forward's input texture).
+ * The weight gradient dw [Cout][C][KH][KW] = Σ_n Σ_(oh,ow) g[n][co][oh][ow] ·
+ * x[n][c][oh+ky][ow+kx] and the bias gradient db [Cout] = Σ g, reading `gt` (the output
+ * gradient: `padTexture` with no padding, ⌈OW/4⌉ texels a row) and `xin` (the forward's
+ * input texture). Per image the kernel writes partial sums [Cout][K + 1] (K = C·KH·KW;
+ * column K the bias's), which one more kernel adds up into dw and db.
  */
 export function directWeightGrad(
   gt: PlacedTexture,
   xin: PlacedTexture,
   p: ConvGeometry,
   rows: number,
-): Tensor {
+): { dw: Tensor; db: Tensor } {
   const g = gpu();
   const { N, C, Cout: M, OH, OW, KH, KW } = p;
   const K = C * KH * KW, R = K + 1, OWG = Math.ceil(OW / 4), nt = windowTexels(KW);
@@ -233,7 +234,7 @@ export function directWeightGrad(
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
   while (wgx > 8 && wgx / 2 >= cols) [wgx, wgy] = [wgx / 2, wgy * 2];
   const per = Math.max(1, Math.min(N, Math.floor(partialBytes / (M * R * 4))));
-  const dwp = empty([M, R]);
+  const dw = empty([M, C, KH, KW]), db = empty([M]);
   const comp = ["x", "y", "z", "w"];
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
@@ -327,10 +328,37 @@ export function directWeightGrad(
       [g.view(gt.tex), g.view(xin.tex), { buffer: part.buffer, offset: 0, size: part.bytes }],
       k.workgroups,
     );
-    sumParts(part, dwp, nb, n0 > 0);
+    sumWeightParts(part, dw, db, nb, n0 > 0, M, K);
     part.dispose();
   }
-  return dwp;
+  return { dw, db };
+}
+
+/** dw [M][K] and db [M] (+)= Σ_k part[k] (each [M][K + 1], column K the bias's). */
+function sumWeightParts(
+  part: Tensor,
+  dw: Tensor,
+  db: Tensor,
+  count: number,
+  accumulate: boolean,
+  M: number,
+  K: number,
+): void {
+  const R = K + 1, n = M * R;
+  const code = `${decls(["part", "dw", "db"], 2)}
+${main1d(n)}
+  let m = i / ${u32(R)};
+  let col = i % ${u32(R)};
+  var acc = 0.0;
+  for (var k = 0u; k < ${u32(count)}; k++) { acc = acc + part[k * ${u32(n)} + i]; }
+  if (col < ${u32(K)}) {
+    let o = m * ${u32(K)} + col;
+    dw[o] = ${accumulate ? "dw[o] + " : ""}acc;
+  } else {
+    db[m] = ${accumulate ? "db[m] + " : ""}acc;
+  }
+}`;
+  run(code, [part, dw, db], grid(n));
 }
 
 /** Generated weight-gradient kernels by shape. */

@@ -47,8 +47,13 @@ export type PackStep =
     rows: number;
     /** Destination row. */
     y: number;
-    /** Destination layer. */
+    /** Destination layer (the first of `layers`). */
     layer: number;
+    /**
+     * Layers filled (default 1): `rows` lines each, the next layer's lines following on in
+     * the source (one command where a copy per layer would cost one each).
+     */
+    layers?: number;
     /** The source is the staging buffer the preceding "stage" kernel wrote. */
     staged?: boolean;
   }
@@ -173,16 +178,16 @@ export function packSteps(p: Placement, cols: number, stride: number): PackStep[
   if (cols % 64 === 0 && stride % 4 === 0) {
     const steps: PackStep[] = [];
     if (p.perLayer > 0 && contiguous) {
-      for (let m0 = 0; m0 < p.mats; m0 += p.perLayer) {
-        const rows = Math.min(p.perLayer, p.mats - m0) * p.lines;
+      for (const [m0, mats, layers] of layerRuns(p)) {
         steps.push({
           kind: "copy",
           offset: m0 * stride * 4,
           bytesPerRow,
           width: p.texels,
-          rows,
+          rows: mats * p.lines,
           y: 0,
           layer: m0 / p.perLayer,
+          layers,
         });
       }
       return steps;
@@ -265,12 +270,25 @@ export function stagePitch(p: Placement): number {
 }
 
 /**
+ * The layers of a placement with whole matrices per layer, as copy runs
+ * `[first matrix, matrices a layer, layers]`: every full layer in one run, then the
+ * partly filled last layer.
+ */
+function layerRuns(p: Placement): [number, number, number][] {
+  const full = Math.floor(p.mats / p.perLayer), rest = p.mats - full * p.perLayer;
+  const runs: [number, number, number][] = [];
+  if (full > 0) runs.push([0, p.perLayer, full]);
+  if (rest > 0) runs.push([full * p.perLayer, rest, 1]);
+  return runs;
+}
+
+/**
  * The copies that fill a texture of placement `p` from a staging buffer holding its lines
  * in order (matrix by matrix), `stagePitch(p)` texels apart.
  */
 export function stagedCopies(p: Placement): PackStep[] {
   const pitch = stagePitch(p), bytesPerRow = pitch * 16, steps: PackStep[] = [];
-  const copy = (line: number, rows: number, y: number, layer: number) =>
+  const copy = (line: number, rows: number, y: number, layer: number, layers = 1) =>
     steps.push({
       kind: "copy",
       offset: line * bytesPerRow,
@@ -279,11 +297,12 @@ export function stagedCopies(p: Placement): PackStep[] {
       rows,
       y,
       layer,
+      layers,
       staged: true,
     });
   if (p.perLayer > 0) {
-    for (let m0 = 0; m0 < p.mats; m0 += p.perLayer) {
-      copy(m0 * p.lines, Math.min(p.perLayer, p.mats - m0) * p.lines, 0, m0 / p.perLayer);
+    for (const [m0, mats, layers] of layerRuns(p)) {
+      copy(m0 * p.lines, mats * p.lines, 0, m0 / p.perLayer, layers);
     }
   } else {
     for (let m = 0; m < p.mats; m++) {

@@ -59,6 +59,11 @@ Deno.test("direct conv: a batch over two texture layers, weight gradient over 3 
   }
 });
 
+Deno.test("direct conv: an input texture of three full layers, filled by one copy", async () => {
+  // 128 channels × 66 padded rows = 8,448 lines an image: one image a 16,384-row layer.
+  await check([3, 128, 64, 4], [2, 128, 3, 3], { padding: 1 }, true, 12);
+});
+
 Deno.test("direct conv: strided, dilated and grouped convolutions stay on im2col", () => {
   for (
     const [x, w, o] of [
