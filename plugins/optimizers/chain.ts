@@ -4,8 +4,10 @@
  * `update` is a few WGSL statements that transform the update direction `g`, the weight
  * `w` and the link's state. Regularizers (L2, L1, decoupled weight decay, gradient
  * clipping) are links too, so `[clipGradNorm(), l2(), adam()]` is one optimizer, and the
- * whole chain runs as ONE fused kernel per parameter buffer (per binding-sized window of
- * a parameter larger than one storage binding).
+ * whole chain runs as ONE fused kernel for a group of parameters: as many as the adapter's
+ * storage bindings allow (about 7 for Adam on 32 bindings), each read and written 4
+ * elements an invocation; a parameter larger than one storage binding gets a kernel per
+ * binding-sized window.
  *
  * Scalars that change between steps (the learning rate, Adam's bias corrections, a decayed
  * AdaGrad rate) never enter the WGSL source: each link computes them in float64 on the CPU
@@ -51,7 +53,7 @@ import type {
 } from "./link.ts";
 import { chain } from "./link.ts";
 import { loadParams, type ParamEntry, type ParamStateIn, readParams } from "./state.ts";
-import { normValue, updateKernel } from "./wgsl.ts";
+import { groupKernel, type GroupMember, normValue, updateKernel } from "./wgsl.ts";
 
 export {
   chain,
@@ -211,9 +213,10 @@ export class Optimizer {
   }
 
   /**
-   * Applies one update to every parameter that has a gradient: one fused kernel per
-   * parameter window (plus, for a global-norm link, one reduction per window and one
-   * finishing kernel). Records GPU work only; nothing is read back.
+   * Applies one update to every parameter that has a gradient: one fused kernel per group
+   * of parameters (per window of a parameter split across bindings), plus, for a global-norm
+   * link, one reduction per window and one finishing kernel. Records GPU work only; nothing
+   * is read back.
    */
   step(): void {
     if (this.#disposed) throw new Error("Optimizer: step() after dispose()");
@@ -235,27 +238,73 @@ export class Optimizer {
       }
       this.#records.upload();
       if (this.#normLink >= 0) this.#globalNorm(live);
+      const grouped = new Set<ParamEntry>();
+      const norm = this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 4 }] : [];
+      // Parameters in one window go in groups, one dispatch a group, as many as the
+      // adapter's storage bindings allow; a parameter split across windows goes alone.
+      const perParam = 2 + this.#slotKeys.length;
+      const cap = Math.floor(
+        (g.device.limits.maxStorageBuffersPerShaderStage - 1 - norm.length) / perParam,
+      );
+      const single = live.filter((e) => e.windows.length === 1);
+      for (let k = 0; k < single.length && cap >= 2; k += cap) {
+        const group = single.slice(k, k + cap);
+        if (group.length === 1) break; // the rest goes one by one below
+        const members = group.map((e) => this.#span(e, e.windows[0]));
+        const code = this.#groupCode(
+          members.map((m, j) => ({ ...m, rBase: (group[j].index * this.#records.stride) / 4 })),
+        );
+        const binds = [
+          this.#records.all(),
+          ...norm,
+          ...members.flatMap((m) => m.binds),
+        ];
+        g.dispatch(code, binds, grid(members.reduce((p, m) => p + m.count, 0)));
+        for (const e of group) grouped.add(e);
+      }
       for (const e of live) {
-        e.windows.forEach((w) => {
-          // Whole vec4s: a window rounded up to 16 bytes stays inside every buffer (tensor
-          // buffers are pool buckets, multiples of 256 bytes, each owned by one tensor);
-          // the lanes past the end only update slack nobody reads.
-          const n = w.size / 4, size = Math.ceil(w.size / 16) * 16;
-          const bufs = [e.p.grad!.buffer, e.p.buffer, ...e.slots!.map((s) => s.buffer)];
-          const vec = bufs.every((b) => w.offset + size <= b.size) ? 4 : 1;
-          const span = vec === 4 ? size : w.size;
-          const binds = [
-            this.#records.binding(e.index),
-            { buffer: e.p.grad!.buffer, offset: w.offset, size: span },
-            ...(this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 4 }] : []),
-            { buffer: e.p.buffer, offset: w.offset, size: span },
-            ...e.slots!.map((s) => ({ buffer: s.buffer, offset: w.offset, size: span })),
-          ];
-          const count = vec === 4 ? span / 16 : n;
-          g.dispatch(this.#updateCode(count * vec, vec), binds, grid(count));
-        });
+        if (grouped.has(e)) continue;
+        for (const w of e.windows) {
+          const m = this.#span(e, w);
+          const binds = [this.#records.binding(e.index), m.binds[0], ...norm, ...m.binds.slice(1)];
+          g.dispatch(this.#updateCode(m.count * m.vec, m.vec), binds, grid(m.count));
+        }
       }
     });
+  }
+
+  /**
+   * One window of a parameter as the update kernel binds it: gradient, weight, slots. Whole
+   * vec4s when every buffer allows: a window rounded up to 16 bytes stays inside (tensor
+   * buffers are pool buckets, multiples of 256 bytes, each owned by one tensor), and the
+   * lanes past the end only update slack nobody reads.
+   */
+  #span(e: ParamEntry, w: { offset: number; size: number }) {
+    const size = Math.ceil(w.size / 16) * 16;
+    const bufs = [e.p.grad!.buffer, e.p.buffer, ...e.slots!.map((s) => s.buffer)];
+    const vec: 1 | 4 = bufs.every((b) => w.offset + size <= b.size) ? 4 : 1;
+    const span = vec === 4 ? size : w.size;
+    return {
+      vec,
+      count: vec === 4 ? span / 16 : w.size / 4,
+      binds: bufs.map((buffer) => ({ buffer, offset: w.offset, size: span })),
+    };
+  }
+
+  #groupCode(members: GroupMember[]): string {
+    const key = JSON.stringify(members);
+    let c = this.#code.get(key);
+    if (c === undefined) {
+      c = groupKernel(
+        members,
+        this.links,
+        this.#records.index,
+        this.#slotKeys,
+        this.#normLink >= 0,
+      );
+      this.#code.set(key, c);
+    }
+    return c;
   }
 
   #newSlots(p: Tensor): Tensor[] {

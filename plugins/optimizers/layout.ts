@@ -125,6 +125,11 @@ export class ScalarRecords {
     return { buffer: this.#buf!, offset: k * this.stride, size: this.floats * 4 };
   }
 
+  /** The binding of every record (after the first `upload()`); record k at float k·stride/4. */
+  all(): { buffer: GPUBuffer; offset: number; size: number } {
+    return { buffer: this.#buf!, offset: 0, size: this.#rec.byteLength };
+  }
+
   /** Gives the GPU buffer back. */
   dispose(): void {
     if (this.#buf) gpu().release(this.#buf);

@@ -1,6 +1,6 @@
 /**
- * WGSL generation for optimizer chains (pure): the links' statements in order, and the
- * fused update kernel of one parameter window. Per element, `g` (the update direction)
+ * WGSL generation for optimizer chains (pure): the links' statements in order, the fused
+ * update kernel of one parameter window, and the one of a group of parameters. Per element, `g` (the update direction)
  * and `w` (the weight) are plain `var`s, each link's state slots `var`s loaded before and
  * stored after, its scalars reads of the parameter's record `r`, and the global norm
  * `nrm[0]`.
@@ -17,6 +17,7 @@ export function linkCode(
   index: readonly Map<string, number>[],
   from: number,
   to: number,
+  rBase = 0,
 ): string {
   const out: string[] = [];
   for (let k = from; k < to; k++) {
@@ -26,13 +27,13 @@ export function linkCode(
       s: (name) => {
         const j = idx.get(name);
         if (j === undefined) throw new Error(`link "${l.name}" uses unknown scalar "${name}"`);
-        return `r[${j}u]`;
+        return `r[${rBase + j}u]`;
       },
       slot: (name) => {
         if (!(name in l.init)) throw new Error(`link "${l.name}" uses unknown slot "${name}"`);
         return `L${k}_${name}`;
       },
-      lr: "r[0u]",
+      lr: `r[${rBase}u]`,
       norm: "nrm[0u]",
     };
     out.push(`  { // ${l.name}\n${l.update(vars)}\n  }`);
@@ -110,4 +111,71 @@ export function normValue(
   normLink: number,
 ): string {
   return `    var g = gr[i];\n    var w = wt[i];\n${linkCode(links, index, 0, normLink)}`;
+}
+
+/** One parameter of a grouped update: its invocations, width and record offset (floats). */
+export interface GroupMember {
+  /** Invocations (vec4s with `vec` 4, else elements). */
+  count: number;
+  vec: 1 | 4;
+  /** Float index of its record in the records buffer. */
+  rBase: number;
+}
+
+/**
+ * One update kernel for several parameters (each in one window), so a step costs one
+ * dispatch per group instead of one per parameter. Bindings: the whole records buffer `r`,
+ * the norm `nrm` (with a global-norm link), then per member k its gradient `gr{k}`, weight
+ * `wt{k}` and slots `s{j}_{k}`. Invocation i belongs to the member whose range holds it.
+ */
+export function groupKernel(
+  members: readonly GroupMember[],
+  links: readonly Link[],
+  index: readonly Map<string, number>[],
+  slots: readonly SlotKey[],
+  hasNorm: boolean,
+): string {
+  const decl: string[] = [`@group(0) @binding(0) var<storage, read> r: array<f32>;`];
+  if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
+  let b = decl.length, end = 0;
+  const branches: string[] = [];
+  members.forEach((m, k) => {
+    const ty = m.vec === 4 ? "vec4<f32>" : "f32";
+    decl.push(`@group(0) @binding(${b++}) var<storage, read> gr${k}: array<${ty}>;`);
+    decl.push(`@group(0) @binding(${b++}) var<storage, read_write> wt${k}: array<${ty}>;`);
+    slots.forEach((_, j) =>
+      decl.push(`@group(0) @binding(${b++}) var<storage, read_write> s${j}_${k}: array<${ty}>;`)
+    );
+    const start = end;
+    end += m.count;
+    const body = linkCode(links, index, 0, links.length, m.rBase);
+    const lane = (c: string | null) => {
+      const at = (v: string) => (c ? `${v}.${c}` : v);
+      const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = ${at(`S${j}`)};`);
+      const stores = slots.map((s, j) => `    ${at(`S${j}`)} = L${s.link}_${s.name};`);
+      return `  {
+    var g = ${at("G")};
+    var w = ${at("W")};
+${loads.join("\n")}
+${body.replace(/^/gm, "  ")}
+    ${at("W")} = w;
+${stores.join("\n")}
+  }`;
+    };
+    const lanes = m.vec === 4 ? ["x", "y", "z", "w"].map(lane) : [lane(null)];
+    branches.push(`${k ? " else " : "  "}if (i < ${end}u) {
+  let q = i - ${start}u;
+  let G = gr${k}[q];
+  var W = wt${k}[q];
+${slots.map((_, j) => `  var S${j} = s${j}_${k}[q];`).join("\n")}
+${lanes.join("\n")}
+  wt${k}[q] = W;
+${slots.map((_, j) => `  s${j}_${k}[q] = S${j};`).join("\n")}
+  }`);
+  });
+  return `${decl.join("\n")}
+${main1d(end)}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+${branches.join("")}
+}`;
 }
