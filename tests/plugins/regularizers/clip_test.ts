@@ -88,7 +88,10 @@ Deno.test("clip: one reduction per parameter window plus one finishing kernel, n
   } finally {
     g.read = read;
   }
-  assertEquals(gpu().stats().dispatches - before, 3 + 1 + 3);
+  // 3 reductions, 1 finish, then the updates: one kernel for all three parameters where
+  // the storage bindings allow it (records, norm, and gradient + weight each), else three.
+  const fits = gpu().device.limits.maxStorageBuffersPerShaderStage >= 2 + 3 * 2;
+  assertEquals(gpu().stats().dispatches - before, 3 + 1 + (fits ? 1 : 3));
   opt.zeroGrad();
   opt.dispose();
   ps.forEach((p) => p.dispose());
