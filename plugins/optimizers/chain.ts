@@ -70,6 +70,9 @@ const isPair = (x: unknown): x is readonly [string, Tensor] => Array.isArray(x);
 const isGroup = (x: unknown): x is ParamGroup =>
   typeof x === "object" && x !== null && !Array.isArray(x) && "params" in x;
 
+/** Largest parameter (elements) that shares an update kernel with others. */
+const GROUP_MAX = 65536;
+
 /**
  * An optimizer built from a chain of links. Parameters without a gradient at `step()`
  * (frozen with `requiresGrad = false`, or unused this step) are skipped: no kernel, no
@@ -246,7 +249,9 @@ export class Optimizer {
       const cap = Math.floor(
         (g.device.limits.maxStorageBuffersPerShaderStage - 1 - norm.length) / perParam,
       );
-      const single = live.filter((e) => e.windows.length === 1);
+      // Only small parameters: a large one's update ran 2–3× slower inside a group on
+      // lavapipe (the dispatch it saves costs far less than that), so it goes alone.
+      const single = live.filter((e) => e.windows.length === 1 && e.p.size <= GROUP_MAX);
       for (let k = 0; k < single.length && cap >= 2; k += cap) {
         const group = single.slice(k, k + cap);
         if (group.length === 1) break; // the rest goes one by one below
