@@ -60,6 +60,24 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.
 const TEX_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
   GPUTextureUsage.COPY_DST;
 
+/** One buffer-to-texture copy of `Gpu.copyToTexture` (what `texture_layout.ts` plans). */
+export interface TextureCopy {
+  /** Byte offset of the first row in the source (from the caller's base). */
+  offset: number;
+  /** Bytes from one row to the next in the source (a multiple of 256). */
+  bytesPerRow: number;
+  /** Rows copied (per layer). */
+  rows: number;
+  /** Destination row. */
+  y: number;
+  /** Destination layer (the first of `layers`). */
+  layer: number;
+  /** Texels per row copied. */
+  width: number;
+  /** Layers filled (default 1). */
+  layers?: number;
+}
+
 /** Rounds a texture dimension up to a pool bucket: 16, then quarter powers of two. */
 function texBucket(v: number, max: number): number {
   if (v <= 16) return Math.min(16, max);
@@ -338,28 +356,18 @@ export class Gpu {
   }
 
   /**
-   * Records a copy of `rows` rows of `width` texels (default: the whole `bytesPerRow`, a
-   * multiple of 256, from one row to the next) from `src` at byte `offset` (a multiple of
-   * 16) into an `rgba32float` texture at row `y`, layer `layer` — into `layers` layers,
-   * `rows` rows each, when more than one (their rows follow on in `src`).
+   * Records a copy into an `rgba32float` texture: `c.rows` rows of `c.width` texels from
+   * `src` at byte `base + c.offset` (a multiple of 16; `c.bytesPerRow`, a multiple of 256,
+   * from one row to the next) to row `c.y` of layer `c.layer` — and of the `c.layers − 1`
+   * layers after it, `c.rows` rows each, following on in `src`, when more than one.
    */
-  copyToTexture(
-    src: GPUBuffer,
-    offset: number,
-    bytesPerRow: number,
-    rows: number,
-    tex: GPUTexture,
-    y: number,
-    layer: number,
-    width = bytesPerRow / 16,
-    layers = 1,
-  ): void {
+  copyToTexture(src: GPUBuffer, base: number, c: TextureCopy, tex: GPUTexture): void {
     this.#endPass();
     this.#hook?.command("copyToTexture");
     this.#encoderNow().copyBufferToTexture(
-      { buffer: src, offset, bytesPerRow, rowsPerImage: rows },
-      { texture: tex, origin: [0, y, layer] },
-      [width, rows, layers],
+      { buffer: src, offset: base + c.offset, bytesPerRow: c.bytesPerRow, rowsPerImage: c.rows },
+      { texture: tex, origin: [0, c.y, c.layer] },
+      [c.width, c.rows, c.layers ?? 1],
     );
   }
 

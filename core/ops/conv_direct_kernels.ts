@@ -19,23 +19,20 @@ export interface PlacedTexture {
   place: Placement;
 }
 
-/** Tile of an invocation: output rows (channels) and positions (two groups of 4). */
+/** Output channels per invocation of the weight-gradient kernel. */
 const TM = 8;
 
 /** The product kernel's tile: `tm` output channels × `ng` groups of 4 positions. */
-export interface DirectTile {
+interface DirectTile {
   tm: number;
   ng: number;
 }
 
-let tileOverride: DirectTile | null = null;
-
-/** Fixes the product kernel's tile (benchmarks try others); null restores the default. */
-export function setDirectTile(t: DirectTile | null): DirectTile | null {
-  const old = tileOverride;
-  tileOverride = t;
-  return old;
-}
+/**
+ * The product's tile: 8 channels × 2 groups. On lavapipe 4×8, 8×4, 4×16, 8×12, 8×16, 12×8
+ * and 16×8 measured within the machine's noise of it (the generator takes any of them).
+ */
+const TILE: DirectTile = { tm: 8, ng: 2 };
 
 /** Texels of the window holding KW taps of 4 neighbouring positions. */
 export const windowTexels = (kw: number): number => Math.ceil((kw + 3) / 4);
@@ -69,7 +66,7 @@ export function directProduct(
   relu: boolean,
 ): void {
   const g = gpu();
-  const tile = tileOverride ?? { tm: 8, ng: 2 };
+  const tile = TILE;
   const key = JSON.stringify([d, xin.place, wt.place.texels, !!bias, relu, tile]);
   let k = productKernels.get(key);
   if (!k) {

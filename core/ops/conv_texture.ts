@@ -56,17 +56,7 @@ export function staged(
   g.dispatch(code, [...inputs.map(bind), { buffer: staging, offset: 0, size: bytes }], grid(n));
   for (const st of stagedCopies(place)) {
     if (st.kind !== "copy") continue;
-    g.copyToTexture(
-      staging,
-      st.offset,
-      st.bytesPerRow,
-      st.rows,
-      tex,
-      st.y,
-      st.layer,
-      st.width,
-      st.layers,
-    );
+    g.copyToTexture(staging, 0, st, tex);
   }
   g.release(staging); // commands already recorded still see it
 }

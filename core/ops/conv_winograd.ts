@@ -27,7 +27,7 @@ import type { ConvGeometry } from "./conv_ref.ts";
 import { decls, grid, main1d, run } from "./kernel.ts";
 import { gemmInto, texturePlanFor } from "./matmul.ts";
 import { u32 } from "./matmul_spec.ts";
-import { address, stagePitch } from "./texture_layout.ts";
+import { address, type Placement, stagePitch } from "./texture_layout.ts";
 import { staged, textureFor } from "./conv_texture.ts";
 import { padTexture, type PlacedTexture } from "./conv_direct.ts";
 
@@ -125,7 +125,7 @@ function inputTransform(
   TW: number,
   n0: number,
   T: number,
-  place: Parameters<typeof stagePitch>[0],
+  place: Placement,
   tex: GPUTexture,
 ): void {
   const rows = 2 * TH + 2, G4 = Math.ceil(T / 4), n = p.C * G4, pitch = stagePitch(place);

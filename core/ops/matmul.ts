@@ -60,17 +60,7 @@ export function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
   for (const st of o.steps) {
     if (st.kind === "copy") {
       const [buf, off] = st.staged ? [staging!, 0] : [src.buffer, src.offset];
-      g.copyToTexture(
-        buf,
-        off + st.offset,
-        st.bytesPerRow,
-        st.rows,
-        tex,
-        st.y,
-        st.layer,
-        st.width,
-        st.layers,
-      );
+      g.copyToTexture(buf, off, st, tex);
     } else {
       staging = g.acquire(st.bytes);
       g.dispatch(st.code, [src, { buffer: staging, offset: 0, size: st.bytes }], st.workgroups);

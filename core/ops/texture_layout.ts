@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { TextureCopy } from "../gpu.ts";
 import { u32 } from "./matmul_spec.ts";
 
 /** Size of a 2-D array texture (width and height in texels). */
@@ -34,26 +35,14 @@ export interface TexLimits {
 
 /** One command that fills (part of) an operand's texture. */
 export type PackStep =
-  | {
-    /** `copyBufferToTexture` of `rows` lines of `width` texels. */
-    kind: "copy";
-    /** Byte offset of the first line, relative to the operand's binding (or the staging buffer). */
-    offset: number;
-    /** Bytes from one line to the next in the source (a multiple of 256). */
-    bytesPerRow: number;
-    /** Texels per line copied. */
-    width: number;
-    /** Lines copied. */
-    rows: number;
-    /** Destination row. */
-    y: number;
-    /** Destination layer (the first of `layers`). */
-    layer: number;
+  | TextureCopy & {
     /**
-     * Layers filled (default 1): `rows` lines each, the next layer's lines following on in
-     * the source (one command where a copy per layer would cost one each).
+     * `copyBufferToTexture` of `rows` lines of `width` texels (into `layers` layers, the
+     * next layer's lines following on in the source: one command where a copy per layer
+     * would cost one each); `offset` relative to the operand's binding or the staging
+     * buffer.
      */
-    layers?: number;
+    kind: "copy";
     /** The source is the staging buffer the preceding "stage" kernel wrote. */
     staged?: boolean;
   }

@@ -25,7 +25,8 @@ async function check(x: number[], w: number[], opts: Conv2dOpOptions, bias = tru
     return relu ? y.map((v) => Math.max(v, 0)) : y;
   };
   const shapes = bias ? [x, w, [geo.Cout]] : [x, w];
-  // Inputs away from ReLU's kink so central differences stay on one side of it.
+  // Seeded inputs (deterministic); a probe whose step crossed ReLU's kink would show as a
+  // gradient error.
   await checkOp((...ts: Tensor[]) => conv2d(ts[0], ts[1], ts[2] ?? null, opts), ref, shapes, {
     tol: 1e-4,
     gradTol: 2e-4,
