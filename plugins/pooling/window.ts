@@ -4,6 +4,7 @@
  * over NCHW planes in chunks that each fit one storage binding, the window-reduce kernel
  * generator that max, average and Lp pooling are made of (they differ only in their
  * reduction: init, accumulate, finish, and the backward rule), and the base of the layers.
+ * Windows that tile each row exactly run through the vector kernels of `window_vector.ts`.
  *
  * @module
  */
@@ -21,6 +22,7 @@ import {
   type WindowSpec,
 } from "../../core/ops/window.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
+import { storageBindings, vectorForward, vectorPlan, vectorScatter } from "./window_vector.ts";
 
 export type { Pair };
 
@@ -195,16 +197,10 @@ export interface WindowReduction {
 
 const WGS = 64;
 
-function bindings(names: [string, string, boolean][]): string {
-  return names.map(([n, t, rw], k) =>
-    `@group(0) @binding(${k}) var<storage, ${rw ? "read_write" : "read"}> ${n}: array<${t}>;`
-  ).join("\n");
-}
-
 function forwardCode(q: Geometry, r: WindowReduction, planes: number, arg: boolean): string {
   const b: [string, string, boolean][] = [["x", "f32", false], ["y", "f32", true]];
   if (arg) b.push(["am", "i32", true]);
-  return `${bindings(b)}
+  return `${storageBindings(b)}
 ${r.prelude ?? ""}
 ${main1d(planes * q.OH * q.OW, WGS)}
 ${decode(q.OH * q.OW, q.OW, "oh", "ow")}
@@ -236,7 +232,7 @@ function scatterCode(q: Geometry, r: WindowReduction, planes: number): string {
     "f32",
     true,
   ]];
-  return `${bindings(b)}
+  return `${storageBindings(b)}
 ${r.prelude ?? ""}
 ${main1d(planes * q.OH * q.OW, WGS)}
 ${decode(q.OH * q.OW, q.OW, "oh", "ow")}
@@ -259,7 +255,7 @@ function gatherCode(q: Geometry, r: WindowReduction, planes: number): string {
     r.argmax ? "let win = am[o];" : "",
     `acc = acc + ${r.grad};`,
   ].filter(Boolean).join(" ");
-  return `${bindings(b)}
+  return `${storageBindings(b)}
 ${r.prelude ?? ""}
 ${main1d(planes * q.H * q.W, WGS)}
 ${decode(q.H * q.W, q.W, "ih", "iw")}
@@ -301,7 +297,14 @@ export function windowPool(
   const am = r.argmax && needGrad ? empty(y.shape) : null;
   const io = [{ t: x, perPlane: perIn }, { t: y, perPlane: perOut }];
   if (am) io.push({ t: am, perPlane: perOut });
-  runPlanes(op, planes, io, (p) => forwardCode(q, r, p, !!am), (p) => grid(p * perOut, WGS));
+  const vp = vectorPlan(q), per = vp ? perOut / vp.P : perOut;
+  runPlanes(
+    op,
+    planes,
+    io,
+    (p) => (vp ? vectorForward(q, r, p, !!am, vp) : forwardCode(q, r, p, !!am)),
+    (p) => grid(p * per, WGS),
+  );
   if (r.argmax && !am) return y;
   const extra = [...(r.uses?.y ? [y] : []), ...(am ? [am] : [])];
   const out = record(op, y, [x], (g, saved) => {
@@ -317,8 +320,8 @@ export function windowPool(
         `${op} backward`,
         planes,
         bound,
-        (p) => scatterCode(q, r, p),
-        (p) => grid(p * perOut, WGS),
+        (p) => (vp ? vectorScatter(q, r, p, vp) : scatterCode(q, r, p)),
+        (p) => grid(p * per, WGS),
       );
     } else {
       bound.push({ t: dx, perPlane: perIn });
