@@ -23,8 +23,10 @@
  * - Weight gradient: per image, an invocation owns 8 output channels × the KW taps of one
  *   (input channel, kernel row) — of all kernel rows for kernels of up to 9 taps — and runs
  *   over all output positions, 4 at a time, reading the output gradient's texture and the
- *   input's; one extra column sums the bias gradient. The images' partial sums are then
- *   added into dW and db by one more kernel.
+ *   input's; one extra column sums the bias gradient. A layer with few such invocations an
+ *   image (a grey-scale first layer has 4) splits the output rows into slices, each with
+ *   its own partial sums. The images' (and slices') partial sums are then added into dW
+ *   and db by one more kernel.
  *
  * @module
  */

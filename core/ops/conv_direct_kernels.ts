@@ -22,6 +22,9 @@ export interface PlacedTexture {
 /** Output channels per invocation of the weight-gradient kernel. */
 const TM = 8;
 
+/** Invocations a workgroup of the weight-gradient kernel (and its least per image). */
+const WG = 64;
+
 /** The product kernel's tile: `tm` output channels × `ng` groups of 4 positions. */
 interface DirectTile {
   tm: number;
@@ -227,32 +230,40 @@ export function directWeightGrad(
   // serves KH·KW taps), one row of a larger one (register pressure).
   const RB = KH * KW <= 9 ? KH : 1, blocks = KH / RB;
   const cols = C * blocks + 1, rowTiles = Math.ceil(M / TM);
-  let wgx = 8, wgy = 8;
-  while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
-  while (wgx > 8 && wgx / 2 >= cols) [wgx, wgy] = [wgx / 2, wgy * 2];
-  const per = Math.max(1, Math.min(N, Math.floor(partialBytes / (M * R * 4))));
+  // A layer with few input channels has few (column, channel tile) pairs an image (the
+  // first layer of a grey-scale network: 4): its output rows are then split into slices,
+  // each an invocation with its own partial sums, so that an image has at least WG of them.
+  const pairs = cols * rowTiles;
+  const rowsPer = pairs >= WG ? OH : Math.ceil(OH / Math.min(OH, Math.ceil(WG / pairs)));
+  const S = Math.ceil(OH / rowsPer), lanes = pairs * S;
+  const per = Math.max(1, Math.min(N, Math.floor(partialBytes / (S * M * R * 4))));
   const dw = empty([M, C, KH, KW]), db = empty([M]);
   const comp = ["x", "y", "z", "w"];
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
     const nb = Math.min(per, N - n0);
-    const key = JSON.stringify([p, gt.place, xin.place, rows, n0, nb]);
+    const key = JSON.stringify([p, gt.place, xin.place, rows, n0, nb, partialBytes]);
     let k = gradKernels.get(key);
     if (!k) {
       k = ((): { code: string; workgroups: [number, number, number] } => {
-        const grd = tileGrid(Math.ceil(cols / wgx), Math.ceil(rowTiles / wgy), nb);
+        const grd = tileGrid(Math.ceil(lanes / WG), 1, nb);
         const L: string[] = [];
         L.push(`@group(0) @binding(0) var G: ${tex};`);
         L.push(`@group(0) @binding(1) var X: ${tex};`);
         L.push(`@group(0) @binding(2) var<storage, read_write> P: array<f32>;`);
-        L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
+        L.push(`@compute @workgroup_size(${WG}, 1, 1)`);
         L.push(
           `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
         );
         L.push(grd.decode);
-        L.push(`  let rt = ty * ${u32(wgy)} + lid.y;`);
-        L.push(`  let col = tx * ${u32(wgx)} + lid.x;`);
-        L.push(`  if (col >= ${u32(cols)} || rt >= ${u32(rowTiles)}) { return; }`);
+        // Lane → (column, channel tile, row slice), the column fastest.
+        L.push(`  let lane = tx * ${u32(WG)} + lid.x;`);
+        L.push(`  if (lane >= ${u32(lanes)}) { return; }`);
+        L.push(`  let col = lane % ${u32(cols)};`);
+        L.push(`  let rt = (lane / ${u32(cols)}) % ${u32(rowTiles)};`);
+        L.push(`  let sl = lane / ${u32(pairs)};`);
+        L.push(`  let oh0 = sl * ${u32(rowsPer)};`);
+        L.push(`  let oh1 = min(oh0 + ${u32(rowsPer)}, ${u32(OH)});`);
         L.push(`  let n = bz + ${u32(n0)};`);
         L.push(`  let m0 = rt * ${u32(TM)};`);
         const ga = address(gt.place, "n", "0u"), xa = address(xin.place, "n", "0u");
@@ -270,7 +281,7 @@ export function directWeightGrad(
         const T = RB * KW; // taps per invocation, tap j = row j / KW, column j % KW
         for (let i = 0; i < TM; i++) for (let k = 0; k < T; k++) L.push(`  var c${i}_${k} = 0.0;`);
         L.push(`  if (isBias) {`);
-        L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+        L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
         for (let i = 0; i < TM; i++) {
           L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
@@ -279,7 +290,7 @@ export function directWeightGrad(
         L.push(`      }`);
         L.push(`    }`);
         L.push(`  } else {`);
-        L.push(`    for (var oh = 0u; oh < ${u32(OH)}; oh++) {`);
+        L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
         for (let i = 0; i < TM; i++) {
           L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
@@ -304,10 +315,11 @@ export function directWeightGrad(
         L.push(`      }`);
         L.push(`    }`);
         L.push(`  }`);
-        // Partial sums of image bz: P[bz][m][K + 1], columns (c·KH + ky)·KW + kx, or K (bias).
+        // Partial sums of image bz, slice sl: P[bz·S + sl][m][K + 1], columns (c·KH + ky)·KW
+        // + kx, or K (bias).
         for (let i = 0; i < TM; i++) {
           L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);
-          L.push(`    let pb = (bz * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
+          L.push(`    let pb = ((bz * ${u32(S)} + sl) * ${u32(M)} + m0 + ${u32(i)}) * ${u32(R)};`);
           L.push(`    if (isBias) { P[pb + ${u32(K)}] = c${i}_0; } else {`);
           for (let k = 0; k < T; k++) L.push(`      P[pb + tap0 + ${u32(k)}] = c${i}_${k};`);
           L.push(`    }`);
@@ -319,13 +331,13 @@ export function directWeightGrad(
       if (gradKernels.size >= 256) gradKernels.clear();
       gradKernels.set(key, k);
     }
-    const part = empty([nb, M, R]);
+    const part = empty([nb * S, M, R]);
     g.dispatch(
       k.code,
       [g.view(gt.tex), g.view(xin.tex), { buffer: part.buffer, offset: 0, size: part.bytes }],
       k.workgroups,
     );
-    sumWeightParts(part, dw, db, nb, n0 > 0, M, K);
+    sumWeightParts(part, dw, db, nb * S, n0 > 0, M, K);
     part.dispose();
   }
   return { dw, db };
