@@ -72,7 +72,7 @@ export function directApplies(p: ConvGeometry): boolean {
   const g = gpu();
   if (!enabled || g.variant !== "cpu") return false;
   if (p.G !== 1 || p.SH !== 1 || p.SW !== 1 || p.DH !== 1 || p.DW !== 1 || p.KW > 9) return false;
-  const fwd = inputLayout(p), bwd = gradLayout(p), max = g.maxTextureDim;
+  const fwd = inputLayout(p, shareShift(p) ?? 0), bwd = gradLayout(p), max = g.maxTextureDim;
   return fits(p.N, p.C * fwd.rows, fwd.texels) && fits(p.N, p.Cout * bwd.rows, bwd.texels) &&
     fits(p.N, p.Cout * p.OH, Math.ceil(p.OW / 4)) && p.C * p.KH * p.KW <= max &&
     p.Cout * p.KH * p.KW <= max && Math.ceil(Math.max(p.C, p.Cout) / 4) <= max;
@@ -174,14 +174,36 @@ ${main1d(n)}
   return { tex, place: pl };
 }
 
-/** Shape of one direct product (forward or input gradient). */
-export function inputLayout(p: ConvGeometry): { rows: number; texels: number } {
-  return { rows: p.OH + p.KH - 1, texels: Math.ceil(p.OW / 4) - 1 + windowTexels(p.KW) };
+/**
+ * The input texture's layout for the forward product with its windows `shift` columns into
+ * their texels, wide enough for the weight gradient's windows too.
+ */
+export function inputLayout(p: ConvGeometry, shift: number): { rows: number; texels: number } {
+  const fwd = Math.ceil(p.OW / 4) - 1 + windowTexels(p.KW + shift);
+  const grad = Math.ceil((p.OW + shift) / 4) - 1 + windowTexels(p.KW);
+  return { rows: p.OH + p.KH - 1, texels: Math.max(fwd, grad) };
 }
 
 /** The same for the output gradient padded for the input-gradient product. */
 function gradLayout(p: ConvGeometry): { rows: number; texels: number } {
-  return { rows: p.H + p.KH - 1, texels: Math.ceil(p.W / 4) - 1 + windowTexels(p.KW) };
+  const own = Math.ceil(p.W / 4) - 1 + windowTexels(p.KW);
+  // The weight gradient reads output columns 0 … OW − 1 from it too: texels up to ⌈(pl + OW)/4⌉.
+  const pl = Math.max(0, p.KW - 1 - p.PL);
+  return { rows: p.H + p.KH - 1, texels: Math.max(own, Math.ceil((pl + p.OW) / 4)) };
+}
+
+/**
+ * The shift that lets the weight gradient read the output gradient from the input
+ * gradient's padded texture (padded by KW − 1 − PL columns, so output column ow sits in
+ * component (ow + pl) mod 4): the forward's input texture is padded by pl mod 4 columns more,
+ * which puts the input columns of both products' windows in the same components. Null when
+ * that would widen the forward's windows by a texel (then the weight gradient packs the
+ * output gradient again, unpadded) or the padding passes the kernel.
+ */
+function shareShift(p: ConvGeometry): number | null {
+  const pl = p.KW - 1 - p.PL, pt = p.KH - 1 - p.PT;
+  if (pl < 0 || pt < 0) return null;
+  return windowTexels(p.KW + (pl % 4)) === windowTexels(p.KW) ? pl % 4 : null;
 }
 
 /**
@@ -197,16 +219,20 @@ export function conv2dDirect(
 ): Tensor {
   const g = gpu();
   const { N, C, H, W, Cout, OH, OW, KH, KW, PT, PL } = p;
-  const fl = inputLayout(p);
-  const xin = padTexture(x, null, { N, C, H, W, ...fl, pt: PT, pl: PL })!;
+  const keepX = isGradEnabled() && (w.requiresGrad || !!bias?.requiresGrad);
+  const need = { x: x.requiresGrad, w: w.requiresGrad, b: !!bias?.requiresGrad };
+  // Both gradients from one padded output gradient, when the shift is free.
+  const share = keepX && need.x ? shareShift(p) : null;
+  const shift = share ?? 0;
+  const fl = inputLayout(p, shift);
+  const xin = padTexture(x, null, { N, C, H, W, ...fl, pt: PT, pl: PL + shift })!;
   const wt = weightTexture(w, p, false);
   const y = empty([N, Cout, OH, OW]);
-  directProduct(xin, wt, bias, y, { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows }, relu);
+  const dims = { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows, shift };
+  directProduct(xin, wt, bias, y, dims, relu);
   g.releaseTexture(wt.tex);
-  const keepX = isGradEnabled() && (w.requiresGrad || !!bias?.requiresGrad);
   if (!keepX) g.releaseTexture(xin.tex);
   const inputs = bias ? [x, w, bias] : [x, w];
-  const need = { x: x.requiresGrad, w: w.requiresGrad, b: !!bias?.requiresGrad };
   return record(
     relu ? "conv2d_relu" : "conv2d",
     y,
@@ -214,9 +240,10 @@ export function conv2dDirect(
     (gy, saved) => {
       const sw = saved[1], sy = relu ? saved[saved.length - 1] : null;
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+      const bl = gradLayout(p);
+      let gin: PlacedTexture | null = null;
       if (need.x) {
-        const bl = gradLayout(p);
-        const gin = padTexture(gy, sy, {
+        gin = padTexture(gy, sy, {
           N,
           C: Cout,
           H: OH,
@@ -235,27 +262,33 @@ export function conv2dDirect(
           { N, C: Cout, M: C, OH: H, OW: W, KH, KW, rows: bl.rows },
           false,
         );
-        g.releaseTexture(gin.tex);
         g.releaseTexture(wf.tex);
       }
       if (need.w || need.b) {
-        const gt = padTexture(gy, sy, {
-          N,
-          C: Cout,
-          H: OH,
-          W: OW,
-          rows: OH,
-          texels: Math.ceil(OW / 4),
-          pt: 0,
-          pl: 0,
-        })!;
-        const grads = directWeightGrad(gt, xin, p, fl.rows);
-        g.releaseTexture(gt.tex);
+        const pl = KW - 1 - PL;
+        const [gt, gp] = gin && share !== null
+          ? [gin, { rows: bl.rows, pt: KH - 1 - PT, t0: (pl - share) / 4, shift: share }]
+          : [
+            padTexture(gy, sy, {
+              N,
+              C: Cout,
+              H: OH,
+              W: OW,
+              rows: OH,
+              texels: Math.ceil(OW / 4),
+              pt: 0,
+              pl: 0,
+            })!,
+            { rows: OH, pt: 0, t0: 0, shift: 0 },
+          ];
+        const grads = directWeightGrad(gt, gp, xin, p, fl.rows);
+        if (gt !== gin) g.releaseTexture(gt.tex);
         if (need.w) dw = grads.dw;
         else grads.dw.dispose();
         if (need.b) db = grads.db;
         else grads.db.dispose();
       }
+      if (gin) g.releaseTexture(gin.tex);
       return bias ? [dx, dw, db] : [dx, dw];
     },
     relu ? [y] : [],

@@ -54,6 +54,24 @@ export interface DirectDims {
   KW: number;
   /** Padded rows per channel in the input texture. */
   rows: number;
+  /**
+   * Columns the input texture is padded by past the convolution's own left padding (0–3):
+   * the window of positions 4t … 4t + 3 then starts at component `shift` of texel t.
+   */
+  shift?: number;
+}
+
+/**
+ * Where the weight gradient finds the output gradient in its texture: `rows` lines a
+ * channel, output row oh at line `pt` + oh, and output columns 4t − `shift` … 4t + 3 −
+ * `shift` in texel `t0` + t (the input gradient's padded texture, shared; or an unpadded
+ * one: pt = t0 = shift = 0).
+ */
+export interface GradPlacement {
+  rows: number;
+  pt: number;
+  t0: number;
+  shift: number;
 }
 
 /**
@@ -99,7 +117,8 @@ function productKernel(
   const { N, C, M, OH, OW, KH, KW, rows } = d;
   const { tm: TMp, ng: NG } = tile;
   const TN = 4 * NG, MT = TMp / 4;
-  const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW);
+  const sh = d.shift ?? 0;
+  const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW + sh);
   const colTiles = Math.ceil(groups / NG), rowTiles = Math.ceil(M / TMp);
   let wgx = 8, wgy = 8;
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
@@ -158,7 +177,7 @@ function productKernel(
     for (let i = 0; i < TMp; i++) {
       const a = `a${kx}_${i >> 2}.${comp[i & 3]}`;
       for (let j = 0; j < TN; j++) {
-        L.push(`      c${i}_${j} = fma(${a}, ${win(j >> 2, (j & 3) + kx)}, c${i}_${j});`);
+        L.push(`      c${i}_${j} = fma(${a}, ${win(j >> 2, sh + (j & 3) + kx)}, c${i}_${j});`);
       }
     }
   }
@@ -213,19 +232,21 @@ export function setDirectPartialBytes(bytes: number): number {
 /**
  * The weight gradient dw [Cout][C][KH][KW] = Σ_n Σ_(oh,ow) g[n][co][oh][ow] ·
  * x[n][c][oh+ky][ow+kx] and the bias gradient db [Cout] = Σ g, reading `gt` (the output
- * gradient: `padTexture` with no padding, ⌈OW/4⌉ texels a row) and `xin` (the forward's
- * input texture). Per image the kernel writes partial sums [Cout][K + 1] (K = C·KH·KW;
+ * gradient, placed as `gp` says) and `xin` (the forward's input texture, padded on the left
+ * by `gp.shift` columns more than the convolution). Per image the kernel writes partial sums [Cout][K + 1] (K = C·KH·KW;
  * column K the bias's), which one more kernel adds up into dw and db.
  */
 export function directWeightGrad(
   gt: PlacedTexture,
+  gp: GradPlacement,
   xin: PlacedTexture,
   p: ConvGeometry,
   rows: number,
 ): { dw: Tensor; db: Tensor } {
   const g = gpu();
   const { N, C, Cout: M, OH, OW, KH, KW } = p;
-  const K = C * KH * KW, R = K + 1, OWG = Math.ceil(OW / 4), nt = windowTexels(KW);
+  const K = C * KH * KW, R = K + 1, nt = windowTexels(KW);
+  const OWG = Math.ceil((OW + gp.shift) / 4); // texels holding the output columns
   // Kernel rows per invocation: all of a small kernel's (the output gradient's texel then
   // serves KH·KW taps), one row of a larger one (register pressure).
   const RB = KH * KW <= 9 ? KH : 1, blocks = KH / RB;
@@ -242,7 +263,7 @@ export function directWeightGrad(
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
     const nb = Math.min(per, N - n0);
-    const key = JSON.stringify([p, gt.place, xin.place, rows, n0, nb, partialBytes]);
+    const key = JSON.stringify([p, gt.place, gp, xin.place, rows, n0, nb, partialBytes]);
     let k = gradKernels.get(key);
     if (!k) {
       k = ((): { code: string; workgroups: [number, number, number] } => {
@@ -271,7 +292,11 @@ export function directWeightGrad(
         L.push(`  let xl = ${xa.layer};`);
         // Rows of G for the 8 channels (clamped: rows past M are never stored).
         for (let i = 0; i < TM; i++) {
-          L.push(`  let gy${i} = ${ga.y} + min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(OH)};`);
+          L.push(
+            `  let gy${i} = ${ga.y} + min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(gp.rows)} + ${
+              u32(gp.pt)
+            };`,
+          );
         }
         L.push(`  let isBias = col == ${u32(cols - 1)};`);
         L.push(`  let cy = min(col, ${u32(cols - 2)});`);
@@ -284,7 +309,9 @@ export function directWeightGrad(
         L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
         for (let i = 0; i < TM; i++) {
-          L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+          L.push(
+            `        let a${i} = textureLoad(G, vec2<u32>(t + ${u32(gp.t0)}, gy${i} + oh), gl);`,
+          );
           L.push(`        c${i}_0 = c${i}_0 + (a${i}.x + a${i}.y) + (a${i}.z + a${i}.w);`);
         }
         L.push(`      }`);
@@ -293,7 +320,9 @@ export function directWeightGrad(
         L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
         for (let i = 0; i < TM; i++) {
-          L.push(`        let a${i} = textureLoad(G, vec2<u32>(t, gy${i} + oh), gl);`);
+          L.push(
+            `        let a${i} = textureLoad(G, vec2<u32>(t + ${u32(gp.t0)}, gy${i} + oh), gl);`,
+          );
         }
         for (let r = 0; r < RB; r++) {
           for (let e = 0; e < nt; e++) {
