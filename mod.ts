@@ -337,10 +337,11 @@ export type {
   DispatchHook,
   GpuStats,
   RecordedDispatch,
+  TextureCopy,
 } from "./core/gpu.ts";
 export type { GradNode } from "./core/tensor.ts";
 export type { Stateful } from "./core/nn/module.ts";
-export type { FusionRule } from "./core/nn/sequential.ts";
+export type { Fused, FusionRule } from "./core/nn/sequential.ts";
 export type { BatchNormOptions } from "./core/nn/batchnorm.ts";
 export type { BatchNormOpOptions } from "./core/ops/batchnorm.ts";
 export type { ConvOptions, Padding, Pair } from "./core/ops/conv_ref.ts";

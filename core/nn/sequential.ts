@@ -21,12 +21,26 @@ import { Conv2d } from "./conv.ts";
 import { Linear } from "./linear.ts";
 import { Module } from "./module.ts";
 
+/** A fusion of more than two modules: the result and how many modules it ran (≥ 2). */
+export interface Fused {
+  /** The last fused module's output. */
+  y: Tensor;
+  /** How many modules, from `m` on, the step ran. */
+  span: number;
+}
+
 /**
  * A fusion rule: runs `m` and `next` on `x` as one step and returns the result, or null
  * when it does not apply (then both run on their own). The result must equal
- * `next.forward(m.forward(x))`, gradients included.
+ * `next.forward(m.forward(x))`, gradients included. A rule may also take `after` (the
+ * module after `next`, when there is one) into the step and return `{ y, span: 3 }`.
  */
-export type FusionRule = (m: Module, next: Module, x: Tensor) => Tensor | null;
+export type FusionRule = (
+  m: Module,
+  next: Module,
+  x: Tensor,
+  after?: Module,
+) => Tensor | Fused | null;
 
 /** Conv2d (tied or no bias) → ReLU: the convolution kernel applies max(·, 0) itself. */
 const convRelu: FusionRule = (m, next, x) =>
@@ -67,9 +81,14 @@ export function registerFusion(rule: FusionRule): () => void {
  * const y = fuseNext(conv, relu, x) ?? relu.forward(conv.forward(x));
  */
 export function fuseNext(m: Module, next: Module, x: Tensor): Tensor | null {
+  return fuseAt([m, next], 0, x)?.y ?? null;
+}
+
+/** The fused step of the first rule that applies at `layers[i]` (with its span), or null. */
+function fuseAt(layers: readonly Module[], i: number, x: Tensor): Fused | null {
   for (const rule of rules) {
-    const y = rule(m, next, x);
-    if (y) return y;
+    const r = rule(layers[i], layers[i + 1], x, layers[i + 2]);
+    if (r) return "span" in r ? r : { y: r, span: 2 };
   }
   return null;
 }
@@ -86,8 +105,8 @@ export function runChain(layers: readonly Module[], x: Tensor): Tensor {
   for (let i = 0; i < layers.length; i++) {
     let next: Tensor | null = null;
     if (i + 1 < layers.length) {
-      next = fuseNext(layers[i], layers[i + 1], y);
-      if (next) i++;
+      const r = fuseAt(layers, i, y);
+      if (r) [next, i] = [r.y, i + r.span - 1];
     }
     next ??= layers[i].forward(y);
     if (y !== x && next !== y && !y.kept) y.dispose();

@@ -223,6 +223,36 @@ function readRange(
 // ---- the op ------------------------------------------------------------------------
 
 /**
+ * conv2d (tied or no bias, optional ReLU) followed by a 2×2 stride-2 max pool (floor mode)
+ * as one op, when the direct kernels take the convolution: the product's epilogue pools, so
+ * the full-size output is never written, and the backward packs the output gradient from
+ * the pooled one and the saved winners. Null when it does not apply (the caller then runs
+ * the convolution and the pool on their own); otherwise equal to `maxPool2d(conv2d(…), {
+ * kernel: 2 })`, gradients included.
+ *
+ * @example
+ * const y = conv2dMaxPool2(x, w, b, { padding: 1, relu: true }) ??
+ *   maxPool2d(conv2d(x, w, b, { padding: 1, relu: true }), { kernel: 2 });
+ */
+export function conv2dMaxPool2(
+  x: Tensor,
+  w: Tensor,
+  bias: Tensor | null,
+  opts: Conv2dOpOptions = {},
+): Tensor | null {
+  if (x.shape.length !== 4 || w.shape.length !== 4 || (bias && bias.shape.length !== 1)) {
+    return null;
+  }
+  const geo = convGeometry(x.shape, w.shape, opts);
+  if (bias && bias.size !== geo.Cout) return null;
+  const wantGrad = isGradEnabled() && (x.requiresGrad || w.requiresGrad || !!bias?.requiresGrad);
+  if (geo.OH < 2 || geo.OW < 2 || winogradApplies(geo, wantGrad) || !directApplies(geo)) {
+    return null;
+  }
+  return conv2dDirect(x, w, bias, geo, !!opts.relu, true);
+}
+
+/**
  * 2-D convolution of x [N, C, H, W] with w [Cout, C/groups, KH, KW], plus a bias that is
  * tied ([Cout], one per filter) or untied ([Cout, OH, OW], one per output location).
  * The output is [N, Cout, OH, OW] with OH = floor((H + pads − dh·(KH−1) − 1) / sh) + 1.

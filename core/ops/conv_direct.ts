@@ -38,6 +38,7 @@ import { decls, main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
 import { place, stagePitch } from "./texture_layout.ts";
 import { staged } from "./conv_texture.ts";
+import { type PooledSource, pooledTexel } from "./conv_direct_pool.ts";
 import {
   directProduct,
   directWeightGrad,
@@ -82,7 +83,8 @@ export function directApplies(p: ConvGeometry): boolean {
 /**
  * Packs src [N][C][H][W] (times the mask `mask > 0` when given) into a texture of `rows`
  * padded rows per channel and `texels` texels per row: line (n, c, r), texel t holds
- * src[n][c][r − pt][4t − pl … 4t + 3 − pl], zero outside src.
+ * src[n][c][r − pt][4t − pl … 4t + 3 − pl], zero outside src. With `pooled`, src is read
+ * through the max pool's backward (see `PooledSource`).
  */
 export function padTexture(
   src: Tensor,
@@ -97,6 +99,7 @@ export function padTexture(
     pt: number;
     pl: number;
   },
+  pooled: PooledSource | null = null,
 ): PlacedTexture | null {
   const g = gpu();
   const pl = place(d.N, d.C * d.rows, d.texels * 4, {
@@ -107,7 +110,13 @@ export function padTexture(
   const n = d.N * d.C * d.rows * d.texels;
   // Source columns 4t − pl … 4t + 3 − pl in aligned pieces of V (2 or 4) when the padding
   // and the row length allow: a vector load costs about what a scalar one does.
-  const V = d.pl % 4 === 0 && d.W % 4 === 0 ? 4 : d.pl % 2 === 0 && d.W % 2 === 0 ? 2 : 1;
+  const V = pooled
+    ? 1
+    : d.pl % 4 === 0 && d.W % 4 === 0
+    ? 4
+    : d.pl % 2 === 0 && d.W % 2 === 0
+    ? 2
+    : 1;
   const ty = V === 1 ? "f32" : `vec${V}<f32>`;
   const piece = (q: number) => {
     const idx = `(((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q}))${
@@ -122,21 +131,32 @@ export function padTexture(
     return `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
   if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
   };
-  const code = `${decls(mask ? ["s", "m"] : ["s"], 0, ty)}
-@group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
+  const names = [...(mask ? ["s", "m"] : ["s"])];
+  const ins = [src, ...(mask ? [mask] : [])];
+  const amDecl = pooled
+    ? `@group(0) @binding(${ins.length}) var<storage, read> a: array<i32>;\n`
+    : "";
+  const code = `${decls(names, 0, ty)}
+${amDecl}@group(0) @binding(${
+    ins.length + (pooled ? 1 : 0)
+  }) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
   let t = i % ${u32(d.texels)};
   let line = i / ${u32(d.texels)};
   let r = line % ${u32(d.rows)};
   let nc = line / ${u32(d.rows)};
   let sr = i32(r) - ${d.pt};
-  let rowOk = sr >= 0 && sr < ${d.H};
+  let rowOk = sr >= 0 && sr < ${d.H};${pooled ? "\n  let ph = u32(sr) / 2u;" : ""}
   var v = vec4<f32>(0.0);
-${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
+${
+    pooled
+      ? pooledTexel(pooled, d.pl, !!mask)
+      : [0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")
+  }
   D[line * ${u32(stagePitch(pl))} + t] = v;
 }`;
   const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
-  staged(code, mask ? [src, mask] : [src], n, pl, tex);
+  staged(code, pooled ? [...ins, pooled.am] : ins, n, pl, tex);
   return { tex, place: pl };
 }
 
@@ -208,7 +228,9 @@ function shareShift(p: ConvGeometry): number | null {
 
 /**
  * conv2d through the direct kernels (the caller checked `directApplies`): x [N][C][H][W],
- * w [Cout][C][KH][KW], a tied bias [Cout] or none, optional fused ReLU.
+ * w [Cout][C][KH][KW], a tied bias [Cout] or none, optional fused ReLU, and with `pool` a
+ * fused 2×2 stride-2 max pool (floor mode; OH, OW ≥ 2): the output is then the pooled
+ * [N][Cout][⌊OH/2⌋][⌊OW/2⌋], and the full-size output is never written.
  */
 export function conv2dDirect(
   x: Tensor,
@@ -216,6 +238,7 @@ export function conv2dDirect(
   bias: Tensor | null,
   p: ConvGeometry,
   relu: boolean,
+  pool = false,
 ): Tensor {
   const g = gpu();
   const { N, C, H, W, Cout, OH, OW, KH, KW, PT, PL } = p;
@@ -227,18 +250,23 @@ export function conv2dDirect(
   const fl = inputLayout(p, shift);
   const xin = padTexture(x, null, { N, C, H, W, ...fl, pt: PT, pl: PL + shift })!;
   const wt = weightTexture(w, p, false);
-  const y = empty([N, Cout, OH, OW]);
+  const OHp = Math.floor(OH / 2), OWp = Math.floor(OW / 2);
+  const y = empty(pool ? [N, Cout, OHp, OWp] : [N, Cout, OH, OW]);
+  const wantGrad = isGradEnabled() && (need.x || need.w || need.b);
+  const am = pool && wantGrad ? empty(y.shape) : null; // i32 winners
   const dims = { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows, shift };
-  directProduct(xin, wt, bias, y, dims, relu);
+  directProduct(xin, wt, bias, y, dims, relu, pool ? { am } : null);
   g.releaseTexture(wt.tex);
   if (!keepX) g.releaseTexture(xin.tex);
   const inputs = bias ? [x, w, bias] : [x, w];
-  return record(
-    relu ? "conv2d_relu" : "conv2d",
+  const extra = [...(relu ? [y] : []), ...(am ? [am] : [])];
+  const out = record(
+    pool ? (relu ? "conv2d_relu_maxpool" : "conv2d_maxpool") : relu ? "conv2d_relu" : "conv2d",
     y,
     inputs,
     (gy, saved) => {
-      const sw = saved[1], sy = relu ? saved[saved.length - 1] : null;
+      const sw = saved[1], sy = relu ? saved[inputs.length] : null;
+      const src = am ? { am: saved[saved.length - 1], OHp, OWp } : null;
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
       const bl = gradLayout(p);
       let gin: PlacedTexture | null = null;
@@ -251,7 +279,7 @@ export function conv2dDirect(
           ...bl,
           pt: KH - 1 - PT,
           pl: KW - 1 - PL,
-        })!;
+        }, src)!;
         const wf = weightTexture(sw, p, true);
         dx = empty([N, C, H, W]);
         directProduct(
@@ -278,7 +306,7 @@ export function conv2dDirect(
               texels: Math.ceil(OW / 4),
               pt: 0,
               pl: 0,
-            })!,
+            }, src)!,
             { rows: OH, pt: 0, t0: 0, shift: 0 },
           ];
         const grads = directWeightGrad(gt, gp, xin, p, fl.rows);
@@ -291,7 +319,9 @@ export function conv2dDirect(
       if (gin) g.releaseTexture(gin.tex);
       return bias ? [dx, dw, db] : [dx, dw];
     },
-    relu ? [y] : [],
+    extra,
     keepX ? () => g.releaseTexture(xin.tex) : undefined,
   );
+  am?.dispose(); // record() keeps its own reference
+  return out;
 }

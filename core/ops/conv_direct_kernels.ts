@@ -12,6 +12,7 @@ import type { ConvGeometry } from "./conv_ref.ts";
 import { decls, grid, main1d, run } from "./kernel.ts";
 import { tileGrid, u32 } from "./matmul_spec.ts";
 import { address, type Placement } from "./texture_layout.ts";
+import { type DirectPool, pooledStores } from "./conv_direct_pool.ts";
 
 /** A texture and where its lines live. */
 export interface PlacedTexture {
@@ -76,7 +77,8 @@ export interface GradPlacement {
 
 /**
  * Records out [N][M][OH][OW] = Σ_{c,ky,kx} wt[(c·KH+ky)·KW+kx][m] · in[n][c][oh+ky][ow+kx]
- * (+ bias[m]) (+ ReLU), reading `xin` (as `padTexture` made it) and `wt` (`weightTexture`).
+ * (+ bias[m]) (+ ReLU) (then a 2×2 max pool, `pool`), reading `xin` (as `padTexture` made
+ * it) and `wt` (`weightTexture`).
  */
 export function directProduct(
   xin: PlacedTexture,
@@ -85,20 +87,29 @@ export function directProduct(
   out: Tensor,
   d: DirectDims,
   relu: boolean,
+  pool: DirectPool | null = null,
 ): void {
   const g = gpu();
-  const tile = TILE;
-  const key = JSON.stringify([d, xin.place, wt.place.texels, !!bias, relu, tile]);
+  // A pooled invocation's two groups are the two rows of its windows.
+  const tile = pool ? { tm: TILE.tm, ng: 2 } : TILE;
+  const pk = pool ? (pool.am ? 2 : 1) : 0;
+  const key = JSON.stringify([d, xin.place, wt.place.texels, !!bias, relu, tile, pk]);
   let k = productKernels.get(key);
   if (!k) {
-    k = productKernel(xin.place, wt.place, !!bias, d, relu, tile);
+    k = productKernel(xin.place, wt.place, !!bias, d, relu, tile, pk);
     if (productKernels.size >= 256) productKernels.clear();
     productKernels.set(key, k);
   }
   const bind = (t: Tensor) => ({ buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) });
   g.dispatch(
     k.code,
-    [g.view(xin.tex), g.view(wt.tex), bind(out), ...(bias ? [bind(bias)] : [])],
+    [
+      g.view(xin.tex),
+      g.view(wt.tex),
+      bind(out),
+      ...(bias ? [bind(bias)] : []),
+      ...(pool?.am ? [bind(pool.am)] : []),
+    ],
     k.workgroups,
   );
 }
@@ -113,13 +124,17 @@ function productKernel(
   d: DirectDims,
   relu: boolean,
   tile: DirectTile,
+  pool: number, // 0: none, 1: pooled, 2: pooled with the winners
 ): { code: string; workgroups: [number, number, number] } {
   const { N, C, M, OH, OW, KH, KW, rows } = d;
   const { tm: TMp, ng: NG } = tile;
   const TN = 4 * NG, MT = TMp / 4;
   const sh = d.shift ?? 0;
-  const OWG = Math.ceil(OW / 4), groups = OH * OWG, nt = windowTexels(KW + sh);
-  const colTiles = Math.ceil(groups / NG), rowTiles = Math.ceil(M / TMp);
+  const OWG = Math.ceil(OW / 4), nt = windowTexels(KW + sh);
+  const OHp = Math.floor(OH / 2), OWp = Math.floor(OW / 2);
+  // Pooled: a tile is one (window row, texel) pair, its groups the window's two rows.
+  const groups = pool ? OHp * OWG : OH * OWG;
+  const colTiles = pool ? groups : Math.ceil(groups / NG), rowTiles = Math.ceil(M / TMp);
   let wgx = 8, wgy = 8;
   while (wgy > 1 && wgy / 2 >= rowTiles) [wgy, wgx] = [wgy / 2, wgx * 2];
   while (wgx > 8 && wgx / 2 >= colTiles) [wgx, wgy] = [wgx / 2, wgy * 2];
@@ -128,13 +143,17 @@ function productKernel(
   const tex = "texture_storage_2d_array<rgba32float, read>";
   // Store width: 4 positions when rows are a multiple of 4 long, else 2 when even, else 1
   // (a conditional scalar store per lane is far dearer than the FMAs on software adapters).
-  const V = OW % 4 === 0 ? 4 : OW % 2 === 0 ? 2 : 1;
+  const V = pool ? (OWp % 2 === 0 ? 2 : 1) : OW % 4 === 0 ? 4 : OW % 2 === 0 ? 2 : 1;
+  const vt = (t: string) => (V > 1 ? `vec${V}<${t}>` : t);
   L.push(`@group(0) @binding(0) var X: ${tex};`);
   L.push(`@group(0) @binding(1) var WT: ${tex};`);
-  L.push(
-    `@group(0) @binding(2) var<storage, read_write> Y: array<${V > 1 ? `vec${V}<f32>` : "f32"}>;`,
-  );
+  L.push(`@group(0) @binding(2) var<storage, read_write> Y: array<${vt("f32")}>;`);
   if (bias) L.push(`@group(0) @binding(3) var<storage, read> bias: array<f32>;`);
+  if (pool === 2) {
+    L.push(
+      `@group(0) @binding(${bias ? 4 : 3}) var<storage, read_write> AM: array<${vt("i32")}>;`,
+    );
+  }
   L.push(`@compute @workgroup_size(${wgx}, ${wgy}, 1)`);
   L.push(
     `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
@@ -148,9 +167,15 @@ function productKernel(
   L.push(`  let xl = ${ad.layer};`);
   L.push(`  let xy = ${ad.y};`);
   for (let j = 0; j < NG; j++) {
-    L.push(`  let gq${j} = min(ct * ${u32(NG)} + ${u32(j)}, ${u32(groups - 1)});`);
-    L.push(`  let oh${j} = gq${j} / ${u32(OWG)};`);
-    L.push(`  let xt${j} = gq${j} % ${u32(OWG)};`);
+    if (pool) {
+      L.push(`  let gq${j} = ct;`);
+      L.push(`  let oh${j} = (ct / ${u32(OWG)}) * 2u + ${u32(j)};`);
+      L.push(`  let xt${j} = ct % ${u32(OWG)};`);
+    } else {
+      L.push(`  let gq${j} = min(ct * ${u32(NG)} + ${u32(j)}, ${u32(groups - 1)});`);
+      L.push(`  let oh${j} = gq${j} / ${u32(OWG)};`);
+      L.push(`  let xt${j} = gq${j} % ${u32(OWG)};`);
+    }
     L.push(`  let yb${j} = xy + oh${j};`);
   }
   for (let t = 0; t < MT; t++) {
@@ -183,6 +208,11 @@ function productKernel(
   }
   L.push(`    }`);
   L.push(`  }`);
+  if (pool) {
+    pooledStores(L, { M, OHp, OWp, TMp, V, bias, relu, arg: pool === 2 });
+    L.push(`}`);
+    return { code: L.join("\n") + "\n", workgroups: grd.workgroups };
+  }
   // Stores: group j holds positions (oh_j, 4·xt_j + q).
   for (let i = 0; i < TMp; i++) {
     L.push(`  if (m0 + ${u32(i)} < ${u32(M)}) {`);

@@ -5,11 +5,18 @@
  * first maximum, or the first NaN); the backward reads it (no recomputation) and gives each
  * window's gradient to its winner. Padding never wins (it is never read).
  *
- * The file also registers the layer's ONNX codec (MaxPool ⇄ MaxPool2d).
+ * The file also registers the layer's ONNX codec (MaxPool ⇄ MaxPool2d), and the fusion of
+ * Conv2d → ReLU → a 2×2 MaxPool2d into one op (`conv2dMaxPool2`: the convolution's
+ * epilogue pools, so the full-size activation is never written).
  *
  * @module
  */
 import { isGradEnabled } from "../../core/autograd.ts";
+import { ReLU } from "../../core/nn/activation.ts";
+import { Conv2d } from "../../core/nn/conv.ts";
+import { registerFusion } from "../../core/nn/sequential.ts";
+import { conv2dMaxPool2 } from "../../core/ops/conv.ts";
+import { convGeometry } from "../../core/ops/conv_ref.ts";
 import { lit } from "../../core/ops/kernel.ts";
 import type { Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
@@ -17,7 +24,13 @@ import { registerCodec } from "../../onnx/codec.ts";
 import { pair } from "../../onnx/codecs/util.ts";
 import { ints } from "../../onnx/emit.ts";
 import { dilationOf, windowAttrs, windowOfNode } from "./codec_window.ts";
-import { type WindowOptions, windowPool, WindowPool2d, type WindowReduction } from "./window.ts";
+import {
+  geometry,
+  type WindowOptions,
+  windowPool,
+  WindowPool2d,
+  type WindowReduction,
+} from "./window.ts";
 
 /** Options of max pooling (PyTorch's defaults: stride = kernel, no padding). */
 export type MaxPoolOptions = WindowOptions;
@@ -87,4 +100,21 @@ export const maxPoolCodec = registerCodec<MaxPool2d>({
     if (dh !== 1 || dw !== 1) a.dilations = ints([dh, dw]);
     return ctx.node("MaxPool", [ctx.input], a);
   },
+});
+
+/**
+ * Conv2d (tied or no bias) → ReLU → MaxPool2d as one op when the pool, on the convolution's
+ * output, is the plain 2×2 stride-2 one of the fused kernels and the direct kernels run.
+ */
+registerFusion((m, next, x, after) => {
+  if (!(m instanceof Conv2d && next instanceof ReLU && after instanceof MaxPool2d)) return null;
+  if (m.bias?.shape.length === 3 || x.shape.length !== 4) return null;
+  const c = convGeometry(x.shape, m.weight.shape, m.options);
+  const q = geometry("MaxPool2d", [c.N, c.Cout, c.OH, c.OW], after.options);
+  const plain = q.KH === 2 && q.KW === 2 && q.SH === 2 && q.SW === 2 && q.DH === 1 &&
+    q.DW === 1 && q.PT === 0 && q.PL === 0 && q.OH === Math.floor(c.OH / 2) &&
+    q.OW === Math.floor(c.OW / 2);
+  if (!plain) return null;
+  const y = conv2dMaxPool2(x, m.weight, m.bias, { ...m.options, relu: true });
+  return y ? { y, span: 3 } : null;
 });
