@@ -38,7 +38,7 @@ import { decls, main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
 import { place, stagePitch } from "./texture_layout.ts";
 import { staged } from "./conv_texture.ts";
-import { type PooledSource, pooledTexel } from "./conv_direct_pool.ts";
+import { pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
 import {
   directProduct,
   directWeightGrad,
@@ -107,16 +107,16 @@ export function padTexture(
     maxLayers: g.maxTextureLayers,
   });
   if (!pl || pl.perLayer === 0) return null;
+  const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
+  if (pooled) {
+    const k = pooledPadCode(d, pooled, !!mask, stagePitch(pl));
+    staged(k.code, [src, ...(mask ? [mask] : []), pooled.am], k.n, pl, tex);
+    return { tex, place: pl };
+  }
   const n = d.N * d.C * d.rows * d.texels;
   // Source columns 4t − pl … 4t + 3 − pl in aligned pieces of V (2 or 4) when the padding
   // and the row length allow: a vector load costs about what a scalar one does.
-  const V = pooled
-    ? 1
-    : d.pl % 4 === 0 && d.W % 4 === 0
-    ? 4
-    : d.pl % 2 === 0 && d.W % 2 === 0
-    ? 2
-    : 1;
+  const V = d.pl % 4 === 0 && d.W % 4 === 0 ? 4 : d.pl % 2 === 0 && d.W % 2 === 0 ? 2 : 1;
   const ty = V === 1 ? "f32" : `vec${V}<f32>`;
   const piece = (q: number) => {
     const idx = `(((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q}))${
@@ -131,32 +131,20 @@ export function padTexture(
     return `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
   if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
   };
-  const names = [...(mask ? ["s", "m"] : ["s"])];
-  const ins = [src, ...(mask ? [mask] : [])];
-  const amDecl = pooled
-    ? `@group(0) @binding(${ins.length}) var<storage, read> a: array<i32>;\n`
-    : "";
-  const code = `${decls(names, 0, ty)}
-${amDecl}@group(0) @binding(${
-    ins.length + (pooled ? 1 : 0)
-  }) var<storage, read_write> D: array<vec4<f32>>;
+  const code = `${decls(mask ? ["s", "m"] : ["s"], 0, ty)}
+@group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
   let t = i % ${u32(d.texels)};
   let line = i / ${u32(d.texels)};
   let r = line % ${u32(d.rows)};
   let nc = line / ${u32(d.rows)};
   let sr = i32(r) - ${d.pt};
-  let rowOk = sr >= 0 && sr < ${d.H};${pooled ? "\n  let ph = u32(sr) / 2u;" : ""}
+  let rowOk = sr >= 0 && sr < ${d.H};
   var v = vec4<f32>(0.0);
-${
-    pooled
-      ? pooledTexel(pooled, d.pl, !!mask)
-      : [0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")
-  }
+${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
   D[line * ${u32(stagePitch(pl))} + t] = v;
 }`;
-  const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
-  staged(code, pooled ? [...ins, pooled.am] : ins, n, pl, tex);
+  staged(code, mask ? [src, mask] : [src], n, pl, tex);
   return { tex, place: pl };
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
+import { main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
 
 /**
@@ -29,33 +30,73 @@ export interface PooledSource {
   OWp: number;
 }
 
+/** The padded texture `padTexture` packs (lines of `rows` a channel, padding `pt`, `pl`). */
+export interface PadDims {
+  N: number;
+  C: number;
+  rows: number;
+  texels: number;
+  pt: number;
+  pl: number;
+}
+
 /**
- * `padTexture`'s WGSL for texel t read through the max pool's backward (`sr`, `rowOk`, `ph`,
- * `nc` and `v` in scope; bindings s (gradient), m (pooled output, when `masked`) and a
- * (winners)). Its 4 columns 4t − pl … 4t + 3 − pl meet 2 or 3 windows (by the parity of
- * pl); each window's winner, value and gradient are read once, and its gradient lands in
- * the component of its winning column when that is in this texel and row.
+ * `padTexture`'s kernel for a pooled source, and its invocation count. An invocation owns
+ * one texel of two neighbouring lines that hold the two rows of one row of windows (lines
+ * 2k − s and 2k + 1 − s, s = pt mod 2, so a line pair never straddles two window rows);
+ * the texel's 4 columns 4t − pl … 4t + 3 − pl meet 2 or 3 windows (by the parity of pl),
+ * and each window's winner, output and gradient are read once, for both lines: its
+ * gradient lands in the component of its winning column, in the line of its winning row.
+ * Lines outside the windows (padding, a dropped odd last row) are zeros.
  */
-export function pooledTexel(o: PooledSource, pl: number, masked: boolean): string {
-  const L = [
-    `  let c0 = i32(t * 4u) - ${pl};`,
-    `  let pw0 = (c0 - (c0 & 1)) / 2;`,
-    `  let rowPar = i32(u32(sr) % 2u);`,
+export function pooledPadCode(
+  d: PadDims,
+  o: PooledSource,
+  masked: boolean,
+  pitch: number,
+): { code: string; n: number } {
+  const s = d.pt % 2, K = Math.ceil((d.rows + s) / 2), n = d.N * d.C * K * d.texels;
+  const b = [
+    "@group(0) @binding(0) var<storage, read> s: array<f32>;",
+    ...(masked ? ["@group(0) @binding(1) var<storage, read> m: array<f32>;"] : []),
   ];
-  for (let k = 0; k < (pl % 2 === 0 ? 2 : 3); k++) {
-    L.push(`  {
-    let pw = pw0 + ${k};
-    if (rowOk && ph < ${u32(o.OHp)} && pw >= 0 && pw < ${o.OWp}) {
-      let pi = (nc * ${u32(o.OHp)} + ph) * ${u32(o.OWp)} + u32(pw);
-      let w = a[pi];
-      let col = 2 * pw + (w & 1) - c0;
-      if ((w >> 1u) == rowPar${masked ? " && m[pi] > 0.0" : ""}) {
-        v = select(v, vec4<f32>(s[pi]), vec4<i32>(0, 1, 2, 3) == vec4<i32>(col));
+  b.push(`@group(0) @binding(${b.length}) var<storage, read> a: array<i32>;`);
+  b.push(`@group(0) @binding(${b.length}) var<storage, read_write> D: array<vec4<f32>>;`);
+  const wins: string[] = [];
+  for (let k = 0; k < (d.pl % 2 === 0 ? 2 : 3); k++) {
+    wins.push(`    {
+      let pw = pw0 + ${k};
+      if (pw >= 0 && pw < ${o.OWp}) {
+        let pi = (nc * ${u32(o.OHp)} + u32(ph)) * ${u32(o.OWp)} + u32(pw);
+        let w = a[pi];
+        let hit = vec4<i32>(0, 1, 2, 3) == vec4<i32>(2 * pw + (w & 1) - c0);
+        if (${masked ? "m[pi] > 0.0" : "true"}) {
+          let gv = vec4<f32>(s[pi]);
+          if ((w >> 1u) == 0) { v0 = select(v0, gv, hit); } else { v1 = select(v1, gv, hit); }
+        }
       }
-    }
-  }`);
+    }`);
   }
-  return L.join("\n");
+  const code = `${b.join("\n")}
+${main1d(n)}
+  let t = i % ${u32(d.texels)};
+  let q = i / ${u32(d.texels)};
+  let k = q % ${u32(K)};
+  let nc = q / ${u32(K)};
+  let l0 = i32(k * 2u) - ${s};
+  let ph = i32(k) - ${(d.pt + s) / 2};
+  var v0 = vec4<f32>(0.0);
+  var v1 = vec4<f32>(0.0);
+  if (ph >= 0 && ph < ${o.OHp}) {
+    let c0 = i32(t * 4u) - ${d.pl};
+    let pw0 = (c0 - (c0 & 1)) / 2;
+${wins.join("\n")}
+  }
+  let base = nc * ${u32(d.rows)};
+  if (l0 >= 0) { D[(base + u32(l0)) * ${u32(pitch)} + t] = v0; }
+  if (l0 + 1 < ${d.rows}) { D[(base + u32(l0 + 1)) * ${u32(pitch)} + t] = v1; }
+}`;
+  return { code, n };
 }
 
 /**
