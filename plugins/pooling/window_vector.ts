@@ -9,7 +9,8 @@
  * @module
  */
 import { main1d } from "../../core/ops/kernel.ts";
-import type { Geometry, WindowReduction } from "./window.ts";
+import type { Window2d } from "../../core/ops/window.ts";
+import type { WindowReduction } from "./reduction.ts";
 
 const WGS = 64;
 
@@ -27,7 +28,7 @@ export function storageBindings(names: [string, string, boolean][]): string {
  * vecV (V = P·KW), where lane-by-lane scalar reads cost the software adapters a gather
  * each. Null when the geometry does not allow it.
  */
-export function vectorPlan(q: Geometry): { V: number; P: number } | null {
+export function vectorPlan(q: Window2d): { V: number; P: number } | null {
   const inside = q.PT === 0 && (q.OH - 1) * q.SH + (q.KH - 1) * q.DH < q.H;
   if (!inside || q.PL !== 0 || q.SW !== q.KW || q.DW !== 1 || q.OW * q.KW !== q.W) return null;
   for (const V of [4, 2]) {
@@ -40,7 +41,7 @@ const vec = (n: number, t: string) => (n === 1 ? t : `vec${n}<${t}>`);
 
 /** The forward through `vectorPlan`: P windows an invocation, rows read as vecV. */
 export function vectorForward(
-  q: Geometry,
+  q: Window2d,
   r: WindowReduction,
   planes: number,
   arg: boolean,
@@ -105,7 +106,7 @@ ${wins.join("\n")}
 
 /** The disjoint-window backward through `vectorPlan`: each input row piece one vecV store. */
 export function vectorScatter(
-  q: Geometry,
+  q: Window2d,
   r: WindowReduction,
   planes: number,
   { V, P }: { V: number; P: number },
