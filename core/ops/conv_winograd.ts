@@ -24,7 +24,7 @@
 import { gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
-import { decls, grid, main1d, run } from "./kernel.ts";
+import { grid, main1d, run } from "./kernel.ts";
 import { gemmInto, texturePlanFor } from "./matmul.ts";
 import { u32 } from "./matmul_spec.ts";
 import { address, type Placement, stagePitch } from "./texture_layout.ts";
@@ -50,18 +50,88 @@ export function setWinogradChunkBytes(bytes: number): number {
   return old;
 }
 
+/** The transforms of F(m×m, 3×3): Bᵀ (α×α), G (α×3), Aᵀ (m×α), α = m + 2. */
+interface Transforms {
+  m: number;
+  a: number;
+  BT: number[][];
+  G: number[][];
+  AT: number[][];
+}
+
+/** Lavin & Gray (2015), interpolation points 0, ±1 (F(2, 3)) and 0, ±1, ±2 (F(4, 3)). */
+const F: Record<2 | 4, Transforms> = {
+  2: {
+    m: 2,
+    a: 4,
+    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+    G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+    AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+  },
+  4: {
+    m: 4,
+    a: 6,
+    BT: [
+      [4, 0, -5, 0, 1, 0],
+      [0, -4, -4, 1, 1, 0],
+      [0, 4, -4, -1, 1, 0],
+      [0, -2, -1, 2, 1, 0],
+      [0, 2, -1, -2, 1, 0],
+      [0, 4, 0, -5, 0, 1],
+    ],
+    G: [
+      [1 / 4, 0, 0],
+      [-1 / 6, -1 / 6, -1 / 6],
+      [-1 / 6, 1 / 6, -1 / 6],
+      [1 / 24, 1 / 12, 1 / 6],
+      [1 / 24, -1 / 12, 1 / 6],
+      [0, 0, 1],
+    ],
+    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+  },
+};
+
+/** The output tile's side: 4 (F(4×4, 3×3)) unless a test or benchmark chose 2. */
+let tileSide: 2 | 4 = 4;
+
+/** Sets the output tile's side (2 or 4: F(2×2, 3×3) or F(4×4, 3×3)). Returns the old one. */
+export function setWinogradTile(m: 2 | 4): 2 | 4 {
+  const old = tileSide;
+  tileSide = m;
+  return old;
+}
+
+/** WGSL for Σ c_k·t_k over the non-zero coefficients (exact ±1 as additions). */
+function lin(coefs: number[], terms: string[]): string {
+  const parts: string[] = [];
+  coefs.forEach((c, k) => {
+    if (c === 0) return;
+    const mag = Math.abs(c) === 1 ? terms[k] : `${Math.abs(c).toPrecision(9)} * ${terms[k]}`;
+    parts.push(parts.length === 0 ? (c < 0 ? `-${mag}` : mag) : `${c < 0 ? "-" : "+"} ${mag}`);
+  });
+  return parts.length ? `(${parts.join(" ")})` : "0.0";
+}
+
 /** Tiles per image and images per chunk. */
-function tiling(p: ConvGeometry): { TH: number; TW: number; nc: number } {
-  const TH = Math.ceil(p.OH / 2), TW = Math.ceil(p.OW / 2);
-  const perImage = 16 * Math.max(p.C, p.Cout) * TH * TW * 4;
+function tiling(p: ConvGeometry, f: Transforms): { TH: number; TW: number; nc: number } {
+  const TH = Math.ceil(p.OH / f.m), TW = Math.ceil(p.OW / f.m);
+  const perImage = f.a * f.a * Math.max(p.C, p.Cout) * TH * TW * 4;
   return { TH, TW, nc: Math.max(1, Math.min(p.N, Math.floor(chunkBytes / perImage))) };
 }
 
+/**
+ * The input texture's layout: m·TH + 2 rows a channel; a patch's row is read as the two
+ * texels from its first column's, so up to the last patch's second.
+ */
+function inputLayout(f: Transforms, TH: number, TW: number): { rows: number; texels: number } {
+  return { rows: f.m * TH + 2, texels: ((f.m * (TW - 1)) >> 2) + 2 };
+}
+
 /** The product of a chunk of `T` tiles (padded to whole texels): M[e] = U[e] · V[e]. */
-function productSpec(p: ConvGeometry, T: number) {
+function productSpec(p: ConvGeometry, T: number, f: Transforms) {
   const Tp = Math.ceil(T / 4) * 4;
   return {
-    batch: 16,
+    batch: f.a * f.a,
     M: p.Cout,
     N: Tp,
     K: p.C,
@@ -81,34 +151,48 @@ function productSpec(p: ConvGeometry, T: number) {
  * faster, more with more channels), and texture limits that fit.
  */
 export function winogradApplies(p: ConvGeometry, wantGrad: boolean): boolean {
-  const g = gpu();
+  const g = gpu(), f = F[tileSide];
   if (!enabled || wantGrad || g.variant !== "cpu") return false;
   if (p.KH !== 3 || p.KW !== 3 || p.SH !== 1 || p.SW !== 1 || p.DH !== 1 || p.DW !== 1) {
     return false;
   }
   if (p.G !== 1 || p.C < 64 || p.Cout < 64) return false;
-  const { TH, TW, nc } = tiling(p);
-  const rows = p.C * (2 * TH + 2), texels = ((TW - 1) >> 1) + 2;
-  if (rows > g.maxTextureDim || texels > g.maxTextureDim) return false;
-  if (16 * Math.max(p.C, p.Cout) * nc * TH * TW * 4 > g.maxBindingBytes) return false;
-  return texturePlanFor(productSpec(p, nc * TH * TW)) !== null;
+  const { TH, TW, nc } = tiling(p, f);
+  const lay = inputLayout(f, TH, TW);
+  if (p.C * lay.rows > g.maxTextureDim || lay.texels > g.maxTextureDim) return false;
+  if (f.a * f.a * Math.max(p.C, p.Cout) * nc * TH * TW * 4 > g.maxBindingBytes) return false;
+  return texturePlanFor(productSpec(p, nc * TH * TW, f)) !== null;
 }
 
-/** U [16][Cout][C] = G g Gᵀ for every (output, input) channel pair. */
-function weightTransform(w: Tensor, p: ConvGeometry): Tensor {
-  const n = p.Cout * p.C, u = empty([16, p.Cout, p.C]);
-  const code = `${decls(["w", "u"])}
-${main1d(n)}
-  let b = i * 9u;
-  let g0 = vec3<f32>(w[b], w[b + 1u], w[b + 2u]);
-  let g1 = vec3<f32>(w[b + 3u], w[b + 4u], w[b + 5u]);
-  let g2 = vec3<f32>(w[b + 6u], w[b + 7u], w[b + 8u]);
-  let r = array<vec3<f32>, 4>(g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2);
-  for (var a = 0u; a < 4u; a++) {
-    let v = r[a];
-    let row = vec4<f32>(v.x, (v.x + v.y + v.z) * 0.5, (v.x - v.y + v.z) * 0.5, v.z);
-    for (var c = 0u; c < 4u; c++) { u[(a * 4u + c) * ${u32(n)} + i] = row[c]; }
+/**
+ * U [α²][Cout][C] = G g Gᵀ for every (output, input) channel pair; 4 input channels an
+ * invocation, stored as vec4s, when C is a multiple of 4 (else one).
+ */
+function weightTransform(w: Tensor, p: ConvGeometry, f: Transforms): Tensor {
+  const V = p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V, u = empty([f.a * f.a, p.Cout, p.C]);
+  const ty = V === 4 ? "vec4<f32>" : "f32";
+  // Tap (r, c) of the V kernels: w[(pair + v)·9 + 3r + c], v = 0 … V − 1.
+  const tap = (r: number, c: number) =>
+    V === 4
+      ? `vec4<f32>(${[0, 1, 2, 3].map((v) => `w[b + ${v * 9 + 3 * r + c}u]`).join(", ")})`
+      : `w[b + ${3 * r + c}u]`;
+  const g = [0, 1, 2].map((r) => [0, 1, 2].map((c) => `g${r}${c}`));
+  const L = g.flatMap((row, r) => row.map((name, c) => `  let ${name} = ${tap(r, c)};`));
+  for (let i = 0; i < f.a; i++) {
+    // Row i of G g, then (G g) Gᵀ.
+    for (let c = 0; c < 3; c++) {
+      L.push(`  let r${i}_${c} = ${lin(f.G[i], g.map((row) => row[c]))};`);
+    }
+    for (let j = 0; j < f.a; j++) {
+      const v = lin(f.G[j], [0, 1, 2].map((c) => `r${i}_${c}`));
+      L.push(`  u[${u32(i * f.a + j)} * ${u32(n)} + i] = ${v};`);
+    }
   }
+  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> u: array<${ty}>;
+${main1d(n)}
+  let b = i * ${u32(9 * V)};
+${L.join("\n")}
 }`;
   run(code, [w, u], grid(n));
   return u;
@@ -116,11 +200,12 @@ ${main1d(n)}
 
 /**
  * V of tiles t0 … t0 + T − 1 (global tile index = image·TH·TW + th·TW + tw) into `tex`
- * (placement `place`: 16 matrices of C lines of ⌈T/4⌉ texels), 4 tiles an invocation.
+ * (placement `place`: α² matrices of C lines of ⌈T/4⌉ texels), 4 tiles an invocation.
  */
 function inputTransform(
   xt: PlacedTexture,
   p: ConvGeometry,
+  f: Transforms,
   TH: number,
   TW: number,
   n0: number,
@@ -128,50 +213,74 @@ function inputTransform(
   place: Placement,
   tex: GPUTexture,
 ): void {
-  const rows = 2 * TH + 2, G4 = Math.ceil(T / 4), n = p.C * G4, pitch = stagePitch(place);
-  const ad = address(xt.place, "img", `c * ${u32(rows)} + 2u * th + r`);
-  const tile = (q: number) => `
-  {
-    let t = g4 * 4u + ${u32(q)};
-    if (t < ${u32(T)}) {
-      let img = ${u32(n0)} + t / ${u32(TH * TW)};
-      let th = (t / ${u32(TW)}) % ${u32(TH)};
-      let tw = t % ${u32(TW)};
-      let odd = (tw & 1u) == 1u;
-      var d: array<vec4<f32>, 4>;
-      for (var r = 0u; r < 4u; r++) {
-        let a = textureLoad(X, vec2<u32>(tw >> 1u, ${ad.y}), ${ad.layer});
-        let b = textureLoad(X, vec2<u32>((tw >> 1u) + 1u, ${ad.y}), ${ad.layer});
-        d[r] = select(a, vec4<f32>(a.z, a.w, b.x, b.y), odd);
-      }
-      let rr = array<vec4<f32>, 4>(d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]);
-      for (var a = 0u; a < 4u; a++) {
-        let v = rr[a];
-        let row = vec4<f32>(v.x - v.z, v.y + v.z, v.z - v.y, v.y - v.w);
-        for (var b = 0u; b < 4u; b++) { o[a * 4u + b][${q}] = row[b]; }
+  const { rows } = inputLayout(f, TH, TW), { m, a } = f;
+  const G4 = Math.ceil(T / 4), n = p.C * G4, pitch = stagePitch(place);
+  const ad = address(xt.place, "img", `c * ${u32(rows)} + ${u32(m)} * th + ${u32(0)}`);
+  const comp = ["x", "y", "z", "w"];
+  // Patch columns m·tw … m·tw + α − 1: with m = 4 texels tw, tw + 1; with m = 2 the
+  // patch starts at component 0 or 2 of texel tw / 2. Each of the 4 tiles' patches is
+  // loaded, then the transform runs once on vec4s (component q: tile q).
+  const loads = (q: number) => {
+    const L = [
+      `  {`,
+      `    let t = min(g4 * 4u + ${u32(q)}, ${u32(T - 1)});`,
+      `    let img = ${u32(n0)} + t / ${u32(TH * TW)};`,
+      `    let th = (t / ${u32(TW)}) % ${u32(TH)};`,
+      `    let tw = t % ${u32(TW)};`,
+    ];
+    if (m === 2) L.push(`    let odd = (tw & 1u) == 1u;`);
+    const t0 = m === 4 ? "tw" : "(tw >> 1u)";
+    for (let r = 0; r < a; r++) {
+      const y = `${ad.y} + ${u32(r)}`;
+      L.push(`    let a${r} = textureLoad(X, vec2<u32>(${t0}, ${y}), ${ad.layer});`);
+      L.push(`    let b${r} = textureLoad(X, vec2<u32>(${t0} + 1u, ${y}), ${ad.layer});`);
+      for (let j = 0; j < a; j++) {
+        const c = m === 4
+          ? (j < 4 ? `a${r}.${comp[j]}` : `b${r}.${comp[j - 4]}`)
+          : `select(a${r}.${comp[j]}, ${
+            j < 2 ? `a${r}.${comp[j + 2]}` : `b${r}.${comp[j - 2]}`
+          }, odd)`;
+        L.push(`    d${r}_${j}[${q}] = ${c};`);
       }
     }
-  }`;
+    L.push(`  }`);
+    return L.join("\n");
+  };
+  const T2: string[] = [];
+  for (let r = 0; r < a; r++) for (let j = 0; j < a; j++) T2.push(`  var d${r}_${j}: vec4<f32>;`);
+  const body = [0, 1, 2, 3].map(loads);
+  // Bᵀ d, then (Bᵀ d) B, stored as V[e = i·α + j].
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) {
+      body.push(
+        `  let s${i}_${j} = ${lin(f.BT[i], [...Array(a).keys()].map((r) => `d${r}_${j}`))};`,
+      );
+    }
+  }
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < a; j++) {
+      const v = lin(f.BT[j], [...Array(a).keys()].map((k) => `s${i}_${k}`));
+      body.push(`  D[(${u32(i * a + j)} * ${u32(p.C)} + c) * ${u32(pitch)} + g4] = ${v};`);
+    }
+  }
   const code = `@group(0) @binding(0) var X: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
   let g4 = i % ${u32(G4)};
   let c = i / ${u32(G4)};
-  var o: array<vec4<f32>, 16>;
-  ${[0, 1, 2, 3].map(tile).join("")}
-  for (var e = 0u; e < 16u; e++) {
-    D[(e * ${u32(p.C)} + c) * ${u32(pitch)} + g4] = o[e];
-  }
+${T2.join("\n")}
+${body.join("\n")}
 }`;
   staged(code, [gpu().view(xt.tex)], n, place, tex);
 }
 
-/** y (images n0 …) from M [16][Cout][Tp] of T tiles: Aᵀ M A + bias, ReLU. */
+/** y (images n0 …) from M [α²][Cout][Tp] of T tiles: Aᵀ M A + bias, ReLU. */
 function outputTransform(
-  m: Tensor,
+  mt: Tensor,
   y: Tensor,
   bias: Tensor | null,
   p: ConvGeometry,
+  f: Transforms,
   TH: number,
   TW: number,
   n0: number,
@@ -179,22 +288,47 @@ function outputTransform(
   relu: boolean,
 ): void {
   const G4 = Math.ceil(T / 4), Tp = G4 * 4, n = p.Cout * G4, { OH, OW, Cout } = p;
-  const store = (q: number) => `
+  const { m, a } = f;
+  const L: string[] = [];
+  // Aᵀ M (m × α), then (Aᵀ M) A (m × m): vec4s of the invocation's 4 tiles.
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < a; j++) {
+      L.push(
+        `  let s${i}_${j} = ${lin(f.AT[i], [...Array(a).keys()].map((r) => `k[${r * a + j}]`))};`,
+      );
+    }
+  }
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < m; j++) {
+      L.push(`  let y${i}_${j} = ${lin(f.AT[j], [...Array(a).keys()].map((c) => `s${i}_${c}`))};`);
+    }
+  }
+  const store = (q: number) => {
+    const S: string[] = [];
+    for (let i = 0; i < m; i++) {
+      const row: string[] = [];
+      for (let j = 0; j < m; j++) {
+        const st = `y[base + ${u32(i * OW + j)}] = act(y${i}_${j}[${q}] + bv);`;
+        row.push(j === 0 ? `        ${st}` : `        if (ow + ${u32(j)} < ${u32(OW)}) { ${st} }`);
+      }
+      S.push(
+        i === 0
+          ? row.join("\n")
+          : `      if (oh + ${u32(i)} < ${u32(OH)}) {\n${row.join("\n")}\n      }`,
+      );
+    }
+    return `
   {
     let t = g4 * 4u + ${u32(q)};
     if (t < ${u32(T)}) {
       let img = ${u32(n0)} + t / ${u32(TH * TW)};
-      let oh = ((t / ${u32(TW)}) % ${u32(TH)}) * 2u;
-      let ow = (t % ${u32(TW)}) * 2u;
+      let oh = ((t / ${u32(TW)}) % ${u32(TH)}) * ${u32(m)};
+      let ow = (t % ${u32(TW)}) * ${u32(m)};
       let base = ((img * ${u32(Cout)} + co) * ${u32(OH)} + oh) * ${u32(OW)} + ow;
-      y[base] = act(y00[${q}] + bv);
-      if (ow + 1u < ${u32(OW)}) { y[base + 1u] = act(y01[${q}] + bv); }
-      if (oh + 1u < ${u32(OH)}) {
-        y[base + ${u32(OW)}] = act(y10[${q}] + bv);
-        if (ow + 1u < ${u32(OW)}) { y[base + ${u32(OW + 1)}] = act(y11[${q}] + bv); }
-      }
+${S.join("\n")}
     }
   }`;
+  };
   const code = `@group(0) @binding(0) var<storage, read> m: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
@@ -202,26 +336,19 @@ fn act(v: f32) -> f32 { return ${relu ? "max(v, 0.0)" : "v"}; }
 ${main1d(n)}
   let g4 = i % ${u32(G4)};
   let co = i / ${u32(G4)};
-  var k: array<vec4<f32>, 16>;
-  for (var e = 0u; e < 16u; e++) { k[e] = m[(e * ${u32(Cout)} + co) * ${u32(Tp / 4)} + g4]; }
-  var t0: array<vec4<f32>, 4>;
-  var t1: array<vec4<f32>, 4>;
-  for (var j = 0u; j < 4u; j++) {
-    t0[j] = k[j] + k[4u + j] + k[8u + j];
-    t1[j] = k[4u + j] - k[8u + j] - k[12u + j];
-  }
-  let y00 = t0[0] + t0[1] + t0[2];
-  let y01 = t0[1] - t0[2] - t0[3];
-  let y10 = t1[0] + t1[1] + t1[2];
-  let y11 = t1[1] - t1[2] - t1[3];
+  var k: array<vec4<f32>, ${a * a}>;
+  for (var e = 0u; e < ${u32(a * a)}; e++) { k[e] = m[(e * ${u32(Cout)} + co) * ${
+    u32(Tp / 4)
+  } + g4]; }
+${L.join("\n")}
   let bv = ${bias ? "bias[co]" : "0.0"};
   ${[0, 1, 2, 3].map(store).join("")}
 }`;
-  run(code, bias ? [m, y, bias] : [m, y], grid(n));
+  run(code, bias ? [mt, y, bias] : [mt, y], grid(n));
 }
 
 /**
- * conv2d through Winograd F(2×2, 3×3) (the caller checked `winogradApplies`): x [N][C][H][W],
+ * conv2d through Winograd F(m×m, 3×3) (the caller checked `winogradApplies`): x [N][C][H][W],
  * w [Cout][C][3][3], a tied bias [Cout] or none, optional fused ReLU. Records no gradient.
  */
 export function conv2dWinograd(
@@ -231,30 +358,29 @@ export function conv2dWinograd(
   p: ConvGeometry,
   relu: boolean,
 ): Tensor {
-  const g = gpu();
-  const { TH, TW, nc } = tiling(p);
+  const g = gpu(), f = F[tileSide];
+  const { TH, TW, nc } = tiling(p, f);
   const xt = padTexture(x, null, {
     N: p.N,
     C: p.C,
     H: p.H,
     W: p.W,
-    rows: 2 * TH + 2,
-    texels: ((TW - 1) >> 1) + 2,
+    ...inputLayout(f, TH, TW),
     pt: p.PT,
     pl: p.PL,
   })!;
-  const u = weightTransform(w, p);
+  const u = weightTransform(w, p, f);
   const y = empty([p.N, p.Cout, p.OH, p.OW]);
   for (let n0 = 0; n0 < p.N; n0 += nc) {
     const T = Math.min(nc, p.N - n0) * TH * TW;
-    const spec = productSpec(p, T);
+    const spec = productSpec(p, T, f);
     const plan = texturePlanFor(spec)!;
     const vt = textureFor(plan.b.size);
-    inputTransform(xt, p, TH, TW, n0, T, plan.b.place, vt);
-    const m = empty([16, p.Cout, spec.N]);
+    inputTransform(xt, p, f, TH, TW, n0, T, plan.b.place, vt);
+    const m = empty([f.a * f.a, p.Cout, spec.N]);
     gemmInto(u, null, m, spec, undefined, { b: vt });
     g.releaseTexture(vt);
-    outputTransform(m, y, bias, p, TH, TW, n0, T, relu);
+    outputTransform(m, y, bias, p, f, TH, TW, n0, T, relu);
     m.dispose();
   }
   u.dispose();

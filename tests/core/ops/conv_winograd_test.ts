@@ -1,14 +1,18 @@
 /**
- * Winograd F(2×2, 3×3) (core/ops/conv_winograd.ts), the no-gradient path: outputs against
- * the float64 reference on sizes that fit no tile — odd output rows and columns (half
- * tiles), channel counts that are not multiples of 4, tile counts that are not multiples
+ * Winograd F(4×4, 3×3) and F(2×2, 3×3) (core/ops/conv_winograd.ts), the no-gradient path:
+ * outputs against the float64 reference on sizes that fit no tile — output rows and columns
+ * that leave partial tiles, channel counts that are not multiples of 4, tile counts that are not multiples
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
  * and the routing: recorded gradients, other kernels and few channels stay elsewhere.
  */
 import { assert } from "../../assert.ts";
 import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
-import { setWinogradChunkBytes, winogradApplies } from "../../../core/ops/conv_winograd.ts";
+import {
+  setWinogradChunkBytes,
+  setWinogradTile,
+  winogradApplies,
+} from "../../../core/ops/conv_winograd.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { noGrad } from "../../../core/tape.ts";
 import { Rng } from "../../../core/random.ts";
@@ -36,26 +40,37 @@ async function check(xs: number[], ws: number[], opts: Conv2dOpOptions, bias = t
   assert(err < 1e-5, `${JSON.stringify({ xs, ws, opts })}: relative error ${err}`);
 }
 
-Deno.test("winograd conv: odd output sizes, 65 outputs, pad 1, bias", async () => {
-  await check([2, 64, 7, 9], [65, 64, 3, 3], { padding: 1 });
-});
-
-Deno.test("winograd conv: no padding, 66 inputs, fused ReLU, no bias", async () => {
-  await check([1, 66, 7, 5], [64, 66, 3, 3], { relu: true }, false); // 3×2 tiles
-});
-
-Deno.test("winograd conv: asymmetric padding, even sizes, fused ReLU and bias", async () => {
-  await check([3, 68, 8, 10], [72, 68, 3, 3], { padding: [0, 2, 1, 0], relu: true });
-});
-
-Deno.test("winograd conv: images in chunks of one", async () => {
-  const old = setWinogradChunkBytes(16 * 64 * 4 * 5 * 4); // one image's V of 4×5 tiles
-  try {
-    await check([3, 64, 7, 9], [64, 64, 3, 3], { padding: 1 });
-  } finally {
-    setWinogradChunkBytes(old);
-  }
-});
+for (const m of [4, 2] as const) {
+  const tile = async (f: () => Promise<void>) => {
+    const old = setWinogradTile(m);
+    try {
+      await f();
+    } finally {
+      setWinogradTile(old);
+    }
+  };
+  Deno.test(`winograd F(${m}×${m}) conv: odd output sizes, 65 outputs, pad 1, bias`, () =>
+    tile(async () => {
+      await check([2, 64, 7, 9], [65, 64, 3, 3], { padding: 1 });
+    }));
+  Deno.test(`winograd F(${m}×${m}) conv: no padding, 66 inputs, fused ReLU, no bias`, () =>
+    tile(async () => {
+      await check([1, 66, 7, 5], [64, 66, 3, 3], { relu: true }, false); // a 5×3 output
+    }));
+  Deno.test(`winograd F(${m}×${m}) conv: asymmetric padding, even sizes, fused ReLU and bias`, () =>
+    tile(async () => {
+      await check([3, 68, 8, 10], [72, 68, 3, 3], { padding: [0, 2, 1, 0], relu: true });
+    }));
+  Deno.test(`winograd F(${m}×${m}) conv: images in chunks of one`, () =>
+    tile(async () => {
+      const old = setWinogradChunkBytes(16 * 64 * 4 * 5 * 4); // F(2×2)'s V of one image (F(4×4)'s: less)
+      try {
+        await check([3, 64, 7, 9], [64, 64, 3, 3], { padding: 1 });
+      } finally {
+        setWinogradChunkBytes(old);
+      }
+    }));
+}
 
 Deno.test("winograd conv: gradients, other kernels and few channels go elsewhere", () => {
   const g = convGeometry([1, 64, 8, 8], [64, 64, 3, 3], { padding: 1 });
