@@ -1,21 +1,21 @@
 /**
- * Winograd F(2×2, 3×3) convolution for the no-gradient path on software adapters (frozen
- * layers: VGG16's features): 3×3, stride 1, dilation 1, one group. Each 2×2 block of
- * outputs ("tile") comes from a 4×4 patch of the input, with 16 multiplies per input and
- * output channel instead of 36, so the product has 2.25× fewer FLOPs; as 16 independent
- * matmuls it runs on the texture matmul.
+ * Winograd F(m×m, 3×3) convolution (m = 4 by default, or 2) for the no-gradient path on
+ * software adapters (frozen layers: VGG16's features): 3×3, stride 1, dilation 1, one
+ * group. Each m×m block of outputs ("tile") comes from an α×α patch of the input (α = m + 2),
+ * with α² multiplies per input and output channel instead of 9m² (F(4×4): 36 for 144, 4×
+ * fewer; F(2×2): 16 for 36); as α² independent matmuls it runs on the texture matmul.
  *
  *   V = Bᵀ d B (input patch d, per channel and tile)     U = G g Gᵀ (kernel g, per pair)
- *   M[e] = U[e] · V[e] for the 16 positions e             Y = Aᵀ M A (+ bias, ReLU)
+ *   M[e] = U[e] · V[e] for the α² positions e             Y = Aᵀ M A (+ bias, ReLU)
  *
- * with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
- * Aᵀ = [1 1 1 0; 0 1 −1 −1] (Lavin & Gray 2015). The transforms' coefficients are 0, ±1, ±½,
- * so the result stays within a few float32 ulps of the direct sum.
+ * with the matrices of Lavin & Gray (2015) in `F` below, the kernels' WGSL generated from
+ * them (zero coefficients dropped, ±1 as additions).
  *
  * - The input goes into a padded-row texture (`padTexture`); the input transform reads each
- *   tile's 4 rows as two texels a row and writes V straight into the staging layout of the
- *   matmul's B operand (16 matrices of C lines × tiles), 4 tiles an invocation.
- * - U is computed per forward (the weights may have changed) into a buffer [16][Cout][C].
+ *   tile's α rows as two texels a row, transforms 4 tiles at once as vec4s and writes V
+ *   straight into the staging layout of the matmul's B operand (α² matrices of C lines ×
+ *   tiles).
+ * - U is computed per forward (the weights may have changed) into a buffer [α²][Cout][C].
  * - The output transform reads M as vec4s (4 tiles) and writes y with the bias and ReLU.
  * - Images go in chunks so V and M stay within 64 MiB each.
  *
