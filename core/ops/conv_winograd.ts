@@ -27,7 +27,7 @@ import type { ConvGeometry } from "./conv_ref.ts";
 import { grid, main1d, run } from "./kernel.ts";
 import { gemmInto, texturePlanFor } from "./matmul.ts";
 import { u32 } from "./matmul_spec.ts";
-import { address, type Placement, stagePitch } from "./texture_layout.ts";
+import { address, type Placement, samePlacement, stagePitch } from "./texture_layout.ts";
 import { staged, textureFor } from "./conv_texture.ts";
 import { padTexture, type PlacedTexture } from "./conv_direct.ts";
 
@@ -166,10 +166,17 @@ export function winogradApplies(p: ConvGeometry, wantGrad: boolean): boolean {
 
 /**
  * U [α²][Cout][C] = G g Gᵀ for every (output, input) channel pair; 4 input channels an
- * invocation, stored as vec4s, when C is a multiple of 4 (else one).
+ * invocation, stored as vec4s, when C is a multiple of 4 (else one). With `into` (C a
+ * multiple of 4) U goes straight into the staging layout of the matmul's A operand and
+ * from there into its texture: no U buffer, no pack per chunk.
  */
-function weightTransform(w: Tensor, p: ConvGeometry, f: Transforms): Tensor {
-  const V = p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V, u = empty([f.a * f.a, p.Cout, p.C]);
+function weightTransform(
+  w: Tensor,
+  p: ConvGeometry,
+  f: Transforms,
+  into?: { place: Placement; tex: GPUTexture },
+): Tensor | null {
+  const V = p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V;
   const ty = V === 4 ? "vec4<f32>" : "f32";
   // Tap (r, c) of the V kernels: w[(pair + v)·9 + 3r + c], v = 0 … V − 1.
   const tap = (r: number, c: number) =>
@@ -185,7 +192,12 @@ function weightTransform(w: Tensor, p: ConvGeometry, f: Transforms): Tensor {
     }
     for (let j = 0; j < f.a; j++) {
       const v = lin(f.G[j], [0, 1, 2].map((c) => `r${i}_${c}`));
-      L.push(`  u[${u32(i * f.a + j)} * ${u32(n)} + i] = ${v};`);
+      const at = into
+        ? `(${u32(i * f.a + j)} * ${u32(p.Cout)} + i / ${u32(p.C / 4)}) * ${
+          u32(stagePitch(into.place))
+        } + i % ${u32(p.C / 4)}`
+        : `${u32(i * f.a + j)} * ${u32(n)} + i`;
+      L.push(`  u[${at}] = ${v};`);
     }
   }
   const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
@@ -194,6 +206,11 @@ ${main1d(n)}
   let b = i * ${u32(9 * V)};
 ${L.join("\n")}
 }`;
+  if (into) {
+    staged(code, [w], n, into.place, into.tex);
+    return null;
+  }
+  const u = empty([f.a * f.a, p.Cout, p.C]);
   run(code, [w, u], grid(n));
   return u;
 }
@@ -369,7 +386,14 @@ export function conv2dWinograd(
     pt: p.PT,
     pl: p.PL,
   })!;
-  const u = weightTransform(w, p, f);
+  // U straight into the A texture when its lines are U's rows ([α²][Cout] lines of C/4
+  // texels), else (or for a chunk planned otherwise) a buffer the matmul packs.
+  const pa = texturePlanFor(productSpec(p, nc * TH * TW, f))!.a.place;
+  const rowsOfU = p.C % 4 === 0 && pa.mats === f.a * f.a && pa.lines === p.Cout &&
+    pa.texels === p.C / 4;
+  const ua = rowsOfU ? textureFor(pa.size) : null;
+  if (ua) weightTransform(w, p, f, { place: pa, tex: ua });
+  let u: Tensor | null = null;
   const y = empty([p.N, p.Cout, p.OH, p.OW]);
   for (let n0 = 0; n0 < p.N; n0 += nc) {
     const T = Math.min(nc, p.N - n0) * TH * TW;
@@ -378,12 +402,18 @@ export function conv2dWinograd(
     const vt = textureFor(plan.b.size);
     inputTransform(xt, p, f, TH, TW, n0, T, plan.b.place, vt);
     const m = empty([f.a * f.a, p.Cout, spec.N]);
-    gemmInto(u, null, m, spec, undefined, { b: vt });
+    if (ua && samePlacement(plan.a.place, pa)) {
+      gemmInto(null, null, m, spec, undefined, { a: ua, b: vt });
+    } else {
+      u ??= weightTransform(w, p, f);
+      gemmInto(u, null, m, spec, undefined, { b: vt });
+    }
     g.releaseTexture(vt);
     outputTransform(m, y, bias, p, f, TH, TW, n0, T, relu);
     m.dispose();
   }
-  u.dispose();
+  u?.dispose();
+  if (ua) g.releaseTexture(ua);
   g.releaseTexture(xt.tex);
   return y;
 }
