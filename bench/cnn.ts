@@ -140,24 +140,51 @@ export async function matmulGflops(n = 1024, reps = 5): Promise<number> {
 
 const fmt = (v: number) => v.toFixed(v < 10 ? 2 : 0).padStart(8);
 
+/** One network's rounds: the engine's and PyTorch's figures, round by round. */
+interface Rounds {
+  ours: EngineCnn[];
+  torch: (TorchResult | undefined)[];
+}
+
+/** The median engine figure, and the median of the rounds' ratios to PyTorch (or null). */
+function summary(r: Rounds): { ours: EngineCnn; pt: number | null; ratio: number | null } {
+  const ips = r.ours.map((o) => o.imagesPerSec), m = median(ips);
+  const ours = r.ours.find((o) => o.imagesPerSec === m) ?? r.ours[0];
+  const pts = r.torch.map((t) => t?.imagesPerSec ?? 0);
+  if (!pts.every((v) => v > 0)) return { ours, pt: null, ratio: null };
+  return { ours, pt: median(pts), ratio: median(ips.map((v, k) => v / pts[k])) };
+}
+
+const list = (vs: number[]) => vs.map((v) => v.toFixed(v < 10 ? 2 : 0)).join(", ");
+
 function report(
   name: string,
-  ours: EngineCnn,
-  torch: TorchResult | undefined,
+  rounds: Rounds,
   tfjs: number | null | undefined,
   goal: string,
 ): void {
-  const r = ours.imagesPerSec, pt = torch?.imagesPerSec;
+  const { ours, pt, ratio: paired } = summary(rounds), r = ours.imagesPerSec;
+  const torch = rounds.torch[0], n = rounds.ours.length;
+  const each = (vs: number[]) => (n > 1 ? ` (rounds: ${list(vs)})` : "");
   console.log(name);
   console.log(
-    `  engine       ${fmt(r)} images/s  ${ours.gflops.toFixed(2)} GFLOP/s achieved  (goal ${goal})`,
+    `  engine       ${fmt(r)} images/s  ${
+      ours.gflops.toFixed(2)
+    } GFLOP/s achieved  (goal ${goal})` +
+      each(rounds.ours.map((o) => o.imagesPerSec)),
   );
   if (torch) {
     console.log(
-      pt
+      pt && paired
         ? `  pytorch-${torch.device === "cpu" ? "cpu " : "cuda"} ${fmt(pt)} images/s  ` +
           `(torch ${torch.torch}, ${torch.threads} threads, BLAS ${torch.blas}); ratio ${
-            ratio(r, pt)
+            paired.toFixed(2)
+          }×${
+            n > 1
+              ? ` (median of ${n} paired rounds: ${
+                list(rounds.torch.map((t) => t!.imagesPerSec!))
+              })`
+              : ""
           }`
         : `  pytorch      unavailable: ${torch.error}`,
     );
@@ -169,7 +196,8 @@ function report(
         : `  tfjs-webgpu  ${fmt(tfjs)} images/s; ratio ${ratio(r, tfjs)}`,
     );
   }
-  if (ours.profile) console.log(formatProfile(ours.profile).join("\n"));
+  const prof = rounds.ours[0].profile;
+  if (prof) console.log(formatProfile(prof).join("\n"));
 }
 
 /** The two networks of the benchmark. */
@@ -202,34 +230,55 @@ const NETS = [
   },
 ];
 
+/**
+ * Rounds of the engine and PyTorch taking turns (3 with PyTorch, 1 with `--quick`): this
+ * machine's speed drifts by tens of percent within minutes, so each ratio is taken between
+ * figures measured a few seconds apart, and the median ratio is reported.
+ */
+const ROUNDS = 3;
+
 /** Prints both CNN benchmarks (and profiles with `--profile`); returns the figures. */
 export async function benchCnn(): Promise<Record<string, unknown>> {
   const mm = await matmulGflops();
   console.log(`adapter matmul (n=1024): ${mm.toFixed(2)} GFLOP/s`);
   const nets: Record<string, unknown>[] = [];
-  const ours = [];
-  for (const n of NETS) {
-    const steps = flags.quick ? 1 : n.steps, reps = flags.quick ? 1 : n.reps;
-    ours.push(await engineCnn(n.build(), n.input, n.batch, n.classes, steps, reps, flags.profile));
+  const rounds: Rounds[] = NETS.map(() => ({ ours: [], torch: [] }));
+  const R = flags.quick || !flags.torch ? 1 : ROUNDS;
+  let peerMeta: TorchResult | undefined;
+  for (let round = 0; round < R; round++) {
+    for (const [k, n] of NETS.entries()) {
+      const steps = flags.quick ? 1 : n.steps, reps = flags.quick ? 1 : n.reps;
+      const prof = round === 0 ? flags.profile : false;
+      const o = await engineCnn(n.build(), n.input, n.batch, n.classes, steps, reps, prof);
+      rounds[k].ours.push(o);
+    }
+    const torch = flags.torch ? await torchPeer(NETS.map((n) => n.key)) : {};
+    peerMeta ??= Object.values(torch)[0];
+    for (const [k, n] of NETS.entries()) {
+      rounds[k].torch.push(flags.torch ? torch[n.peerName] : undefined);
+    }
   }
-  const torch = flags.torch ? await torchPeer(NETS.map((n) => n.key)) : {};
   for (const [k, n] of NETS.entries()) {
     const tfjs = flags.tfjs && !flags.quick ? await peer("bench/peers/tfjs.ts", n.tfjs) : undefined;
-    const pt = torch[n.peerName];
-    report(n.title, ours[k], flags.torch ? pt : undefined, tfjs, n.goal);
+    report(n.title, rounds[k], tfjs, n.goal);
+    const { ours, pt, ratio: paired } = summary(rounds[k]);
+    const profile = rounds[k].ours[0].profile;
     nets.push({
       net: n.peerName,
       batch: n.batch,
-      imagesPerSec: ours[k].imagesPerSec,
-      gflops: ours[k].gflops,
-      torch: pt?.imagesPerSec ?? null,
-      ratioTorch: pt?.imagesPerSec ? ours[k].imagesPerSec / pt.imagesPerSec : null,
+      imagesPerSec: ours.imagesPerSec,
+      gflops: ours.gflops,
+      torch: pt,
+      ratioTorch: paired,
+      rounds: rounds[k].ours.map((o, r) => ({
+        imagesPerSec: o.imagesPerSec,
+        torch: rounds[k].torch[r]?.imagesPerSec ?? null,
+      })),
       tfjs: tfjs ?? null,
-      ratioTfjs: tfjs ? ours[k].imagesPerSec / tfjs : null,
-      ...(ours[k].profile ? { profile: ours[k].profile } : {}),
+      ratioTfjs: tfjs ? ours.imagesPerSec / tfjs : null,
+      ...(profile ? { profile } : {}),
     });
   }
-  const peerMeta = Object.values(torch)[0];
   return {
     bench: "cnn",
     matmulGflops: mm,
