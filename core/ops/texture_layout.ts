@@ -221,6 +221,9 @@ export function packSteps(p: Placement, cols: number, stride: number): PackStep[
  * along the lines so neighbours read neighbouring floats), then copies fill the texture.
  */
 export function transposedPackSteps(p: Placement, cols: number, stride: number): PackStep[] {
+  if (p.lines % 4 === 0 && stride % 4 === 0) {
+    return [blockTransposeKernel(p, cols, stride), ...stagedCopies(p)];
+  }
   const total = p.mats * p.lines * p.texels;
   const WG = 64;
   const groups = Math.ceil(total / WG);
@@ -251,6 +254,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     bytes: p.mats * p.lines * pitch * 16,
   };
   return [stage, ...stagedCopies(p)];
+}
+
+/**
+ * `transposedPackSteps`' kernel when the lines and the matrices' stride are multiples of 4:
+ * an invocation reads a 4 × 4 block as 4 vec4s (source rows 4t … 4t + 3, columns 4l … 4l +
+ * 3) and writes it transposed as texel t of lines 4l … 4l + 3 — on the software adapters
+ * each scalar read of the one-texel-a-lane kernel is a gather, and this one has none.
+ */
+function blockTransposeKernel(p: Placement, cols: number, stride: number): PackStep {
+  const L4 = p.lines / 4, total = p.mats * L4 * p.texels;
+  const WG = 64;
+  const groups = Math.ceil(total / WG);
+  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const pitch = stagePitch(p);
+  const row = (q: number) =>
+    `select(vec4<f32>(0.0), S[base + min(4u * t + ${u32(q)}, ${u32(cols - 1)}) * ${
+      u32(L4)
+    }], 4u * t + ${u32(q)} < ${u32(cols)})`;
+  const out = (j: number) =>
+    `  D[(mat * ${u32(p.lines)} + 4u * l + ${u32(j)}) * ${u32(pitch)} + t] = ` +
+    `vec4<f32>(r0[${j}], r1[${j}], r2[${j}], r3[${j}]);`;
+  const code = `@group(0) @binding(0) var<storage, read> S: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${u32(gx * WG)};
+  if (i >= ${u32(total)}) { return; }
+  let l = i % ${u32(L4)};
+  let rest = i / ${u32(L4)};
+  let t = rest % ${u32(p.texels)};
+  let mat = rest / ${u32(p.texels)};
+  let base = mat * ${u32(stride / 4)} + l;
+${[0, 1, 2, 3].map((q) => `  let r${q} = ${row(q)};`).join("\n")}
+${[0, 1, 2, 3].map(out).join("\n")}
+}
+`;
+  return { kind: "stage", code, workgroups: [gx, gy, 1], bytes: p.mats * p.lines * pitch * 16 };
 }
 
 /** Texels from one line to the next in a staging buffer of placement `p` (a multiple of 16). */

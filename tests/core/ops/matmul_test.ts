@@ -61,7 +61,8 @@ Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
 
 Deno.test("matmul: large products pack N- and M-major operands K-major (transposed while packing)", async () => {
   // Big enough for the K-major packing (≥ 512 columns of the other operand, K ≥ 257), odd
-  // sizes; batched with a shared and a per-batch operand.
+  // sizes and multiples of 4 (the block transpose); batched with a shared and a per-batch
+  // operand.
   await initGpu();
   const spec = { batch: 1, M: 513, N: 515, K: 259, aBatchStride: 0, bBatchStride: 0 };
   const plan = texturePlanFor(
@@ -77,6 +78,10 @@ Deno.test("matmul: large products pack N- and M-major operands K-major (transpos
       [[259, 513], [259, 515], true],
       [[2, 513, 259], [259, 515], false],
       [[2, 259, 513], [2, 259, 515], true],
+      // Lines a multiple of 4: the 4 × 4 block transpose.
+      [[258, 516], [258, 520], true],
+      [[2, 516, 258], [258, 520], false],
+      [[3, 258, 516], [3, 258, 520], true],
     ] as [number[], number[], boolean][]
   ) {
     const a = Float32Array.from({ length: R.size(sa) }, (_, i) => Math.sin(i * 0.37));
