@@ -225,9 +225,7 @@ export function transposedPackSteps(p: Placement, cols: number, stride: number):
     return [blockTransposeKernel(p, cols, stride), ...stagedCopies(p)];
   }
   const total = p.mats * p.lines * p.texels;
-  const WG = 64;
-  const groups = Math.ceil(total / WG);
-  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const m = stageMain(total);
   const pitch = stagePitch(p), L = p.lines, last = (p.mats - 1) * stride + cols * L - 1;
   const load = (q: number) =>
     `select(0.0, S[min(base + (4u * t + ${u32(q)}) * ${u32(L)}, ${u32(last)})], 4u * t + ${
@@ -235,10 +233,7 @@ export function transposedPackSteps(p: Placement, cols: number, stride: number):
     } < ${u32(cols)})`;
   const code = `@group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${u32(gx * WG)};
-  if (i >= ${u32(total)}) { return; }
+${m.main}
   let line = i % ${u32(L)};
   let rest = i / ${u32(L)};
   let t = rest % ${u32(p.texels)};
@@ -250,7 +245,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   const stage: PackStep = {
     kind: "stage",
     code,
-    workgroups: [gx, gy, 1],
+    workgroups: m.workgroups,
     bytes: p.mats * p.lines * pitch * 16,
   };
   return [stage, ...stagedCopies(p)];
@@ -264,9 +259,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
  */
 function blockTransposeKernel(p: Placement, cols: number, stride: number): PackStep {
   const L4 = p.lines / 4, total = p.mats * L4 * p.texels;
-  const WG = 64;
-  const groups = Math.ceil(total / WG);
-  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const m = stageMain(total);
   const pitch = stagePitch(p);
   const row = (q: number) =>
     `select(vec4<f32>(0.0), S[base + min(4u * t + ${u32(q)}, ${u32(cols - 1)}) * ${
@@ -277,10 +270,7 @@ function blockTransposeKernel(p: Placement, cols: number, stride: number): PackS
     `vec4<f32>(r0[${j}], r1[${j}], r2[${j}], r3[${j}]);`;
   const code = `@group(0) @binding(0) var<storage, read> S: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${u32(gx * WG)};
-  if (i >= ${u32(total)}) { return; }
+${m.main}
   let l = i % ${u32(L4)};
   let rest = i / ${u32(L4)};
   let t = rest % ${u32(p.texels)};
@@ -290,7 +280,20 @@ ${[0, 1, 2, 3].map((q) => `  let r${q} = ${row(q)};`).join("\n")}
 ${[0, 1, 2, 3].map(out).join("\n")}
 }
 `;
-  return { kind: "stage", code, workgroups: [gx, gy, 1], bytes: p.mats * p.lines * pitch * 16 };
+  return { kind: "stage", code, workgroups: m.workgroups, bytes: p.mats * p.lines * pitch * 16 };
+}
+
+/** The entry point of a staging kernel of `total` invocations (64 a workgroup, a 2-D grid). */
+function stageMain(total: number): { main: string; workgroups: [number, number, number] } {
+  const WG = 64, groups = Math.ceil(total / WG);
+  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  return {
+    main: `@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${u32(gx * WG)};
+  if (i >= ${u32(total)}) { return; }`,
+    workgroups: [gx, gy, 1],
+  };
 }
 
 /** Texels from one line to the next in a staging buffer of placement `p` (a multiple of 16). */
@@ -347,9 +350,7 @@ export function stagedCopies(p: Placement): PackStep[] {
 /** The staging kernel: one invocation per texel, zeros past the end of a line. */
 function stageKernel(p: Placement, cols: number, stride: number): PackStep {
   const total = p.mats * p.lines * p.texels;
-  const WG = 64;
-  const groups = Math.ceil(total / WG);
-  const gx = Math.min(groups, 65535), gy = Math.ceil(groups / gx);
+  const m = stageMain(total);
   const vec = cols % 4 === 0 && stride % 4 === 0;
   const src = vec ? "array<vec4<f32>>" : "array<f32>";
   const base = `mat * ${u32(vec ? stride / 4 : stride)} + line * ${u32(vec ? cols / 4 : cols)}`;
@@ -367,10 +368,7 @@ function stageKernel(p: Placement, cols: number, stride: number): PackStep {
   const pitch = stagePitch(p);
   const code = `@group(0) @binding(0) var<storage, read> S: ${src};
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * ${u32(gx * WG)};
-  if (i >= ${u32(total)}) { return; }
+${m.main}
   let t = i % ${u32(p.texels)};
   let ml = i / ${u32(p.texels)};
   let line = ml % ${u32(p.lines)};
@@ -378,5 +376,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   D[ml * ${u32(pitch)} + t] = ${load};
 }
 `;
-  return { kind: "stage", code, workgroups: [gx, gy, 1], bytes: p.mats * p.lines * pitch * 16 };
+  return { kind: "stage", code, workgroups: m.workgroups, bytes: p.mats * p.lines * pitch * 16 };
 }

@@ -39,6 +39,28 @@ export function vectorPlan(q: Window2d): { V: number; P: number } | null {
 
 const vec = (n: number, t: string) => (n === 1 ? t : `vec${n}<${t}>`);
 
+/**
+ * The bindings, entry point and decoding shared by both vector kernels: invocation i owns
+ * window group `gq` of output row `oh` of plane `plane`, whose input starts at vec `xb`.
+ */
+function groupHeader(
+  q: Window2d,
+  r: WindowReduction,
+  b: [string, string, boolean][],
+  planes: number,
+  groups: number,
+  rowVecs: number,
+): string {
+  return `${storageBindings(b)}
+${r.prelude ?? ""}
+${main1d(planes * q.OH * groups, WGS)}
+  let plane = i / ${q.OH * groups}u;
+  let rest = i % ${q.OH * groups}u;
+  let oh = i32(rest / ${groups}u);
+  let gq = rest % ${groups}u;
+  let xb = plane * ${q.H * rowVecs}u;`;
+}
+
 /** The forward through `vectorPlan`: P windows an invocation, rows read as vecV. */
 export function vectorForward(
   q: Window2d,
@@ -51,7 +73,7 @@ export function vectorForward(
   if (arg) b.push(["am", vec(P, "i32"), true]);
   const rowVecs = q.W / V, groups = q.OW / P;
   const rows = [...Array(q.KH).keys()].map((ky) =>
-    `  let r${ky} = x[xb + u32(oh * ${q.SH} + ${ky * q.DH}) * ${rowVecs}u + g];`
+    `  let r${ky} = x[xb + u32(oh * ${q.SH} + ${ky * q.DH}) * ${rowVecs}u + gq];`
   );
   const wins = [...Array(P).keys()].map((p) => {
     const taps: string[] = [];
@@ -72,7 +94,7 @@ export function vectorForward(
         : ""
     }
   {
-    let ow = i32(g * ${P}u + ${p}u);
+    let ow = i32(gq * ${P}u + ${p}u);
     ${r.init}
 ${taps.join("\n")}
     o${p} = ${r.finish};${
@@ -85,14 +107,7 @@ ${taps.join("\n")}
   });
   const all = (v: string, t: string) =>
     P === 1 ? `${v}0` : `${vec(P, t)}(${[...Array(P).keys()].map((p) => `${v}${p}`).join(", ")})`;
-  return `${storageBindings(b)}
-${r.prelude ?? ""}
-${main1d(planes * q.OH * groups, WGS)}
-  let plane = i / ${q.OH * groups}u;
-  let rest = i % ${q.OH * groups}u;
-  let oh = i32(rest / ${groups}u);
-  let g = rest % ${groups}u;
-  let xb = plane * ${q.H * rowVecs}u;
+  return `${groupHeader(q, r, b, planes, groups, rowVecs)}
 ${rows.join("\n")}
 ${wins.join("\n")}
   y[i] = ${all("o", "f32")};${
@@ -153,14 +168,7 @@ export function vectorScatter(
     }
     lines.push(`    dx[xi] = d;\n  }`);
   }
-  return `${storageBindings(b)}
-${r.prelude ?? ""}
-${main1d(planes * q.OH * groups, WGS)}
-  let plane = i / ${q.OH * groups}u;
-  let rest = i % ${q.OH * groups}u;
-  let oh = i32(rest / ${groups}u);
-  let gq = rest % ${groups}u;
-  let xb = plane * ${q.H * rowVecs}u;
+  return `${groupHeader(q, r, b, planes, groups, rowVecs)}
   let gv = g[i];${r.uses?.y ? "\n  let yr = y[i];" : ""}${r.argmax ? "\n  let wr = am[i];" : ""}
 ${lines.join("\n")}
 }`;
