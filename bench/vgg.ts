@@ -166,6 +166,8 @@ export async function benchVgg(
     }
   }
   net.dispose();
+  const wasm = results.find((r) => r.backend === "ort-wasm")?.imagesPerSec;
+  if (wasm) console.log(`  engine ÷ ort-wasm          ${ratio(eng.ips, wasm)} (goal ≥ 2×)`);
   const ok = results.filter((r) => r.imagesPerSec && (r.relErr ?? 1) <= 1e-4);
   const best = ok.reduce((a, b) => (b.imagesPerSec! > a.imagesPerSec! ? b : a));
   console.log(
@@ -195,6 +197,7 @@ export async function benchVgg(
     torch: torch?.imagesPerSec ?? null,
     torchDevice: torch?.device ?? null,
     ratioTorch: torch?.imagesPerSec ? eng.ips / torch.imagesPerSec : null,
+    ratioOrtWasm: wasm ? eng.ips / wasm : null,
   };
 }
 
