@@ -215,21 +215,22 @@ ${L.join("\n")}
   return u;
 }
 
+/** A chunk of images: the layer, its transforms, tiles per image, the first image, tiles. */
+interface Chunk {
+  p: ConvGeometry;
+  f: Transforms;
+  TH: number;
+  TW: number;
+  n0: number;
+  T: number;
+}
+
 /**
  * V of tiles t0 … t0 + T − 1 (global tile index = image·TH·TW + th·TW + tw) into `tex`
  * (placement `place`: α² matrices of C lines of ⌈T/4⌉ texels), 4 tiles an invocation.
  */
-function inputTransform(
-  xt: PlacedTexture,
-  p: ConvGeometry,
-  f: Transforms,
-  TH: number,
-  TW: number,
-  n0: number,
-  T: number,
-  place: Placement,
-  tex: GPUTexture,
-): void {
+function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUTexture): void {
+  const { p, f, TH, TW, n0, T } = k;
   const { rows } = inputLayout(f, TH, TW), { m, a } = f;
   const G4 = Math.ceil(T / 4), n = p.C * G4, pitch = stagePitch(place);
   const ad = address(xt.place, "img", `c * ${u32(rows)} + ${u32(m)} * th + ${u32(0)}`);
@@ -296,14 +297,10 @@ function outputTransform(
   mt: Tensor,
   y: Tensor,
   bias: Tensor | null,
-  p: ConvGeometry,
-  f: Transforms,
-  TH: number,
-  TW: number,
-  n0: number,
-  T: number,
+  k: Chunk,
   relu: boolean,
 ): void {
+  const { p, f, TH, TW, n0, T } = k;
   const G4 = Math.ceil(T / 4), Tp = G4 * 4, n = p.Cout * G4, { OH, OW, Cout } = p;
   const { m, a } = f;
   const L: string[] = [];
@@ -400,7 +397,8 @@ export function conv2dWinograd(
     const spec = productSpec(p, T, f);
     const plan = texturePlanFor(spec)!;
     const vt = textureFor(plan.b.size);
-    inputTransform(xt, p, f, TH, TW, n0, T, plan.b.place, vt);
+    const chunk = { p, f, TH, TW, n0, T };
+    inputTransform(xt, chunk, plan.b.place, vt);
     const m = empty([f.a * f.a, p.Cout, spec.N]);
     if (ua && samePlacement(plan.a.place, pa)) {
       gemmInto(null, null, m, spec, undefined, { a: ua, b: vt });
@@ -409,7 +407,7 @@ export function conv2dWinograd(
       gemmInto(u, null, m, spec, undefined, { b: vt });
     }
     g.releaseTexture(vt);
-    outputTransform(m, y, bias, p, f, TH, TW, n0, T, relu);
+    outputTransform(m, y, bias, chunk, relu);
     m.dispose();
   }
   u?.dispose();
