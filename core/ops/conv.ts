@@ -7,9 +7,9 @@
  * How: on software adapters, stride-1 ungrouped convolutions (all of the bundled networks'
  * and VGG16's) take the direct texture kernels of `conv_direct.ts`, which need no column
  * matrix — or, when no gradient is recorded and a 3×3 layer has 64+ channels, Winograd
- * F(2×2, 3×3) (`conv_winograd.ts`). Everything else: im2col + the tuned matmul of `matmul_wgsl.ts`, in chunks of
- * images so the column matrix stays within one storage binding (and a bounded amount of
- * memory).
+ * F(4×4, 3×3) (`conv_winograd.ts`). Everything else: im2col + the tuned matmul of
+ * `matmul_wgsl.ts`, in chunks of images so the column matrix stays within one storage binding
+ * (and a bounded amount of memory).
  *
  * - The weight is packed per forward into Wp [G][Cout/G][Kp]: each row is the group's
  *   Kg = Cin/G·kh·kw weights, then the bias, then zeros up to Kp (a multiple of 4, so the

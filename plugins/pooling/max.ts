@@ -14,7 +14,7 @@
 import { isGradEnabled } from "../../core/autograd.ts";
 import { ReLU } from "../../core/nn/activation.ts";
 import { Conv2d } from "../../core/nn/conv.ts";
-import { registerFusion } from "../../core/nn/sequential.ts";
+import type { FusionRule } from "../../core/nn/sequential.ts";
 import { conv2dMaxPool2 } from "../../core/ops/conv.ts";
 import { convGeometry } from "../../core/ops/conv_ref.ts";
 import { lit } from "../../core/ops/kernel.ts";
@@ -81,7 +81,28 @@ export const maxPoolPlugin: Plugin<MaxPoolOptions, MaxPool2d> = {
   create: (options) => new MaxPool2d(options),
 };
 
-/** The ONNX codec (registered on import): MaxPool (no Indices output) ⇄ MaxPool2d. */
+/**
+ * Conv2d (tied or no bias) → ReLU → MaxPool2d as one op when the pool, on the convolution's
+ * output, is the plain 2×2 stride-2 one of the fused kernels and the direct kernels run (the
+ * codec's fusion rule: registered with it).
+ */
+const convReluMaxPool: FusionRule = (m, next, x, after) => {
+  if (!(m instanceof Conv2d && next instanceof ReLU && after instanceof MaxPool2d)) return null;
+  if (m.bias?.shape.length === 3 || x.shape.length !== 4) return null;
+  const c = convGeometry(x.shape, m.weight.shape, m.options);
+  const q = geometry("MaxPool2d", [c.N, c.Cout, c.OH, c.OW], after.options);
+  const plain = q.KH === 2 && q.KW === 2 && q.SH === 2 && q.SW === 2 && q.DH === 1 &&
+    q.DW === 1 && q.PT === 0 && q.PL === 0 && q.OH === Math.floor(c.OH / 2) &&
+    q.OW === Math.floor(c.OW / 2);
+  if (!plain) return null;
+  const y = conv2dMaxPool2(x, m.weight, m.bias, { ...m.options, relu: true });
+  return y ? { y, span: 3 } : null;
+};
+
+/**
+ * The ONNX codec (registered on import, with the Conv2d → ReLU → MaxPool2d fusion): MaxPool
+ * (no Indices output) ⇄ MaxPool2d.
+ */
 export const maxPoolCodec = registerCodec<MaxPool2d>({
   name: "maxpool",
   opTypes: ["MaxPool"],
@@ -100,21 +121,5 @@ export const maxPoolCodec = registerCodec<MaxPool2d>({
     if (dh !== 1 || dw !== 1) a.dilations = ints([dh, dw]);
     return ctx.node("MaxPool", [ctx.input], a);
   },
-});
-
-/**
- * Conv2d (tied or no bias) → ReLU → MaxPool2d as one op when the pool, on the convolution's
- * output, is the plain 2×2 stride-2 one of the fused kernels and the direct kernels run.
- */
-registerFusion((m, next, x, after) => {
-  if (!(m instanceof Conv2d && next instanceof ReLU && after instanceof MaxPool2d)) return null;
-  if (m.bias?.shape.length === 3 || x.shape.length !== 4) return null;
-  const c = convGeometry(x.shape, m.weight.shape, m.options);
-  const q = geometry("MaxPool2d", [c.N, c.Cout, c.OH, c.OW], after.options);
-  const plain = q.KH === 2 && q.KW === 2 && q.SH === 2 && q.SW === 2 && q.DH === 1 &&
-    q.DW === 1 && q.PT === 0 && q.PL === 0 && q.OH === Math.floor(c.OH / 2) &&
-    q.OW === Math.floor(c.OW / 2);
-  if (!plain) return null;
-  const y = conv2dMaxPool2(x, m.weight, m.bias, { ...m.options, relu: true });
-  return y ? { y, span: 3 } : null;
+  fuse: convReluMaxPool,
 });
