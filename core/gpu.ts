@@ -84,6 +84,11 @@ export class Gpu {
   #hook: DispatchHook | null = null;
   /** Upload staging buffers of the pending encoder, destroyed once it is submitted. */
   #staging: GPUBuffer[] = [];
+  /** Per buffer, the count of the last command recorded that may change it (`version`). */
+  #versions = new WeakMap<GPUBuffer, number>();
+  #writes = 0;
+  /** Per kernel source, the bindings it declares `read_write` (the ones it may change). */
+  #written = new Map<string, number[]>();
   #stats = {
     liveBuffers: 0,
     liveBytes: 0,
@@ -145,7 +150,22 @@ export class Gpu {
     }
     this.#stats.liveBuffers++;
     this.#stats.liveBytes += size;
+    this.#wrote(buf); // a new owner: whatever was derived from the old one is stale
     return buf;
+  }
+
+  /**
+   * A number that changes whenever a command that may write `buf` is recorded (a dispatch
+   * binding it `read_write`, a copy or clear into it, an upload) and when the pool hands it
+   * out again: what was derived from a buffer at one version still holds while the version
+   * is unchanged (Winograd caches a frozen layer's transformed weights this way).
+   */
+  version(buf: GPUBuffer): number {
+    return this.#versions.get(buf) ?? 0;
+  }
+
+  #wrote(buf: GPUBuffer): void {
+    this.#versions.set(buf, ++this.#writes);
   }
 
   /** Returns a buffer to the pool. Commands already recorded that use it still see it. */
@@ -265,6 +285,17 @@ export class Gpu {
   /** Records one dispatch of `code` with `bindings` at @group(0) @binding(0..n-1). */
   dispatch(code: string, bindings: Bindable[], workgroups: [number, number?, number?]): void {
     const pipeline = this.pipeline(code);
+    let written = this.#written.get(code);
+    if (!written) {
+      written = [...code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*read_write>/g)].map((m) =>
+        Number(m[1])
+      );
+      this.#written.set(code, written);
+    }
+    for (const i of written) {
+      const b = bindings[i];
+      if (b && !(b instanceof GPUTextureView)) this.#wrote(b instanceof GPUBuffer ? b : b.buffer);
+    }
     const entries = bindings.map((b, i) =>
       b instanceof GPUBuffer
         ? { binding: i, resource: { buffer: b } }
@@ -293,6 +324,7 @@ export class Gpu {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.#endPass();
     this.#hook?.command("copy");
+    this.#wrote(dst);
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
@@ -316,6 +348,7 @@ export class Gpu {
   clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
     this.#endPass();
     this.#hook?.command("clear");
+    this.#wrote(buf);
     this.#encoderNow().clearBuffer(buf, offset, bytes);
   }
 

@@ -51,7 +51,7 @@ export function setWinogradChunkBytes(bytes: number): number {
 }
 
 /** The transforms of F(m×m, 3×3): Bᵀ (α×α), G (α×3), Aᵀ (m×α), α = m + 2. */
-interface Transforms {
+export interface Transforms {
   m: number;
   a: number;
   BT: number[][];
@@ -59,46 +59,72 @@ interface Transforms {
   AT: number[][];
 }
 
-/** Lavin & Gray (2015), interpolation points 0, ±1 (F(2, 3)) and 0, ±1, ±2 (F(4, 3)). */
-const F: Record<2 | 4, Transforms> = {
-  2: {
-    m: 2,
-    a: 4,
-    BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
-    G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
-    AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
-  },
-  4: {
-    m: 4,
-    a: 6,
-    BT: [
-      [4, 0, -5, 0, 1, 0],
-      [0, -4, -4, 1, 1, 0],
-      [0, 4, -4, -1, 1, 0],
-      [0, -2, -1, 2, 1, 0],
-      [0, 2, -1, -2, 1, 0],
-      [0, 4, 0, -5, 0, 1],
-    ],
-    G: [
-      [1 / 4, 0, 0],
-      [-1 / 6, -1 / 6, -1 / 6],
-      [-1 / 6, 1 / 6, -1 / 6],
-      [1 / 24, 1 / 12, 1 / 6],
-      [1 / 24, -1 / 12, 1 / 6],
-      [0, 0, 1],
-    ],
-    AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
-  },
+/** Interpolation points, in the order the tiles take them (then ∞). */
+const POINTS = [0, 1, -1, 2, -2, 1 / 2, -1 / 2];
+
+/** Coefficients (constant first) of Π (x − r) over `roots`. */
+function poly(roots: number[]): number[] {
+  let c = [1];
+  for (const r of roots) c = [...c.map((v) => -r * v), 0].map((v, i) => v + (c[i - 1] ?? 0));
+  return c;
+}
+
+/**
+ * The Toom-Cook matrices of F(m, 3) for correlation, from the α − 1 first `POINTS` and ∞
+ * (Lavin & Gray 2015; F(4, 3) gives exactly their matrices). Linear convolution s = g ∗ x
+ * is interpolated from s(p) = g(p)·x(p) and the leading coefficient, s = C[(H g) ⊙ (X x)]
+ * (H, X Vandermonde rows, C Lagrange), and correlation is its transpose: y = Xᵀ[(H g) ⊙
+ * (Cᵀ d)]. Each Lagrange denominator f_k = Π_{l≠k}(p_k − p_l) moves from Cᵀ into G, so Bᵀ
+ * holds the numerators' coefficients: Aᵀ = Xᵀ, G[k][j] = p_k^j / f_k, Bᵀ[k] = coefficients
+ * of Π_{l≠k}(x − p_l), and ∞'s row of Bᵀ those of Π_l (x − p_l).
+ */
+export function winogradTransforms(m: number): Transforms {
+  const a = m + 2, pts = POINTS.slice(0, a - 1);
+  if (m < 1 || pts.length < a - 1) throw new Error(`winogradTransforms: no F(${m}, 3)`);
+  const BT = pts.map((_, k) => poly(pts.filter((_, l) => l !== k)).concat(0));
+  BT.push(poly(pts));
+  const G = pts.map((pk, k) => {
+    const f = pts.reduce((acc, pl, l) => (l === k ? acc : acc * (pk - pl)), 1);
+    return [0, 1, 2].map((j) => pk ** j / f);
+  });
+  G.push([0, 0, 1]);
+  const AT = [...Array(m).keys()].map((i) => [...pts.map((pk) => pk ** i), i === m - 1 ? 1 : 0]);
+  return { m, a, BT, G, AT };
+}
+
+const F: Record<number, Transforms> = {
+  2: winogradTransforms(2),
+  4: winogradTransforms(4),
+  6: winogradTransforms(6),
 };
 
-/** The output tile's side: 4 (F(4×4, 3×3)) unless a test or benchmark chose 2. */
-let tileSide: 2 | 4 = 4;
+/** The output tile's side: 0 (each layer takes the cheaper of 4 and 6), or 2, 4 or 6. */
+let tileSide: 0 | 2 | 4 | 6 = 0;
 
-/** Sets the output tile's side (2 or 4: F(2×2, 3×3) or F(4×4, 3×3)). Returns the old one. */
-export function setWinogradTile(m: 2 | 4): 2 | 4 {
+/**
+ * Fixes the output tile's side (F(2×2), F(4×4) or F(6×6, 3×3); 0: per layer, the one with
+ * fewer multiplies in the product). Returns the old setting.
+ */
+export function setWinogradTile(m: 0 | 2 | 4 | 6): 0 | 2 | 4 | 6 {
   const old = tileSide;
   tileSide = m;
   return old;
+}
+
+/**
+ * The output tile's side for a layer: the fixed one, or of F(4×4) and F(6×6) the one whose
+ * product has fewer multiplies (tiles × α²; a tie goes to the smaller transforms). At
+ * 150×150, VGG16's layers all take F(6×6): 23, 17, 13, 36 and 21% fewer than F(4×4) at the
+ * five sizes (the last tiles of F(4×4) are mostly padding at 18 and 9).
+ */
+export function winogradTileFor(p: ConvGeometry): number {
+  if (tileSide) return tileSide;
+  const cost = (m: number) => Math.ceil(p.OH / m) * Math.ceil(p.OW / m) * (m + 2) ** 2;
+  return cost(6) < cost(4) ? 6 : 4;
+}
+
+function transformsFor(p: ConvGeometry): Transforms {
+  return F[winogradTileFor(p)];
 }
 
 /** WGSL for Σ c_k·t_k over the non-zero coefficients (exact ±1 as additions). */
@@ -120,25 +146,40 @@ function tiling(p: ConvGeometry, f: Transforms): { TH: number; TW: number; nc: n
 }
 
 /**
- * The input texture's layout: m·TH + 2 rows a channel; a patch's row is read as the two
- * texels from its first column's, so up to the last patch's second.
+ * A patch row starts at float m·tw of its row: at component 0 of texel (m·tw) / 4 when m
+ * is a multiple of 4, else at component 0 or 2. It is read as the `patchTexels` texels from
+ * there (the α floats after the largest start component).
  */
-function inputLayout(f: Transforms, TH: number, TW: number): { rows: number; texels: number } {
-  return { rows: f.m * TH + 2, texels: ((f.m * (TW - 1)) >> 2) + 2 };
+function patchTexels(f: Transforms): number {
+  return Math.ceil((f.a + (f.m % 4 ? 2 : 0)) / 4);
 }
 
-/** The product of a chunk of `T` tiles (padded to whole texels): M[e] = U[e] · V[e]. */
+/**
+ * The input texture's layout: m·TH + 2 rows a channel, and texels up to the last patch's
+ * last (`patchTexels` from its first).
+ */
+function inputLayout(f: Transforms, TH: number, TW: number): { rows: number; texels: number } {
+  return { rows: f.m * TH + 2, texels: ((f.m * (TW - 1)) >> 2) + patchTexels(f) };
+}
+
+/**
+ * The product of a chunk of `T` tiles, transposed so the tiles are its rows: M[e] = V[e] ·
+ * U[e]ᵀ ([T][C] · [C][Cout]). Mesa's software adapters run 8 neighbouring columns of
+ * invocations as one vector, so the output channels (64 or more, multiples of 8 in every
+ * VGG layer) go along the columns; the tiles (72 at VGG16's 18×18 layers with F(6×6): 9
+ * column tiles of 8, half the second vector idle) go along the rows, where a partial tile
+ * costs nothing more.
+ */
 function productSpec(p: ConvGeometry, T: number, f: Transforms) {
-  const Tp = Math.ceil(T / 4) * 4;
   return {
     batch: f.a * f.a,
-    M: p.Cout,
-    N: Tp,
+    M: T,
+    N: p.Cout,
     K: p.C,
     transA: false,
-    transB: false,
-    aBatchStride: p.Cout * p.C,
-    bBatchStride: p.C * Tp,
+    transB: true,
+    aBatchStride: T * p.C,
+    bBatchStride: p.Cout * p.C,
     bias: false,
     relu: false,
   };
@@ -151,7 +192,7 @@ function productSpec(p: ConvGeometry, T: number, f: Transforms) {
  * faster, more with more channels), and texture limits that fit.
  */
 export function winogradApplies(p: ConvGeometry, wantGrad: boolean): boolean {
-  const g = gpu(), f = F[tileSide];
+  const g = gpu(), f = transformsFor(p);
   if (!enabled || wantGrad || g.variant !== "cpu") return false;
   if (p.KH !== 3 || p.KW !== 3 || p.SH !== 1 || p.SW !== 1 || p.DH !== 1 || p.DW !== 1) {
     return false;
@@ -215,6 +256,76 @@ ${L.join("\n")}
   return u;
 }
 
+/** A layer's U in its B texture, valid while its weight buffer keeps `version`. */
+interface CachedU {
+  gpu: ReturnType<typeof gpu>;
+  version: number;
+  /** Tile side, channels and texture size: what else U depends on. */
+  key: string;
+  tex: GPUTexture;
+  bytes: number;
+}
+
+/** U textures by weight buffer, least recently used first. */
+const uCache = new Map<GPUBuffer, CachedU>();
+let uCacheBytes = 1024 * 2 ** 20;
+
+/**
+ * Sets how many bytes of transformed weights are kept between calls (0: none, every call
+ * transforms its weights; default 1 GiB, VGG16's 12 layers take 418 MiB with F(6×6)).
+ * Returns the old budget.
+ */
+export function setWinogradWeightCache(bytes: number): number {
+  const old = uCacheBytes;
+  uCacheBytes = bytes;
+  evictU(0);
+  return old;
+}
+
+/** Drops least recently used entries until `room` more bytes fit the budget. */
+function evictU(room: number): void {
+  let used = [...uCache.values()].reduce((sum, e) => sum + e.bytes, 0);
+  for (const [buf, e] of uCache) {
+    if (used + room <= uCacheBytes) break;
+    if (e.gpu === gpu()) gpu().releaseTexture(e.tex);
+    uCache.delete(buf);
+    used -= e.bytes;
+  }
+}
+
+/**
+ * U of `w` in the matmul's B texture (placement `pb`), transformed now or kept from an
+ * earlier call while `w`'s buffer has not been written since (`Gpu.version`: a frozen
+ * layer's weights are transformed once, a trained layer's again after every update). The
+ * texture stays the cache's, or is the caller's to release (`owned`) when the budget has
+ * no room for it.
+ */
+function transformedWeights(
+  w: Tensor,
+  p: ConvGeometry,
+  f: Transforms,
+  pb: Placement,
+): { tex: GPUTexture; owned: boolean } {
+  const g = gpu(), buf = w.buffer, version = g.version(buf);
+  const key = `${f.m} ${p.C} ${p.Cout} ${pb.size.width}x${pb.size.height}x${pb.size.layers}`;
+  const hit = uCache.get(buf);
+  if (hit) {
+    uCache.delete(buf);
+    if (hit.gpu === g && hit.version === version && hit.key === key) {
+      uCache.set(buf, hit); // most recently used
+      return { tex: hit.tex, owned: false };
+    }
+    if (hit.gpu === g) g.releaseTexture(hit.tex);
+  }
+  const tex = textureFor(pb.size);
+  weightTransform(w, p, f, { place: pb, tex });
+  const bytes = pb.size.width * pb.size.height * pb.size.layers * 16;
+  if (bytes > uCacheBytes) return { tex, owned: true };
+  evictU(bytes);
+  uCache.set(buf, { gpu: g, version, key, tex, bytes });
+  return { tex, owned: false };
+}
+
 /** A chunk of images: the layer, its transforms, tiles per image, the first image, tiles. */
 interface Chunk {
   p: ConvGeometry;
@@ -227,37 +338,36 @@ interface Chunk {
 
 /**
  * V of tiles t0 … t0 + T − 1 (global tile index = image·TH·TW + th·TW + tw) into `tex`
- * (placement `place`: α² matrices of C lines of ⌈T/4⌉ texels), 4 tiles an invocation.
+ * (placement `place`: α² matrices of T lines of ⌈C/4⌉ texels), one tile and 4 channels an
+ * invocation: each channel's patch is loaded, then the transform runs once on vec4s
+ * (component q: channel 4·c4 + q; zeros past C).
  */
 function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUTexture): void {
   const { p, f, TH, TW, n0, T } = k;
   const { rows } = inputLayout(f, TH, TW), { m, a } = f;
-  const G4 = Math.ceil(T / 4), n = p.C * G4, pitch = stagePitch(place);
-  const ad = address(xt.place, "img", `c * ${u32(rows)} + ${u32(m)} * th + ${u32(0)}`);
+  const C4 = Math.ceil(p.C / 4), n = T * C4, pitch = stagePitch(place);
   const comp = ["x", "y", "z", "w"];
-  // Patch columns m·tw … m·tw + α − 1: with m = 4 texels tw, tw + 1; with m = 2 the
-  // patch starts at component 0 or 2 of texel tw / 2. Each of the 4 tiles' patches is
-  // loaded, then the transform runs once on vec4s (component q: tile q).
+  // Patch columns m·tw … m·tw + α − 1: texels from (m·tw) / 4, starting at component
+  // 0 (m a multiple of 4) or at 0 or 2 (`odd`: tw odd).
+  const nt = patchTexels(f), split = m % 4 !== 0;
+  const el = (r: number, off: number, j: number) =>
+    `t${(off + j) >> 2}_${r}.${comp[(off + j) & 3]}`;
   const loads = (q: number) => {
-    const L = [
-      `  {`,
-      `    let t = min(g4 * 4u + ${u32(q)}, ${u32(T - 1)});`,
-      `    let img = ${u32(n0)} + t / ${u32(TH * TW)};`,
-      `    let th = (t / ${u32(TW)}) % ${u32(TH)};`,
-      `    let tw = t % ${u32(TW)};`,
-    ];
-    if (m === 2) L.push(`    let odd = (tw & 1u) == 1u;`);
-    const t0 = m === 4 ? "tw" : "(tw >> 1u)";
+    const ch = `c4 * 4u + ${u32(q)}`;
+    const ad = address(
+      xt.place,
+      "img",
+      `min(${ch}, ${u32(p.C - 1)}) * ${u32(rows)} + ${u32(m)} * th`,
+    );
+    const L = [`  {`];
     for (let r = 0; r < a; r++) {
       const y = `${ad.y} + ${u32(r)}`;
-      L.push(`    let a${r} = textureLoad(X, vec2<u32>(${t0}, ${y}), ${ad.layer});`);
-      L.push(`    let b${r} = textureLoad(X, vec2<u32>(${t0} + 1u, ${y}), ${ad.layer});`);
+      for (let k = 0; k < nt; k++) {
+        const x = k ? `x0 + ${u32(k)}` : "x0";
+        L.push(`    let t${k}_${r} = textureLoad(X, vec2<u32>(${x}, ${y}), ${ad.layer});`);
+      }
       for (let j = 0; j < a; j++) {
-        const c = m === 4
-          ? (j < 4 ? `a${r}.${comp[j]}` : `b${r}.${comp[j - 4]}`)
-          : `select(a${r}.${comp[j]}, ${
-            j < 2 ? `a${r}.${comp[j + 2]}` : `b${r}.${comp[j - 2]}`
-          }, odd)`;
+        const c = split ? `select(${el(r, 0, j)}, ${el(r, 2, j)}, odd)` : el(r, 0, j);
         L.push(`    d${r}_${j}[${q}] = ${c};`);
       }
     }
@@ -267,6 +377,17 @@ function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUT
   const T2: string[] = [];
   for (let r = 0; r < a; r++) for (let j = 0; j < a; j++) T2.push(`  var d${r}_${j}: vec4<f32>;`);
   const body = [0, 1, 2, 3].map(loads);
+  if (p.C % 4) {
+    // Channels past C read channel C − 1 (clamped); their V is zero.
+    body.push(
+      `  let live = vec4<u32>(c4 * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(${u32(p.C)});`,
+    );
+    for (let r = 0; r < a; r++) {
+      for (let j = 0; j < a; j++) {
+        body.push(`  d${r}_${j} = select(vec4<f32>(0.0), d${r}_${j}, live);`);
+      }
+    }
+  }
   // Bᵀ d, then (Bᵀ d) B, stored as V[e = i·α + j].
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
@@ -278,21 +399,28 @@ function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUT
   for (let i = 0; i < a; i++) {
     for (let j = 0; j < a; j++) {
       const v = lin(f.BT[j], [...Array(a).keys()].map((k) => `s${i}_${k}`));
-      body.push(`  D[(${u32(i * a + j)} * ${u32(p.C)} + c) * ${u32(pitch)} + g4] = ${v};`);
+      body.push(`  D[(${u32(i * a + j)} * ${u32(T)} + t) * ${u32(pitch)} + c4] = ${v};`);
     }
   }
   const code = `@group(0) @binding(0) var X: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
-  let g4 = i % ${u32(G4)};
-  let c = i / ${u32(G4)};
-${T2.join("\n")}
+  let c4 = i % ${u32(C4)};
+  let t = i / ${u32(C4)};
+  let img = ${u32(n0)} + t / ${u32(TH * TW)};
+  let th = (t / ${u32(TW)}) % ${u32(TH)};
+  let tw = t % ${u32(TW)};
+  let x0 = (${u32(m)} * tw) >> 2u;
+${split ? "  let odd = (tw & 1u) == 1u;\n" : ""}${T2.join("\n")}
 ${body.join("\n")}
 }`;
   staged(code, [gpu().view(xt.tex)], n, place, tex);
 }
 
-/** y (images n0 …) from M [α²][Cout][Tp] of T tiles: Aᵀ M A + bias, ReLU. */
+/**
+ * y (images n0 …) from M [α²][T][Cout]: Aᵀ M A + bias, ReLU; one tile and 4 output
+ * channels an invocation (vec4s, component q: channel 4·co4 + q).
+ */
 function outputTransform(
   mt: Tensor,
   y: Tensor,
@@ -301,10 +429,10 @@ function outputTransform(
   relu: boolean,
 ): void {
   const { p, f, TH, TW, n0, T } = k;
-  const G4 = Math.ceil(T / 4), Tp = G4 * 4, n = p.Cout * G4, { OH, OW, Cout } = p;
+  const { OH, OW, Cout } = p, Co4 = Math.ceil(Cout / 4), n = T * Co4, vec = Cout % 4 === 0;
   const { m, a } = f;
   const L: string[] = [];
-  // Aᵀ M (m × α), then (Aᵀ M) A (m × m): vec4s of the invocation's 4 tiles.
+  // Aᵀ M (m × α), then (Aᵀ M) A (m × m).
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < a; j++) {
       L.push(
@@ -322,40 +450,47 @@ function outputTransform(
     for (let i = 0; i < m; i++) {
       const row: string[] = [];
       for (let j = 0; j < m; j++) {
-        const st = `y[base + ${u32(i * OW + j)}] = act(y${i}_${j}[${q}] + bv);`;
-        row.push(j === 0 ? `        ${st}` : `        if (ow + ${u32(j)} < ${u32(OW)}) { ${st} }`);
+        const st = `y[base + ${u32(i * OW + j)}] = act(y${i}_${j}[${q}] + bv[${q}]);`;
+        row.push(j === 0 ? `      ${st}` : `      if (ow + ${u32(j)} < ${u32(OW)}) { ${st} }`);
       }
       S.push(
         i === 0
           ? row.join("\n")
-          : `      if (oh + ${u32(i)} < ${u32(OH)}) {\n${row.join("\n")}\n      }`,
+          : `    if (oh + ${u32(i)} < ${u32(OH)}) {\n${row.join("\n")}\n    }`,
       );
     }
+    const co = `co4 * 4u + ${u32(q)}`;
     return `
-  {
-    let t = g4 * 4u + ${u32(q)};
-    if (t < ${u32(T)}) {
-      let img = ${u32(n0)} + t / ${u32(TH * TW)};
-      let oh = ((t / ${u32(TW)}) % ${u32(TH)}) * ${u32(m)};
-      let ow = (t % ${u32(TW)}) * ${u32(m)};
-      let base = ((img * ${u32(Cout)} + co) * ${u32(OH)} + oh) * ${u32(OW)} + ow;
+  if (${co} < ${u32(Cout)}) {
+    let base = ((img * ${u32(Cout)} + ${co}) * ${u32(OH)} + oh) * ${u32(OW)} + ow;
 ${S.join("\n")}
-    }
   }`;
   };
-  const code = `@group(0) @binding(0) var<storage, read> m: array<vec4<f32>>;
+  // M[e][t] as a vec4 of channels 4·co4 … (clamped past Cout when that is not a multiple of 4).
+  const at = (e: string, q: number) =>
+    `m[(${e} * ${u32(T)} + t) * ${u32(Cout)} + min(co4 * 4u + ${u32(q)}, ${u32(Cout - 1)})]`;
+  const read = vec
+    ? `m[(e * ${u32(T)} + t) * ${u32(Co4)} + co4]`
+    : `vec4<f32>(${[0, 1, 2, 3].map((q) => at("e", q)).join(", ")})`;
+  const bv = bias
+    ? `vec4<f32>(${
+      [0, 1, 2, 3].map((q) => `bias[min(co4 * 4u + ${u32(q)}, ${u32(Cout - 1)})]`).join(", ")
+    })`
+    : "vec4<f32>(0.0)";
+  const code = `@group(0) @binding(0) var<storage, read> m: array<${vec ? "vec4<f32>" : "f32"}>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
 fn act(v: f32) -> f32 { return ${relu ? "max(v, 0.0)" : "v"}; }
 ${main1d(n)}
-  let g4 = i % ${u32(G4)};
-  let co = i / ${u32(G4)};
+  let co4 = i % ${u32(Co4)};
+  let t = i / ${u32(Co4)};
   var k: array<vec4<f32>, ${a * a}>;
-  for (var e = 0u; e < ${u32(a * a)}; e++) { k[e] = m[(e * ${u32(Cout)} + co) * ${
-    u32(Tp / 4)
-  } + g4]; }
+  for (var e = 0u; e < ${u32(a * a)}; e++) { k[e] = ${read}; }
 ${L.join("\n")}
-  let bv = ${bias ? "bias[co]" : "0.0"};
+  let bv = ${bv};
+  let img = ${u32(n0)} + t / ${u32(TH * TW)};
+  let oh = ((t / ${u32(TW)}) % ${u32(TH)}) * ${u32(m)};
+  let ow = (t % ${u32(TW)}) * ${u32(m)};
   ${[0, 1, 2, 3].map(store).join("")}
 }`;
   run(code, bias ? [mt, y, bias] : [mt, y], grid(n));
@@ -372,7 +507,7 @@ export function conv2dWinograd(
   p: ConvGeometry,
   relu: boolean,
 ): Tensor {
-  const g = gpu(), f = F[tileSide];
+  const g = gpu(), f = transformsFor(p);
   const { TH, TW, nc } = tiling(p, f);
   const xt = padTexture(x, null, {
     N: p.N,
@@ -383,35 +518,34 @@ export function conv2dWinograd(
     pt: p.PT,
     pl: p.PL,
   })!;
-  // U straight into the A texture when its lines are U's rows ([α²][Cout] lines of C/4
+  // U straight into the B texture when its lines are U's rows ([α²][Cout] lines of C/4
   // texels), else (or for a chunk planned otherwise) a buffer the matmul packs.
-  const pa = texturePlanFor(productSpec(p, nc * TH * TW, f))!.a.place;
-  const rowsOfU = p.C % 4 === 0 && pa.mats === f.a * f.a && pa.lines === p.Cout &&
-    pa.texels === p.C / 4;
-  const ua = rowsOfU ? textureFor(pa.size) : null;
-  if (ua) weightTransform(w, p, f, { place: pa, tex: ua });
+  const pb = texturePlanFor(productSpec(p, nc * TH * TW, f))!.b.place;
+  const rowsOfU = p.C % 4 === 0 && pb.mats === f.a * f.a && pb.lines === p.Cout &&
+    pb.texels === p.C / 4;
+  const cached = rowsOfU ? transformedWeights(w, p, f, pb) : null, ub = cached?.tex;
   let u: Tensor | null = null;
   const y = empty([p.N, p.Cout, p.OH, p.OW]);
   for (let n0 = 0; n0 < p.N; n0 += nc) {
     const T = Math.min(nc, p.N - n0) * TH * TW;
     const spec = productSpec(p, T, f);
     const plan = texturePlanFor(spec)!;
-    const vt = textureFor(plan.b.size);
+    const vt = textureFor(plan.a.size);
     const chunk = { p, f, TH, TW, n0, T };
-    inputTransform(xt, chunk, plan.b.place, vt);
-    const m = empty([f.a * f.a, p.Cout, spec.N]);
-    if (ua && samePlacement(plan.a.place, pa)) {
-      gemmInto(null, null, m, spec, undefined, { a: ua, b: vt });
+    inputTransform(xt, chunk, plan.a.place, vt);
+    const m = empty([f.a * f.a, T, p.Cout]);
+    if (ub && samePlacement(plan.b.place, pb)) {
+      gemmInto(null, null, m, spec, undefined, { a: vt, b: ub });
     } else {
       u ??= weightTransform(w, p, f);
-      gemmInto(u, null, m, spec, undefined, { b: vt });
+      gemmInto(null, u, m, spec, undefined, { a: vt });
     }
     g.releaseTexture(vt);
     outputTransform(m, y, bias, chunk, relu);
     m.dispose();
   }
   u?.dispose();
-  if (ua) g.releaseTexture(ua);
+  if (cached?.owned) g.releaseTexture(cached.tex);
   g.releaseTexture(xt.tex);
   return y;
 }

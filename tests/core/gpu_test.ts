@@ -43,6 +43,37 @@ Deno.test("the pool hands a released buffer out again; the pipeline cache is key
   assert(g.pipeline(src) === g.pipeline(src), "cached pipeline");
 });
 
+Deno.test("a buffer's version changes with every command that may write it, not with reads", async () => {
+  const g = await initGpu();
+  const a = g.acquire(64), b = g.acquire(64);
+  const va = g.version(a), vb = g.version(b);
+  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(1) fn main() { y[0] = x[0]; }`;
+  g.dispatch(code, [a, { buffer: b, offset: 0, size: 64 }], [1]);
+  assertEquals(g.version(a), va, "read binding");
+  assert(g.version(b) !== vb, "read_write binding");
+  for (
+    const [what, f] of [
+      ["copy", () => g.copy(b, 0, a, 0, 16)],
+      ["clear", () => g.clear(a)],
+      ["upload", () => g.upload(a, new Float32Array(4))],
+    ] as const
+  ) {
+    const v = g.version(a), other = g.version(b);
+    f();
+    assert(g.version(a) !== v, what);
+    assertEquals(g.version(b), other, `${what}: the source keeps its version`);
+  }
+  const v = g.version(a);
+  g.release(a);
+  const again = g.acquire(64);
+  assert(again === a && g.version(a) !== v, "handed out again: a new version");
+  await g.sync();
+  g.release(again);
+  g.release(b);
+});
+
 Deno.test("upload and readback round-trip exactly, including odd lengths", async () => {
   await initGpu();
   for (const n of [1, 7, 63, 65, 257, 100_003]) {

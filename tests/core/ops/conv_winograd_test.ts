@@ -1,19 +1,23 @@
 /**
- * Winograd F(4×4, 3×3) and F(2×2, 3×3) (core/ops/conv_winograd.ts), the no-gradient path:
+ * Winograd F(6×6, 3×3), F(4×4, 3×3) and F(2×2, 3×3) (core/ops/conv_winograd.ts), the
+ * no-gradient path: the transforms against direct correlation in float64, and
  * outputs against the float64 reference on sizes that fit no tile — output rows and columns
  * that leave partial tiles, channel counts that are not multiples of 4, tile counts that are not multiples
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
  * and the routing: recorded gradients, other kernels and few channels stay elsewhere.
  */
-import { assert } from "../../assert.ts";
+import { assert, assertEquals } from "../../assert.ts";
 import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import {
   setWinogradChunkBytes,
   setWinogradTile,
+  setWinogradWeightCache,
   winogradApplies,
+  winogradTileFor,
+  winogradTransforms,
 } from "../../../core/ops/conv_winograd.ts";
-import { initGpu } from "../../../core/gpu.ts";
+import { gpu, initGpu } from "../../../core/gpu.ts";
 import { noGrad } from "../../../core/tape.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
@@ -40,7 +44,7 @@ async function check(xs: number[], ws: number[], opts: Conv2dOpOptions, bias = t
   assert(err < 1e-5, `${JSON.stringify({ xs, ws, opts })}: relative error ${err}`);
 }
 
-for (const m of [4, 2] as const) {
+for (const m of [6, 4, 2] as const) {
   const tile = async (f: () => Promise<void>) => {
     const old = setWinogradTile(m);
     try {
@@ -71,6 +75,71 @@ for (const m of [4, 2] as const) {
       }
     }));
 }
+
+Deno.test("winograd transforms: Aᵀ[(G g) ⊙ (Bᵀ d)] is the 3-tap correlation, in float64", () => {
+  const rng = new Rng(5);
+  for (const m of [2, 4, 6]) {
+    const { a, BT, G, AT } = winogradTransforms(m);
+    const mul = (M: number[][], v: number[]) =>
+      M.map((row) => row.reduce((s, c, k) => s + c * v[k], 0));
+    for (let trial = 0; trial < 5; trial++) {
+      const g = [0, 1, 2].map(() => rng.uniform(-1, 1));
+      const d = [...Array(a)].map(() => rng.uniform(-1, 1));
+      const gg = mul(G, g), dd = mul(BT, d);
+      const y = mul(AT, gg.map((v, k) => v * dd[k]));
+      for (let i = 0; i < m; i++) {
+        const want = g[0] * d[i] + g[1] * d[i + 1] + g[2] * d[i + 2];
+        assert(Math.abs(y[i] - want) < 1e-12, `F(${m}, 3) output ${i}: ${y[i]} vs ${want}`);
+      }
+    }
+  }
+});
+
+Deno.test("winograd conv: per layer the tile with fewer multiplies (F(6×6) at VGG16's sizes, F(4×4) at 14)", () => {
+  const side = (h: number, w = h) => {
+    const geo = convGeometry([1, 64, h, w], [64, 64, 3, 3], { padding: 1 });
+    assert(winogradApplies(geo, false), `size ${h}`);
+    return winogradTileFor(geo);
+  };
+  assertEquals(side(12, 150), 6);
+  assertEquals(side(8, 8), 4); // 4 tiles × 36 = 144 against 4 × 64 = 256
+  assertEquals([150, 75, 37, 18, 9, 14].map((h) => side(h)), [6, 6, 6, 6, 6, 4]);
+});
+
+Deno.test("winograd conv: a frozen layer's transformed weights are kept until its weights change", async () => {
+  const xs = [1, 64, 6, 6], ws = [64, 64, 3, 3], opts = { padding: 1 };
+  const geo = convGeometry(xs, ws, opts);
+  const rng = new Rng(9);
+  const draw = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+  const xd = draw(64 * 36), w1 = draw(64 * 64 * 9), w2 = draw(64 * 64 * 9);
+  const x = fromArray(xd, xs), w = fromArray(w1, ws);
+  const run = async () => {
+    const d0 = gpu().stats().dispatches;
+    const y = tidy(() => noGrad(() => conv2d(x, w, null, opts)));
+    const out = await y.data();
+    y.dispose();
+    return { out, dispatches: gpu().stats().dispatches - d0 };
+  };
+  const first = await run(), second = await run();
+  assert(relErr(first.out, conv2dReference(xd, w1, null, geo)) < 1e-5, "first call");
+  assertEquals(second.out, first.out, "cached U: the same result");
+  assertEquals(second.dispatches, first.dispatches - 1, "no weight transform the second time");
+  gpu().upload(w.buffer, w2); // new weights in the same buffer
+  const third = await run();
+  assert(relErr(third.out, conv2dReference(xd, w2, null, geo)) < 1e-5, "after new weights");
+  assertEquals(third.dispatches, first.dispatches, "transformed again");
+  const old = setWinogradWeightCache(0);
+  try {
+    const a = await run(), b = await run();
+    assertEquals(b.dispatches, a.dispatches, "no cache: every call transforms");
+    assertEquals(b.dispatches, first.dispatches);
+    assertEquals(a.out, third.out);
+  } finally {
+    setWinogradWeightCache(old);
+  }
+  x.dispose();
+  w.dispose();
+});
 
 Deno.test("winograd conv: gradients, other kernels and few channels go elsewhere", () => {
   const g = convGeometry([1, 64, 8, 8], [64, 64, 3, 3], { padding: 1 });
