@@ -60,27 +60,32 @@ Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
 });
 
 Deno.test("matmul: large products pack N- and M-major operands K-major (transposed while packing)", async () => {
-  // Big enough for the K-major packing (≥ 512 columns of the other operand, K ≥ 257), odd
-  // sizes and multiples of 4 (the block transpose); batched with a shared and a per-batch
-  // operand.
+  // Big enough for the K-major packing (≥ 512 columns of the other operand, K ≥ 257, and
+  // for B more than 1024 columns), odd sizes and multiples of 4 (the block transpose);
+  // batched with a shared and a per-batch operand.
   await initGpu();
-  const spec = { batch: 1, M: 513, N: 515, K: 259, aBatchStride: 0, bBatchStride: 0 };
+  const spec = { batch: 1, M: 513, N: 1027, K: 259, aBatchStride: 0, bBatchStride: 0 };
   const plan = texturePlanFor(
     { ...spec, transA: true, transB: false, bias: false, relu: false },
     true,
   );
   if (plan) {
-    assertEquals([plan.a.place.lines, plan.b.place.lines], [513, 515], "both operands K-major");
+    assertEquals([plan.a.place.lines, plan.b.place.lines], [513, 1027], "both operands K-major");
+    const narrow = texturePlanFor(
+      { ...spec, N: 1024, transA: true, transB: false, bias: false, relu: false },
+      true,
+    )!;
+    assertEquals([narrow.a.place.lines, narrow.b.place.lines], [513, 259], "B N-major to 1024");
   }
   // Forward against the reference only (finite differences at this size cost minutes).
   for (
     const [sa, sb, transA] of [
-      [[259, 513], [259, 515], true],
-      [[2, 513, 259], [259, 515], false],
+      [[259, 513], [259, 1027], true],
+      [[2, 513, 259], [259, 1027], false],
       [[2, 259, 513], [2, 259, 515], true],
       // Lines a multiple of 4: the 4 × 4 block transpose.
-      [[258, 516], [258, 520], true],
-      [[2, 516, 258], [258, 520], false],
+      [[258, 516], [258, 1028], true],
+      [[2, 516, 258], [258, 1028], false],
       [[3, 258, 516], [3, 258, 520], true],
     ] as [number[], number[], boolean][]
   ) {
