@@ -7,7 +7,7 @@
  * How: on software adapters, stride-1 ungrouped convolutions (all of the bundled networks'
  * and VGG16's) take the direct texture kernels of `conv_direct.ts`, which need no column
  * matrix — or, when no gradient is recorded and a 3×3 layer has 64+ channels, Winograd
- * F(4×4, 3×3) (`conv_winograd.ts`). Everything else: im2col + the tuned matmul of
+ * F(6×6) or F(4×4, 3×3) (`conv_winograd.ts`). Everything else: im2col + the tuned matmul of
  * `matmul_wgsl.ts`, in chunks of images so the column matrix stays within one storage binding
  * (and a bounded amount of memory).
  *

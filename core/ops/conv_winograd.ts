@@ -1,22 +1,24 @@
 /**
- * Winograd F(m×m, 3×3) convolution (m = 4 by default, or 2) for the no-gradient path on
- * software adapters (frozen layers: VGG16's features): 3×3, stride 1, dilation 1, one
- * group. Each m×m block of outputs ("tile") comes from an α×α patch of the input (α = m + 2),
- * with α² multiplies per input and output channel instead of 9m² (F(4×4): 36 for 144, 4×
- * fewer; F(2×2): 16 for 36); as α² independent matmuls it runs on the texture matmul.
+ * Winograd F(m×m, 3×3) convolution (m = 6 or 4 per layer, or fixed to 2, 4 or 6) for the
+ * no-gradient path on software adapters (frozen layers: VGG16's features): 3×3, stride 1,
+ * dilation 1, one group. Each m×m block of outputs ("tile") comes from an α×α patch of the
+ * input (α = m + 2), with α² multiplies per input and output channel instead of 9m²
+ * (F(6×6): 64 for 324; F(4×4): 36 for 144); as α² independent matmuls it runs on the
+ * texture matmul.
  *
  *   V = Bᵀ d B (input patch d, per channel and tile)     U = G g Gᵀ (kernel g, per pair)
- *   M[e] = U[e] · V[e] for the α² positions e             Y = Aᵀ M A (+ bias, ReLU)
+ *   M[e] = V[e] · U[e]ᵀ for the α² positions e            Y = Aᵀ M A (+ bias, ReLU)
  *
- * with the matrices of Lavin & Gray (2015) in `F` below, the kernels' WGSL generated from
- * them (zero coefficients dropped, ±1 as additions).
+ * with Toom-Cook matrices (`winogradTransforms`), the kernels' WGSL generated from them
+ * (zero coefficients dropped, ±1 as additions).
  *
  * - The input goes into a padded-row texture (`padTexture`); the input transform reads each
- *   tile's α rows as two texels a row, transforms 4 tiles at once as vec4s and writes V
- *   straight into the staging layout of the matmul's B operand (α² matrices of C lines ×
- *   tiles).
- * - U is computed per forward (the weights may have changed) into a buffer [α²][Cout][C].
- * - The output transform reads M as vec4s (4 tiles) and writes y with the bias and ReLU.
+ *   channel's α patch rows (2 or 3 texels a row), transforms 4 channels of one tile at once
+ *   as vec4s and writes V straight into the staging layout of the matmul's A operand (α²
+ *   matrices of T lines × C).
+ * - U goes straight into the B texture ([α²][Cout] lines × C) and is kept there between
+ *   calls while the weight buffer is unchanged (`Gpu.version`).
+ * - The output transform reads M as vec4s (4 channels) and writes y with the bias and ReLU.
  * - Images go in chunks so V and M stay within 64 MiB each.
  *
  * @module
@@ -30,6 +32,11 @@ import { u32 } from "./matmul_spec.ts";
 import { address, type Placement, samePlacement, stagePitch } from "./texture_layout.ts";
 import { staged, textureFor } from "./conv_texture.ts";
 import { padTexture, type PlacedTexture } from "./conv_direct.ts";
+import { transformedWeights, weightTransform } from "./conv_winograd_weights.ts";
+import { lin, type Transforms, winogradTransforms } from "./winograd_matrices.ts";
+
+export { setWinogradWeightCache } from "./conv_winograd_weights.ts";
+export { type Transforms, winogradTransforms } from "./winograd_matrices.ts";
 
 let enabled = true;
 
@@ -48,48 +55,6 @@ export function setWinogradChunkBytes(bytes: number): number {
   const old = chunkBytes;
   chunkBytes = bytes;
   return old;
-}
-
-/** The transforms of F(m×m, 3×3): Bᵀ (α×α), G (α×3), Aᵀ (m×α), α = m + 2. */
-export interface Transforms {
-  m: number;
-  a: number;
-  BT: number[][];
-  G: number[][];
-  AT: number[][];
-}
-
-/** Interpolation points, in the order the tiles take them (then ∞). */
-const POINTS = [0, 1, -1, 2, -2, 1 / 2, -1 / 2];
-
-/** Coefficients (constant first) of Π (x − r) over `roots`. */
-function poly(roots: number[]): number[] {
-  let c = [1];
-  for (const r of roots) c = [...c.map((v) => -r * v), 0].map((v, i) => v + (c[i - 1] ?? 0));
-  return c;
-}
-
-/**
- * The Toom-Cook matrices of F(m, 3) for correlation, from the α − 1 first `POINTS` and ∞
- * (Lavin & Gray 2015; F(4, 3) gives exactly their matrices). Linear convolution s = g ∗ x
- * is interpolated from s(p) = g(p)·x(p) and the leading coefficient, s = C[(H g) ⊙ (X x)]
- * (H, X Vandermonde rows, C Lagrange), and correlation is its transpose: y = Xᵀ[(H g) ⊙
- * (Cᵀ d)]. Each Lagrange denominator f_k = Π_{l≠k}(p_k − p_l) moves from Cᵀ into G, so Bᵀ
- * holds the numerators' coefficients: Aᵀ = Xᵀ, G[k][j] = p_k^j / f_k, Bᵀ[k] = coefficients
- * of Π_{l≠k}(x − p_l), and ∞'s row of Bᵀ those of Π_l (x − p_l).
- */
-export function winogradTransforms(m: number): Transforms {
-  const a = m + 2, pts = POINTS.slice(0, a - 1);
-  if (m < 1 || pts.length < a - 1) throw new Error(`winogradTransforms: no F(${m}, 3)`);
-  const BT = pts.map((_, k) => poly(pts.filter((_, l) => l !== k)).concat(0));
-  BT.push(poly(pts));
-  const G = pts.map((pk, k) => {
-    const f = pts.reduce((acc, pl, l) => (l === k ? acc : acc * (pk - pl)), 1);
-    return [0, 1, 2].map((j) => pk ** j / f);
-  });
-  G.push([0, 0, 1]);
-  const AT = [...Array(m).keys()].map((i) => [...pts.map((pk) => pk ** i), i === m - 1 ? 1 : 0]);
-  return { m, a, BT, G, AT };
 }
 
 const F: Record<number, Transforms> = {
@@ -125,17 +90,6 @@ export function winogradTileFor(p: ConvGeometry): number {
 
 function transformsFor(p: ConvGeometry): Transforms {
   return F[winogradTileFor(p)];
-}
-
-/** WGSL for Σ c_k·t_k over the non-zero coefficients (exact ±1 as additions). */
-function lin(coefs: number[], terms: string[]): string {
-  const parts: string[] = [];
-  coefs.forEach((c, k) => {
-    if (c === 0) return;
-    const mag = Math.abs(c) === 1 ? terms[k] : `${Math.abs(c).toPrecision(9)} * ${terms[k]}`;
-    parts.push(parts.length === 0 ? (c < 0 ? `-${mag}` : mag) : `${c < 0 ? "-" : "+"} ${mag}`);
-  });
-  return parts.length ? `(${parts.join(" ")})` : "0.0";
 }
 
 /** Tiles per image and images per chunk. */
@@ -203,127 +157,6 @@ export function winogradApplies(p: ConvGeometry, wantGrad: boolean): boolean {
   if (p.C * lay.rows > g.maxTextureDim || lay.texels > g.maxTextureDim) return false;
   if (f.a * f.a * Math.max(p.C, p.Cout) * nc * TH * TW * 4 > g.maxBindingBytes) return false;
   return texturePlanFor(productSpec(p, nc * TH * TW, f)) !== null;
-}
-
-/**
- * U [α²][Cout][C] = G g Gᵀ for every (output, input) channel pair; 4 input channels an
- * invocation, stored as vec4s, when C is a multiple of 4 (else one). With `into` (C a
- * multiple of 4) U goes straight into the staging layout of the matmul's A operand and
- * from there into its texture: no U buffer, no pack per chunk.
- */
-function weightTransform(
-  w: Tensor,
-  p: ConvGeometry,
-  f: Transforms,
-  into?: { place: Placement; tex: GPUTexture },
-): Tensor | null {
-  const V = p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V;
-  const ty = V === 4 ? "vec4<f32>" : "f32";
-  // Tap (r, c) of the V kernels: w[(pair + v)·9 + 3r + c], v = 0 … V − 1.
-  const tap = (r: number, c: number) =>
-    V === 4
-      ? `vec4<f32>(${[0, 1, 2, 3].map((v) => `w[b + ${v * 9 + 3 * r + c}u]`).join(", ")})`
-      : `w[b + ${3 * r + c}u]`;
-  const g = [0, 1, 2].map((r) => [0, 1, 2].map((c) => `g${r}${c}`));
-  const L = g.flatMap((row, r) => row.map((name, c) => `  let ${name} = ${tap(r, c)};`));
-  for (let i = 0; i < f.a; i++) {
-    // Row i of G g, then (G g) Gᵀ.
-    for (let c = 0; c < 3; c++) {
-      L.push(`  let r${i}_${c} = ${lin(f.G[i], g.map((row) => row[c]))};`);
-    }
-    for (let j = 0; j < f.a; j++) {
-      const v = lin(f.G[j], [0, 1, 2].map((c) => `r${i}_${c}`));
-      const at = into
-        ? `(${u32(i * f.a + j)} * ${u32(p.Cout)} + i / ${u32(p.C / 4)}) * ${
-          u32(stagePitch(into.place))
-        } + i % ${u32(p.C / 4)}`
-        : `${u32(i * f.a + j)} * ${u32(n)} + i`;
-      L.push(`  u[${at}] = ${v};`);
-    }
-  }
-  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> u: array<${ty}>;
-${main1d(n)}
-  let b = i * ${u32(9 * V)};
-${L.join("\n")}
-}`;
-  if (into) {
-    staged(code, [w], n, into.place, into.tex);
-    return null;
-  }
-  const u = empty([f.a * f.a, p.Cout, p.C]);
-  run(code, [w, u], grid(n));
-  return u;
-}
-
-/** A layer's U in its B texture, valid while its weight buffer keeps `version`. */
-interface CachedU {
-  gpu: ReturnType<typeof gpu>;
-  version: number;
-  /** Tile side, channels and texture size: what else U depends on. */
-  key: string;
-  tex: GPUTexture;
-  bytes: number;
-}
-
-/** U textures by weight buffer, least recently used first. */
-const uCache = new Map<GPUBuffer, CachedU>();
-let uCacheBytes = 1024 * 2 ** 20;
-
-/**
- * Sets how many bytes of transformed weights are kept between calls (0: none, every call
- * transforms its weights; default 1 GiB, VGG16's 12 layers take 418 MiB with F(6×6)).
- * Returns the old budget.
- */
-export function setWinogradWeightCache(bytes: number): number {
-  const old = uCacheBytes;
-  uCacheBytes = bytes;
-  evictU(0);
-  return old;
-}
-
-/** Drops least recently used entries until `room` more bytes fit the budget. */
-function evictU(room: number): void {
-  let used = [...uCache.values()].reduce((sum, e) => sum + e.bytes, 0);
-  for (const [buf, e] of uCache) {
-    if (used + room <= uCacheBytes) break;
-    if (e.gpu === gpu()) gpu().releaseTexture(e.tex);
-    uCache.delete(buf);
-    used -= e.bytes;
-  }
-}
-
-/**
- * U of `w` in the matmul's B texture (placement `pb`), transformed now or kept from an
- * earlier call while `w`'s buffer has not been written since (`Gpu.version`: a frozen
- * layer's weights are transformed once, a trained layer's again after every update). The
- * texture stays the cache's, or is the caller's to release (`owned`) when the budget has
- * no room for it.
- */
-function transformedWeights(
-  w: Tensor,
-  p: ConvGeometry,
-  f: Transforms,
-  pb: Placement,
-): { tex: GPUTexture; owned: boolean } {
-  const g = gpu(), buf = w.buffer, version = g.version(buf);
-  const key = `${f.m} ${p.C} ${p.Cout} ${pb.size.width}x${pb.size.height}x${pb.size.layers}`;
-  const hit = uCache.get(buf);
-  if (hit) {
-    uCache.delete(buf);
-    if (hit.gpu === g && hit.version === version && hit.key === key) {
-      uCache.set(buf, hit); // most recently used
-      return { tex: hit.tex, owned: false };
-    }
-    if (hit.gpu === g) g.releaseTexture(hit.tex);
-  }
-  const tex = textureFor(pb.size);
-  weightTransform(w, p, f, { place: pb, tex });
-  const bytes = pb.size.width * pb.size.height * pb.size.layers * 16;
-  if (bytes > uCacheBytes) return { tex, owned: true };
-  evictU(bytes);
-  uCache.set(buf, { gpu: g, version, key, tex, bytes });
-  return { tex, owned: false };
 }
 
 /** A chunk of images: the layer, its transforms, tiles per image, the first image, tiles. */
