@@ -21,6 +21,7 @@ type Case = [what: string, args: string[], message: RegExp];
 const CASES: Case[] = [
   ["unknown search", ["--search", "nosuch", ...LR], /--search: unknown search "nosuch"/],
   ["tpe setting", ["--search", "tpe:startup=-1", ...LR], /--search tpe: startup must be/],
+  ["tpe liar", ["--search", "tpe:liar=maybe", ...LR], /--search tpe: liar must be on or off/],
   ["unknown pruner", [...R, ...LR, "--prune", "nosuch"], /--prune: unknown pruner "nosuch"/],
   ["asha eta 1", [...R, ...LR, "--prune", "asha:eta=1"], /--prune asha: eta must be a number > 1/],
   ["asha setting", [...R, ...LR, "--prune", "asha:rungs=2"], /unknown setting "rungs"/],

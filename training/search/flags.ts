@@ -117,6 +117,17 @@ function take(
   return n;
 }
 
+/** A setting `key=on|off` (also true/false, 1/0), or `dflt` when absent. */
+function onOff(flag: string, set: Map<string, string>, key: string, dflt: boolean): boolean {
+  const v = set.get(key);
+  set.delete(key);
+  if (v === undefined) return dflt;
+  const t = v.trim().toLowerCase();
+  if (["on", "true", "1"].includes(t)) return true;
+  if (["off", "false", "0"].includes(t)) return false;
+  throw new UsageError(`${flag}: ${key} must be on or off, got "${v}"`);
+}
+
 function noneLeft(flag: string, set: Map<string, string>, known: string): void {
   const k = [...set.keys()][0];
   if (k !== undefined) throw new UsageError(`${flag}: unknown setting "${k}" (known: ${known})`);
@@ -138,8 +149,9 @@ function parseSampler(text: string): Sampler {
     nStartupTrials: take(f, set, "startup", 10, isInt(0), "a whole number ≥ 0"),
     nEiCandidates: take(f, set, "candidates", 24, isInt(1), "a whole number ≥ 1"),
     priorWeight: take(f, set, "prior", 1, (n) => n > 0, "a number > 0"),
+    constantLiar: onOff(f, set, "liar", true),
   });
-  noneLeft(f, set, "startup, candidates, prior");
+  noneLeft(f, set, "startup, candidates, prior, liar");
   return sampler;
 }
 

@@ -12,7 +12,9 @@
  * 24 candidates drawn from the good estimator l and the one maximizing l(x)/g(x) taken)
  * depends on the history. Its determinism: trial n's configuration is a pure function of
  * (seed, n, the finished trials at the moment it is claimed — their numbers, parameters,
- * states, values and reports). The same history gives the same configuration; with
+ * states, values and reports — and, with the constant liar (the default), the parameters
+ * of the trials running then, which count as bad ones). The same history gives the same
+ * configuration; with
  * several workers the history a claim sees depends on timing, so a parallel study is
  * repeatable only trial by trial, given the history each claim saw. Below the startup
  * count it draws exactly what the random sampler draws.
@@ -33,7 +35,14 @@ import {
 /** A sampler as a study stores it (JSON). */
 export type SamplerSpec =
   | { kind: "random" }
-  | { kind: "tpe"; nStartupTrials: number; nEiCandidates: number; priorWeight: number };
+  | {
+    kind: "tpe";
+    nStartupTrials: number;
+    nEiCandidates: number;
+    priorWeight: number;
+    /** Running trials count as bad ones (Optuna's `constant_liar`). */
+    constantLiar: boolean;
+  };
 
 /** What a sampler is asked for one trial. */
 export interface SampleContext {
@@ -101,6 +110,11 @@ export interface TpeOptions {
   nEiCandidates?: number;
   /** Weight of the prior kernel (1). */
   priorWeight?: number;
+  /**
+   * Count the trials other workers are running as bad ones, so parallel workers spread out
+   * instead of all sampling near the same good region (Optuna's `constant_liar`; true).
+   */
+  constantLiar?: boolean;
 }
 
 /** Optuna's default split: the best min(⌈0.1·n⌉, 25) of n finished trials are "good". */
@@ -216,6 +230,7 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
     nStartupTrials: checkCount(opts.nStartupTrials ?? 10, "nStartupTrials", 0),
     nEiCandidates: checkCount(opts.nEiCandidates ?? 24, "nEiCandidates", 1),
     priorWeight: prior,
+    constantLiar: opts.constantLiar ?? true,
   };
   return {
     spec,
@@ -226,7 +241,12 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
       const nGood = gamma(ranked.length);
       const byNumber = (a: TrialRecord, b: TrialRecord) => a.number - b.number;
       const good = ranked.slice(0, nGood).sort(byNumber);
-      const bad = ranked.slice(nGood).sort(byNumber);
+      // The constant liar: a trial in flight elsewhere gets the worst value (no finished
+      // trial ranks below it), so the good estimator's region it sits in weighs less.
+      const flying = spec.constantLiar
+        ? ctx.history.filter((t) => t.state === "running" && t.params && t.number !== ctx.number)
+        : [];
+      const bad = [...ranked.slice(nGood), ...flying].sort(byNumber);
       const out: Record<string, HValue> = {};
       for (const [k, d] of Object.entries(ctx.space)) {
         const vals = (ts: TrialRecord[]) =>
@@ -246,6 +266,10 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
 export function samplerFromSpec(spec: unknown): Sampler {
   const s = typeof spec === "string" ? { kind: spec } : spec as { kind?: unknown };
   if (s?.kind === "random") return randomSampler();
-  if (s?.kind === "tpe") return tpeSampler(s as TpeOptions);
+  // A spec stored before the constant liar existed keeps sampling as it did.
+  if (s?.kind === "tpe" && typeof spec === "object") {
+    return tpeSampler({ constantLiar: false, ...(s as TpeOptions) });
+  }
+  if (s?.kind === "tpe") return tpeSampler();
   throw new UsageError(`--sampler: unknown sampler ${JSON.stringify(spec)} (use random or tpe)`);
 }

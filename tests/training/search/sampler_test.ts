@@ -1,8 +1,8 @@
 /**
  * Samplers: the random sampler is a pure function of (study seed, trial number, key); the
  * Parzen estimators are proper densities; TPE falls back to random draws during startup,
- * is repeatable given its history, and beats random search on a 1-D quadratic over a
- * seeded set of runs.
+ * is repeatable given its history, counts running trials as bad ones (the constant liar),
+ * and beats random search on a 1-D quadratic over a seeded set of runs.
  */
 import { assert, assertClose, assertEquals } from "../../assert.ts";
 import { Rng } from "../../../core/random.ts";
@@ -104,8 +104,21 @@ function done(number: number, params: Record<string, HValue>, value: number): Tr
 
 Deno.test("TPE: random draws during startup; ranking; repeatable given its history", () => {
   const tpe = tpeSampler();
-  assertEquals(tpe.spec, { kind: "tpe", nStartupTrials: 10, nEiCandidates: 24, priorWeight: 1 });
+  assertEquals(tpe.spec, {
+    kind: "tpe",
+    nStartupTrials: 10,
+    nEiCandidates: 24,
+    priorWeight: 1,
+    constantLiar: true,
+  });
   assertEquals(samplerFromSpec(tpe.spec).spec, tpe.spec);
+  const stored = { kind: "tpe", nStartupTrials: 10, nEiCandidates: 24, priorWeight: 1 };
+  assertEquals(
+    samplerFromSpec(stored).spec,
+    { ...tpe.spec, constantLiar: false },
+    "a spec stored before the constant liar samples as it did",
+  );
+  assertEquals(samplerFromSpec("tpe").spec, tpe.spec);
   assertEquals(samplerFromSpec("random").spec, { kind: "random" });
   const history = configs(randomSampler(), 9, [0, 1, 2, 3, 4, 5, 6, 7, 8])
     .map((p, n) => done(n, p, -n));
@@ -132,6 +145,32 @@ Deno.test("TPE: random draws during startup; ranking; repeatable given its histo
   assertEquals(Object.keys(a), Object.keys(space));
   assertEquals(a.fixed, 3);
   assert([32, 64, 128].includes(a.bs as number) && Number.isInteger(a.layers), JSON.stringify(a));
+});
+
+Deno.test("TPE constant liar: trials running elsewhere count as bad, so the next claim looks elsewhere", () => {
+  // One choice key. Finished: the 2 good trials (γ(11) = 2) took "a", the 9 bad ones 5 "a"
+  // and 4 "b", so l/g favours "a". With 20 trials running at "a", the liar makes "a" mostly
+  // bad (g(a) ≈ 0.85 against l(a) ≈ 0.83) and "b" wins; without the liar they are ignored.
+  const sp = parseSpace("opt=a,b");
+  const history = [
+    ...[0, 1].map((n) => done(n, { opt: "a" }, 10 - n)),
+    ...[2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => done(n, { opt: n < 7 ? "a" : "b" }, -n)),
+  ];
+  const running = [...Array(20)].map((_, k): TrialRecord => ({
+    number: 11 + k,
+    params: { opt: "a" },
+    state: "running",
+    reports: [],
+    attempts: 1,
+  }));
+  const at = (sampler: Sampler, h: TrialRecord[]) =>
+    sampler.sample({ space: sp, number: 40, seed: 3, direction: "max", history: h }).opt;
+  const liar = tpeSampler(), honest = tpeSampler({ constantLiar: false });
+  assertEquals(at(liar, history), "a", "nothing running: the good region");
+  assertEquals(at(honest, [...history, ...running]), "a", "no liar: running trials ignored");
+  assertEquals(at(liar, [...history, ...running]), "b", "liar: away from the running ones");
+  const self = running.map((t) => ({ ...t, number: 40 }));
+  assertEquals(at(liar, [...history, self[0]]), "a", "the trial being sampled is not a liar");
 });
 
 /** The best value of a sequential study of `n` trials minimizing (x − 1.3)². */
