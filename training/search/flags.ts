@@ -149,7 +149,7 @@ function parseSampler(text: string): Sampler {
     nStartupTrials: take(f, set, "startup", 10, isInt(0), "a whole number ≥ 0"),
     nEiCandidates: take(f, set, "candidates", 24, isInt(1), "a whole number ≥ 1"),
     priorWeight: take(f, set, "prior", 1, (n) => n > 0, "a number > 0"),
-    constantLiar: onOff(f, set, "liar", true),
+    constantLiar: onOff(f, set, "liar", true) ? undefined : false,
   });
   noneLeft(f, set, "startup, candidates, prior, liar");
   return sampler;

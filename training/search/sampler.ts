@@ -40,8 +40,12 @@ export type SamplerSpec =
     nStartupTrials: number;
     nEiCandidates: number;
     priorWeight: number;
-    /** Running trials count as bad ones (Optuna's `constant_liar`). */
-    constantLiar: boolean;
+    /**
+     * False: running trials are ignored. Absent (the default): they count as bad ones
+     * (Optuna's `constant_liar`), so a study stored before the option existed, and joined
+     * with the same flags, matches and uses it.
+     */
+    constantLiar?: false;
   };
 
 /** What a sampler is asked for one trial. */
@@ -230,7 +234,7 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
     nStartupTrials: checkCount(opts.nStartupTrials ?? 10, "nStartupTrials", 0),
     nEiCandidates: checkCount(opts.nEiCandidates ?? 24, "nEiCandidates", 1),
     priorWeight: prior,
-    constantLiar: opts.constantLiar ?? true,
+    ...(opts.constantLiar === false ? { constantLiar: false as const } : {}),
   };
   return {
     spec,
@@ -243,7 +247,7 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
       const good = ranked.slice(0, nGood).sort(byNumber);
       // The constant liar: a trial in flight elsewhere gets the worst value (no finished
       // trial ranks below it), so the good estimator's region it sits in weighs less.
-      const flying = spec.constantLiar
+      const flying = spec.constantLiar !== false
         ? ctx.history.filter((t) => t.state === "running" && t.params && t.number !== ctx.number)
         : [];
       const bad = [...ranked.slice(nGood), ...flying].sort(byNumber);
@@ -266,10 +270,6 @@ export function tpeSampler(opts: TpeOptions = {}): Sampler {
 export function samplerFromSpec(spec: unknown): Sampler {
   const s = typeof spec === "string" ? { kind: spec } : spec as { kind?: unknown };
   if (s?.kind === "random") return randomSampler();
-  // A spec stored before the constant liar existed keeps sampling as it did.
-  if (s?.kind === "tpe" && typeof spec === "object") {
-    return tpeSampler({ constantLiar: false, ...(s as TpeOptions) });
-  }
-  if (s?.kind === "tpe") return tpeSampler();
+  if (s?.kind === "tpe") return tpeSampler(s as TpeOptions);
   throw new UsageError(`--sampler: unknown sampler ${JSON.stringify(spec)} (use random or tpe)`);
 }
