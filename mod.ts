@@ -53,7 +53,7 @@ export { logSoftmax, softmax } from "./core/ops/softmax.ts";
 /** Losses: MSE (1/N and 1/2N), BCE on probabilities and logits, NLL, cross-entropy. */
 export { bce, bceWithLogits, crossEntropy, mse, nll } from "./core/ops/loss.ts";
 /** The base of layers, with PyTorch-style parameter names and state dicts. */
-export { Module, type StateDict, type StateEntry } from "./core/nn/module.ts";
+export { Module, type StateDict, type StateEntry, trainedTensors } from "./core/nn/module.ts";
 /** Layers: Linear, Sequential and the activation modules. */
 export { Linear, type LinearOptions } from "./core/nn/linear.ts";
 export { Sequential } from "./core/nn/sequential.ts";

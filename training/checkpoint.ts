@@ -42,6 +42,11 @@ export interface Checkpoint {
   best?: Record<string, number>;
   /** Anything else JSON-able (typed arrays allowed), e.g. early-stopping state. */
   extra?: unknown;
+  /**
+   * The model's frozen parameters, which `weights` leaves out: their names and a SHA-256
+   * of their values (training/frozen.ts). Absent in checkpoints that hold every parameter.
+   */
+  frozen?: { names: string[]; sha256: string };
 }
 
 /** File name of the latest checkpoint in a run folder. */

@@ -20,6 +20,7 @@ import type { Module, StateDict, Stateful } from "../core/nn/module.ts";
 import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
 import type { EarlyStopping } from "../plugins/callbacks/early_stopping.ts";
 import { loadCheckpoint, resolveCheckpoint, saveRunCheckpoint } from "./checkpoint.ts";
+import { type FrozenPrint, frozenPrint, loadTrained, trainedState } from "./frozen.ts";
 import { toDevice } from "../stages/device.ts";
 import { type EpochMetrics, evaluateStream, type HValue } from "../stages/evaluate.ts";
 import { ProgressWriter } from "../stages/log/progress.ts";
@@ -218,13 +219,7 @@ async function fitRun(o: FitOptions, early?: EarlyStopping): Promise<EpochMetric
     const ck = await loadCheckpoint(o.init).catch((e) => {
       throw new UsageError(`--warm-start: ${(e as Error).message}`);
     });
-    try {
-      o.model.loadStateDict(ck.weights);
-    } catch (e) {
-      throw new UsageError(
-        `--warm-start ${o.init} does not fit this model: ${(e as Error).message}`,
-      );
-    }
+    await loadTrained(o.model, ck, `--warm-start ${o.init} does not fit this model`);
     progress.log(`${o.run}: weights from ${o.init} (epoch ${ck.epoch})`);
   }
   if (o.resume) {
@@ -238,11 +233,7 @@ async function fitRun(o: FitOptions, early?: EarlyStopping): Promise<EpochMetric
         }`,
       );
     }
-    try {
-      o.model.loadStateDict(ck.weights);
-    } catch (e) {
-      throw new UsageError(`${o.resume} does not fit this model: ${(e as Error).message}`);
-    }
+    await loadTrained(o.model, ck, `${o.resume} does not fit this model`);
     if (ck.optimizer) o.optimizer.loadState(ck.optimizer);
     for (const [k, g] of Object.entries(generators)) {
       if (!ck.rng[k]) throw new UsageError(`${o.resume} has no state for generator ${k}`);
@@ -277,10 +268,13 @@ async function fitRun(o: FitOptions, early?: EarlyStopping): Promise<EpochMetric
   });
   const logWriter = log.writable.getWriter();
   const drained = log.readable.pipeTo(new WritableStream());
+  // Frozen parameters do not change: fingerprinted once, left out of every checkpoint.
+  let frozen: Promise<FrozenPrint | undefined> | undefined;
   const checkpoint = async (epoch: number, extra: Partial<FitExtra>, isBest: boolean) => {
     const best = history.length ? bestEpoch(history) : undefined;
     await saveRunCheckpoint(o.runDir, {
-      weights: await o.model.stateDict(),
+      weights: await trainedState(o.model),
+      frozen: await (frozen ??= frozenPrint(o.model)),
       optimizer: await o.optimizer.state(),
       epoch,
       step,

@@ -164,3 +164,15 @@ export abstract class Module {
     for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
   }
 }
+
+/**
+ * The parameters that take gradients (`requiresGrad`) and the buffers of `m`: what
+ * training changes, so what checkpoints and early stopping keep (frozen parameters never
+ * change).
+ *
+ * @example
+ * const saved = trainedTensors(model).map(([name]) => name);
+ */
+export function trainedTensors(m: Module): [string, Tensor][] {
+  return [...m.namedParameters().filter(([, t]) => t.requiresGrad), ...m.namedBuffers()];
+}

@@ -10,7 +10,7 @@
  * `start()`: a name that does not exist is an error that lists the ones that do.
  */
 import { gpu } from "../../core/gpu.ts";
-import type { Module, StateDict } from "../../core/nn/module.ts";
+import { type Module, type StateDict, trainedTensors as kept } from "../../core/nn/module.ts";
 import { empty, fromArray, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
 import { checkOptions } from "../options.ts";
@@ -154,11 +154,14 @@ export class EarlyStopping {
     return this.mode === "min" ? v < this.#best - this.minDelta : v > this.#best + this.minDelta;
   }
 
-  /** Copies every parameter and buffer of `model` into the kept GPU copy (no readback). */
+  /**
+   * Copies the parameters that train (frozen ones never change) and the buffers of `model`
+   * into the kept GPU copy (no readback).
+   */
   #save(model: Module): void {
     const g = gpu();
     this.#copy ??= new Map();
-    for (const [name, t] of [...model.namedParameters(), ...model.namedBuffers()]) {
+    for (const [name, t] of kept(model)) {
       let c = this.#copy.get(name);
       if (!c || c.size !== t.size) {
         c?.dispose();
@@ -173,7 +176,7 @@ export class EarlyStopping {
   restore(model: Module): boolean {
     if (!this.#copy) return false;
     const g = gpu();
-    for (const [name, t] of [...model.namedParameters(), ...model.namedBuffers()]) {
+    for (const [name, t] of kept(model)) {
       const c = this.#copy.get(name);
       if (!c || c.size !== t.size) {
         throw new Error(`early_stopping: the kept weights have no ${name} [${t.shape}]`);

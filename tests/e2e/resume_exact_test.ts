@@ -2,7 +2,8 @@
  * The real pipelines stopped mid-run and resumed end bit-identical to an uninterrupted run:
  * intel.ts with its default head dropout 0.3 (SIGKILL, and SIGTERM with its mid-epoch
  * checkpoint), custom_cnn.ts (SIGKILL) and fashion_mnist.ts (SIGKILL) — every generator
- * comes back from the checkpoint without the pipeline listing it.
+ * comes back from the checkpoint without the pipeline listing it; intel.ts's checkpoints
+ * hold its head, its frozen backbone only as a fingerprint.
  */
 import { assert, assertEquals } from "../assert.ts";
 import {
@@ -33,6 +34,13 @@ async function stopAndResume(
   assert(/resumed after epoch/.test(r.err), r.err);
   const ca = await lastOf(`${a}/version_0/run`), cb = await lastOf(`${b}/version_0/run`);
   assertSameCheckpoint(ca, cb, `${args[0]} ${signal}`);
+  if (args[0] === "intel.ts") {
+    // The frozen backbone is fingerprinted, not saved: only the head's tensors.
+    assert(ca.frozen && ca.frozen.names.length > 0, "the frozen parameters' fingerprint");
+    assertEquals(ca.frozen, cb.frozen);
+    const saved = Object.keys(ca.weights);
+    assert(saved.length > 0 && saved.every((n) => !ca.frozen!.names.includes(n)), `${saved}`);
+  } else assertEquals(ca.frozen, undefined, "nothing frozen");
   if (hasDropout) {
     assert(Object.keys(ca.rng).some((k) => /mask/.test(k)), "the dropout generator is saved");
   }
