@@ -29,6 +29,7 @@ import { fromArray, tidy } from "./core/tensor.ts";
 import { importOnnx, OnnxImportError } from "./onnx/import.ts";
 import { ortSession } from "./onnx/ort.ts";
 import { writeOnnx } from "./onnx/write.ts";
+import { checkFrozenIn } from "./training/frozen.ts";
 import { oneLine } from "./training/cli_args.ts";
 import { loadPlugins, takePluginFlags } from "./training/plugin_files.ts";
 import { imageBatches } from "./stages/images.ts";
@@ -140,13 +141,23 @@ async function openRunner(
     throw e;
   }
   if (r.ckpt) {
+    // A checkpoint without the frozen parameters (a pretrained backbone) takes them from
+    // the model file, once their fingerprint says they are the ones it was trained with.
+    const frozen = r.ckpt.frozen;
     try {
-      checkFit(r.ckpt.weights, net, r.ckptPath!, r.onnx);
+      checkFit(r.ckpt.weights, net, r.ckptPath!, r.onnx, new Set(frozen?.names));
+      if (frozen) {
+        await checkFrozenIn(net, frozen).catch((e) => {
+          throw new UsageError(
+            `checkpoint ${r.ckptPath} does not fit ${r.onnx}: ${(e as Error).message}`,
+          );
+        });
+      }
     } catch (e) {
       net.dispose();
       throw e;
     }
-    net.loadStateDict(r.ckpt.weights, { strict: true });
+    net.loadStateDict(r.ckpt.weights, { strict: !frozen });
   }
   net.eval();
   const run: Runner = async (x, shape) => {

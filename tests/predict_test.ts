@@ -22,6 +22,7 @@ import { exportOnnx } from "../onnx/export.ts";
 import { emptyModel, floatValue, writeOnnxFile } from "../onnx/write.ts";
 import { MaxPool2d } from "../plugins/pooling/max.ts";
 import { encodeCheckpoint, saveCheckpoint } from "../training/checkpoint.ts";
+import { frozenPrint } from "../training/frozen.ts";
 import { parseCsv } from "../stages/log/csv.ts";
 import { BACKENDS } from "../training/predict_args.ts";
 
@@ -90,7 +91,7 @@ async function makeFixtures(): Promise<Record<string, string>> {
   const dir = await Deno.makeTempDir({ prefix: "predict_test_" });
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   const f = (name: string) => join(dir, name);
-  for (const d of ["run", "run_no_ckpt", "not_a_run", "empty", "text_only"]) {
+  for (const d of ["run", "run_no_ckpt", "not_a_run", "empty", "text_only", "run_frozen"]) {
     await Deno.mkdir(f(d));
   }
   const a = tiny(1), b = tiny(2), wide = tiny(3, 8), deeper = tiny(4, 4, true);
@@ -102,7 +103,31 @@ async function makeFixtures(): Promise<Record<string, string>> {
   await checkpointOf(b, f("no_running_var.ckpt"), "1.running_var");
   await checkpointOf(wide, f("wide.ckpt"));
   await checkpointOf(deeper, f("deeper.ckpt"));
-  for (const n of [a, b, wide, deeper]) n.dispose();
+  // A run whose first conv was frozen (a "backbone" from a's file): its checkpoint holds
+  // b's other tensors and a fingerprint of a's conv; model.onnx is a with a's conv.
+  for (const [n, p] of a.namedParameters()) if (n.startsWith("0.")) p.requiresGrad = false;
+  const print = await frozenPrint(a);
+  const head = await b.stateDict();
+  delete head["0.weight"], delete head["0.bias"];
+  await exportOnnx(a, f("run_frozen/model.onnx"), opts);
+  await saveCheckpoint(f("run_frozen/best.ckpt"), {
+    weights: head,
+    frozen: print,
+    epoch: 1,
+    step: 1,
+    rng: {},
+    classes: Object.fromEntries(CLASSES.map((c, i) => [c, i])),
+    hparams: {},
+  });
+  // What it must predict: b with a's conv; and a run whose model file has b's conv instead.
+  const mixed = tiny(2);
+  const aConv = Object.entries(await a.stateDict()).filter(([k]) => k.startsWith("0."));
+  mixed.loadStateDict({ ...head, ...Object.fromEntries(aConv) });
+  await exportOnnx(mixed, f("mixed.onnx"), opts);
+  await Deno.mkdir(f("run_frozen_other"));
+  await exportOnnx(b, f("run_frozen_other/model.onnx"), opts);
+  await Deno.copyFile(f("run_frozen/best.ckpt"), f("run_frozen_other/best.ckpt"));
+  for (const n of [a, b, wide, deeper, mixed]) n.dispose();
   const whole = encodeCheckpoint({
     weights: { w: { shape: [4], data: new Float32Array(4) } },
     epoch: 0,
@@ -334,6 +359,23 @@ Deno.test("predict: --weights loads the run's checkpoint (matches that network's
   // …and the checkpoint mattered: without it the file's own weights give other numbers.
   const plain = JSON.parse((await predict([f.run, ONE, PRED, "--json", "--top", "3"])).stdout);
   assert(JSON.stringify(plain) !== JSON.stringify(rows), "--weights changed nothing");
+});
+
+Deno.test("predict: --weights with a checkpoint that fingerprints its frozen part takes it from the model file", async () => {
+  const f = await fx();
+  const args = ["--json", "--top", "3"];
+  const ours = await predict([f.run_frozen, ONE, PRED, "--weights", ...args]);
+  assertEquals(ours.code, 0, ours.stderr);
+  const ref = await predict([f["mixed.onnx"], ONE, PRED, ...args, "--backend", "ort-node"]);
+  assertEquals(ref.code, 0, ref.stderr);
+  assertSameRows(JSON.parse(ours.stdout), JSON.parse(ref.stdout), "frozen conv + trained rest");
+  const other = await predict([f.run_frozen_other, ONE, PRED, "--weights", ...args]);
+  assertEquals(other.code, 2, other.stderr);
+  assert(
+    /does not fit .*: it was trained on other frozen weights \(sha256/.test(other.stderr),
+    other.stderr,
+  );
+  assertEquals(other.stderr.trim().split("\n").length, 1, other.stderr);
 });
 
 Deno.test("predict: a checkpoint that does not fit the architecture is refused (exit 2)", async (t) => {

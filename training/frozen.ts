@@ -41,9 +41,13 @@ export async function trainedState(model: Module): Promise<StateDict> {
 /** The fingerprint of the frozen parameters (one readback of them), or undefined if none. */
 export async function frozenPrint(model: Module): Promise<FrozenPrint | undefined> {
   const frozen = frozenTensors(model);
-  if (!frozen.length) return undefined;
+  return frozen.length ? await printOf(frozen) : undefined;
+}
+
+/** The fingerprint of these tensors (sorted by name). */
+async function printOf(tensors: [string, Tensor][]): Promise<FrozenPrint> {
   const enc = new TextEncoder(), parts: Uint8Array[] = [];
-  for (const [n, t] of frozen) {
+  for (const [n, t] of tensors) {
     parts.push(enc.encode(`${n}[${t.shape.join(",")}]`));
     const d = await t.data();
     parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
@@ -53,9 +57,27 @@ export async function frozenPrint(model: Module): Promise<FrozenPrint | undefine
   for (const p of parts) all.set(p, (at += p.length) - p.length);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
   return {
-    names: frozen.map(([n]) => n),
+    names: tensors.map(([n]) => n),
     sha256: [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
   };
+}
+
+/**
+ * Checks that `model`'s tensors of the fingerprint's names (whether or not they are frozen
+ * there: an imported `model.onnx` marks none) hold the values it was made from. Throws an
+ * `Error` saying what differs.
+ */
+export async function checkFrozenIn(model: Module, print: FrozenPrint): Promise<void> {
+  const own = new Map([...model.namedParameters(), ...model.namedBuffers()]);
+  const missing = print.names.find((n) => !own.has(n));
+  if (missing) throw new Error(`its frozen parameter ${missing} is not in the model`);
+  const now = await printOf(print.names.map((n) => [n, own.get(n)!]));
+  if (now.sha256 !== print.sha256) {
+    throw new Error(
+      `it was trained on other frozen weights (sha256 ${print.sha256.slice(0, 12)}…, ` +
+        `these are ${now.sha256.slice(0, 12)}…): give the model files it was trained with`,
+    );
+  }
 }
 
 /**
@@ -70,20 +92,15 @@ export async function loadTrained(
 ): Promise<void> {
   try {
     if (!ck.frozen) return model.loadStateDict(ck.weights);
-    const now = await frozenPrint(model);
-    if (!now || now.names.join() !== ck.frozen.names.join()) {
+    const now = frozenTensors(model).map(([n]) => n);
+    if (now.join() !== ck.frozen.names.join()) {
       throw new Error(
         `its frozen parameters were ${ck.frozen.names.length} (${
           ck.frozen.names.slice(0, 2).join(", ")
-        } …), this model has ${now?.names.length ?? 0}`,
+        } …), this model has ${now.length}`,
       );
     }
-    if (now.sha256 !== ck.frozen.sha256) {
-      throw new Error(
-        `it was trained on other frozen weights (sha256 ${ck.frozen.sha256.slice(0, 12)}…, ` +
-          `these are ${now.sha256.slice(0, 12)}…): give the model files it was trained with`,
-      );
-    }
+    await checkFrozenIn(model, ck.frozen);
     const want = new Set(trainedTensors(model).map(([n]) => n));
     const extra = Object.keys(ck.weights).filter((k) => !want.has(k));
     const missing = [...want].filter((k) => !(k in ck.weights));

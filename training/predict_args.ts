@@ -298,10 +298,17 @@ const dims = (s: readonly number[]) => `[${s.join(",")}]`;
  * with the same shape, nothing extra. Throws a {@link UsageError} naming the first one that
  * does not match, in the network's order (then the checkpoint's extra names).
  */
-export function checkFit(weights: StateDict, net: Module, ckpt: string, onnx: string): void {
+export function checkFit(
+  weights: StateDict,
+  net: Module,
+  ckpt: string,
+  onnx: string,
+  frozen: ReadonlySet<string> = new Set(),
+): void {
   const head = `checkpoint ${ckpt} does not fit ${onnx}`;
   const own = [...net.namedParameters(), ...net.namedBuffers()];
   for (const [name, t] of own) {
+    if (frozen.has(name)) continue;
     const e = weights[name];
     if (!e) throw new UsageError(`${head}: it has no ${name}, the model expects ${dims(t.shape)}`);
     const same = e.shape.length === t.shape.length && e.shape.every((d, k) => d === t.shape[k]);
