@@ -105,9 +105,10 @@ function evictU(room: number): void {
 /**
  * U of `w` in the matmul's B texture (placement `pb`), transformed now or kept from an
  * earlier call while `w`'s buffer has not been written since (`Gpu.version`: a frozen
- * layer's weights are transformed once, a trained layer's again after every update). The
- * texture stays the cache's, or is the caller's to release (`owned`) when the budget has
- * no room for it.
+ * layer's weights are transformed once, a trained layer's again after every update). Only
+ * kept weights are cached (a module's parameters: a temporary made in `tidy` would leave
+ * an entry for a pooled buffer). The texture stays the cache's, or is the caller's to
+ * release (`owned`) when it is not cached.
  */
 export function transformedWeights(
   w: Tensor,
@@ -117,7 +118,7 @@ export function transformedWeights(
 ): { tex: GPUTexture; owned: boolean } {
   const g = gpu(), buf = w.buffer, version = g.version(buf);
   const key = `${f.m} ${p.C} ${p.Cout} ${pb.size.width}x${pb.size.height}x${pb.size.layers}`;
-  const hit = uCache.get(buf);
+  const hit = w.base.kept ? uCache.get(buf) : undefined;
   if (hit) {
     uCache.delete(buf);
     if (hit.gpu === g && hit.version === version && hit.key === key) {
@@ -129,7 +130,7 @@ export function transformedWeights(
   const tex = textureFor(pb.size);
   weightTransform(w, p, f, { place: pb, tex });
   const bytes = pb.size.width * pb.size.height * pb.size.layers * 16;
-  if (bytes > uCacheBytes) return { tex, owned: true };
+  if (!w.base.kept || bytes > uCacheBytes) return { tex, owned: true };
   evictU(bytes);
   uCache.set(buf, { gpu: g, version, key, tex, bytes });
   return { tex, owned: false };

@@ -112,7 +112,7 @@ Deno.test("winograd conv: a frozen layer's transformed weights are kept until it
   const rng = new Rng(9);
   const draw = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
   const xd = draw(64 * 36), w1 = draw(64 * 64 * 9), w2 = draw(64 * 64 * 9);
-  const x = fromArray(xd, xs), w = fromArray(w1, ws);
+  const x = fromArray(xd, xs), w = fromArray(w1, ws).keep(); // kept, as a parameter is
   const run = async () => {
     const d0 = gpu().stats().dispatches;
     const y = tidy(() => noGrad(() => conv2d(x, w, null, opts)));
@@ -128,6 +128,17 @@ Deno.test("winograd conv: a frozen layer's transformed weights are kept until it
   const third = await run();
   assert(relErr(third.out, conv2dReference(xd, w2, null, geo)) < 1e-5, "after new weights");
   assertEquals(third.dispatches, first.dispatches, "transformed again");
+  // A weight that is not kept (a temporary) is transformed every call, never cached.
+  const temp = fromArray(w2, ws);
+  const runTemp = async () => {
+    const d0 = gpu().stats().dispatches;
+    const y = tidy(() => noGrad(() => conv2d(x, temp, null, opts)));
+    await y.data();
+    y.dispose();
+    return gpu().stats().dispatches - d0;
+  };
+  assertEquals([await runTemp(), await runTemp()], [first.dispatches, first.dispatches]);
+  temp.dispose();
   const old = setWinogradWeightCache(0);
   try {
     const a = await run(), b = await run();
