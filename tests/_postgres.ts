@@ -10,6 +10,7 @@
  * `WEBGPU_TEST_NO_POSTGRES` makes PostgreSQL unavailable (the tests that need it are ignored).
  */
 import { join } from "node:path";
+import { tempDir } from "./_temp.ts";
 
 /** A running test server. */
 export interface PostgresServer {
@@ -120,7 +121,7 @@ export async function startPostgres(): Promise<PostgresServer | null> {
     console.error(`startPostgres: ${f}`);
     return null;
   }
-  const dir = await Deno.makeTempDir({ prefix: "webgpu-pg-" });
+  const dir = await tempDir("webgpu-pg-");
   const as = async (cmd: string, args: string[]) => {
     const [c, ...rest] = [...f.prefix, join(f.bin, cmd), ...args];
     return await run(c, rest, dir);

@@ -1,4 +1,5 @@
 import { assert, assertEquals, INTEL, ROOT } from "./stages/_helpers.ts";
+import { tempDir } from "./_temp.ts";
 
 async function run(...args: string[]): Promise<{ code: number; out: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
@@ -63,7 +64,7 @@ Deno.test("data task: bad arguments exit 2 with one line and the usage line", as
 });
 
 Deno.test("data task: an unusable data folder (DataError) exits 2 with one line", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await Deno.writeTextFile(`${dir}/notes.txt`, "no images\n");
     const { code, out } = await run(dir);

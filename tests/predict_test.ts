@@ -25,6 +25,7 @@ import { encodeCheckpoint, saveCheckpoint } from "../training/checkpoint.ts";
 import { frozenPrint } from "../training/frozen.ts";
 import { parseCsv } from "../stages/log/csv.ts";
 import { BACKENDS } from "../training/predict_args.ts";
+import { tempDir } from "./_temp.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const PRED = `${ROOT}fixtures/intel/seg_pred/seg_pred`;
@@ -88,7 +89,7 @@ async function checkpointOf(net: Sequential, path: string, drop?: string): Promi
 /** Builds the fixtures once: run folders, checkpoints and broken files in a temp folder. */
 async function makeFixtures(): Promise<Record<string, string>> {
   await initGpu();
-  const dir = await Deno.makeTempDir({ prefix: "predict_test_" });
+  const dir = await tempDir("predict_test_");
   globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   const f = (name: string) => join(dir, name);
   for (const d of ["run", "run_no_ckpt", "not_a_run", "empty", "text_only", "run_frozen"]) {

@@ -7,6 +7,7 @@
 import { assert } from "../assert.ts";
 import { type Checkpoint, loadCheckpoint } from "../../training/checkpoint.ts";
 import { readCsv } from "../../stages/log/csv.ts";
+import { tempDir } from "../_temp.ts";
 
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
@@ -119,7 +120,7 @@ export function startBlocked(
  * (the retraining cycles).
  */
 export async function firstSet(to?: string): Promise<string> {
-  const out = to ?? await Deno.makeTempDir({ prefix: "intel_first_set_" });
+  const out = to ?? await tempDir("intel_first_set_");
   const copy = async (from: string, to: string) => {
     await Deno.mkdir(to, { recursive: true });
     for await (const e of Deno.readDir(from)) {

@@ -9,6 +9,7 @@ import { ROOT, TINY } from "./_cli.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import { openSqliteStudy } from "../../training/search/study_sqlite.ts";
 import type { TrialRecord } from "../../training/search/study.ts";
+import { tempDir } from "../_temp.ts";
 
 const TRAIN = `${ROOT}fixtures/intel/seg_train/seg_train`;
 
@@ -17,7 +18,7 @@ let made: Promise<string> | undefined;
 /** The small data set (made once per test file, in a temporary folder). */
 export function smallData(): Promise<string> {
   made ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "search-data-" });
+    const dir = await tempDir("search-data-");
     for (const cls of ["buildings", "forest"]) {
       const files = [...Deno.readDirSync(`${TRAIN}/${cls}`)].map((e) => e.name)
         .filter((n) => n.endsWith(".jpg")).sort((a, b) => parseInt(a) - parseInt(b)).slice(0, 6);

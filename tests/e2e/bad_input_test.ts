@@ -6,13 +6,14 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { ROOT, run } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 const NO_GPU = { WEBGPU_TRAIN_NO_GPU: "1" };
 const JPEG = `${ROOT}fixtures/intel/seg_train/seg_train/buildings/1.jpg`;
 
 /** Folders of bad data sets, made once. */
 async function dataFolders(): Promise<Record<string, string>> {
-  const base = await Deno.makeTempDir();
+  const base = await tempDir();
   const make = async (name: string, files: string[]) => {
     for (const f of files) {
       await Deno.mkdir(`${base}/${name}/${f.slice(0, f.lastIndexOf("/"))}`, { recursive: true });

@@ -12,6 +12,7 @@ import {
   startBlocked,
   TINY as tiny,
 } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("bad usage exits 2 with a usage line; --help lists the pipeline's own flags", async () => {
   const unknown = await cli(["linear_regression.ts", "--learning-rate", "1"]);
@@ -41,7 +42,7 @@ Deno.test("a diverging run stops with exit code 1, naming the epoch and the lear
 });
 
 Deno.test("the grid runs every combination into one metrics.csv and prints the best rows", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   const r = await cli([
     tiny,
     "--out",
@@ -80,7 +81,7 @@ Deno.test("the grid runs every combination into one metrics.csv and prints the b
 });
 
 Deno.test("early stopping ends the run when the monitored metric stops improving", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   const r = await cli([
     tiny,
     "--out",
@@ -103,7 +104,7 @@ Deno.test("early stopping ends the run when the monitored metric stops improving
 });
 
 Deno.test("a run killed with SIGKILL mid-epoch resumes to the same weights and metrics", async () => {
-  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const a = await tempDir(), b = await tempDir();
   const args = ["--epochs", "3"];
   assertEquals((await cli([tiny, "--out", a, ...args])).code, 0);
   // The same run, killed after step 40 (epoch 2 of 3: 124 usable training images, 31 steps

@@ -8,13 +8,14 @@
 import { pathToFileURL } from "node:url";
 import { assert, assertEquals } from "../assert.ts";
 import { ROOT, run, TINY } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 const NO_GPU = { WEBGPU_TRAIN_NO_GPU: "1" };
 const JPEG = `${ROOT}fixtures/intel/seg_train/seg_train/buildings/1.jpg`;
 
 /** Plugin files of every kind of mistake, and one good stage file, in a temporary folder. */
 async function pluginFiles(): Promise<Record<string, string>> {
-  const dir = await Deno.makeTempDir({ prefix: "bad_plugins_" });
+  const dir = await tempDir("bad_plugins_");
   const registry = pathToFileURL(`${ROOT}plugins/registry.ts`).href;
   const files: Record<string, string> = {
     nothing: "export const x = 1;\n",
@@ -232,7 +233,7 @@ function cases(f: Record<string, string>, out: string): Case[] {
 
 Deno.test("bad plugin files, names, points and options exit 2 with one line, before any GPU work", async (t) => {
   const f = await pluginFiles();
-  const out = `${await Deno.makeTempDir({ prefix: "plugin_bad_" })}/out`;
+  const out = `${await tempDir("plugin_bad_")}/out`;
   for (const [what, script, args, message] of cases(f, out)) {
     await t.step(what, async () => {
       const r = await run(script, args, NO_GPU);

@@ -20,11 +20,12 @@ import { exportOnnx } from "../../onnx/export.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import { loadCheckpoint } from "../../training/checkpoint.ts";
 import { readOnnxFile } from "../../onnx/read.ts";
+import { tempDir } from "../_temp.ts";
 
 /** The guide's `my_plugins/*.ts` blocks, written into a new folder; returns name → path. */
 export async function guidePlugins(): Promise<Record<string, string>> {
   const readme = await Deno.readTextFile(`${ROOT}plugins/command_line.md`);
-  const dir = await Deno.makeTempDir({ prefix: "my_plugins_" });
+  const dir = await tempDir("my_plugins_");
   const root = pathToFileURL(ROOT).href;
   const out: Record<string, string> = {};
   for (const m of readme.matchAll(/```ts\n(\/\/ my_plugins\/([\w.]+):[^\n]*\n[\s\S]*?)```/g)) {
@@ -53,7 +54,7 @@ Deno.test("plugin files from the guide: pooling, regularizer, callback, logger i
     "stages.ts",
     "target_stop.ts",
   ]);
-  const out = await Deno.makeTempDir({ prefix: "plugin_cli_" });
+  const out = await tempDir("plugin_cli_");
   const events = `${out}/events.jsonl`;
   const r = await cli([
     TINY,
@@ -131,7 +132,7 @@ Deno.test("plugin files from the guide: pooling, regularizer, callback, logger i
 
 Deno.test("plugin stages at the named points, a callback plugin and an optimizer plugin", async () => {
   const files = await guidePlugins();
-  const out = await Deno.makeTempDir({ prefix: "plugin_stages_" });
+  const out = await tempDir("plugin_stages_");
   const tap = (point: string) => `tap@${point}:path=${out}/${point}.jsonl`;
   const r = await cli([
     TINY,
@@ -218,7 +219,7 @@ Deno.test("the guide's plugin files type-check; --help lists their names (paths 
 
 /** Two classes of the fixtures, 3 training and 2 test images each (custom_cnn.ts is slow). */
 async function twoClasses(): Promise<string> {
-  const to = await Deno.makeTempDir({ prefix: "two_classes_" });
+  const to = await tempDir("two_classes_");
   for (const [split, n] of [["seg_train", 3], ["seg_test", 2]] as const) {
     for (const cls of ["buildings", "forest"]) {
       const from = `${ROOT}fixtures/intel/${split}/${split}/${cls}`;
@@ -235,7 +236,7 @@ async function twoClasses(): Promise<string> {
 
 Deno.test("custom_cnn.ts --pooling lp:p=2: LpPool layers in model.onnx, the choice in metrics.csv", async () => {
   const data = await twoClasses();
-  const out = await Deno.makeTempDir({ prefix: "plugin_cnn_" });
+  const out = await tempDir("plugin_cnn_");
   const r = await cli(["custom_cnn.ts", "--data", data, "--out", out, "--pooling", "lp:p=2"]);
   assertEquals(r.code, 0, r.err);
   const rows = await readCsv(`${out}/version_0/metrics.csv`);
@@ -258,7 +259,7 @@ Deno.test("predict --plugin: a model holding a plugin's layer imports only with 
     new Linear(4, 2, { rng }),
     new LogSoftmax(),
   );
-  const dir = await Deno.makeTempDir({ prefix: "plugin_predict_" });
+  const dir = await tempDir("plugin_predict_");
   await exportOnnx(net.eval(), `${dir}/model.onnx`, {
     inputShape: [1, 3, 16, 16],
     classes: ["a", "b"],

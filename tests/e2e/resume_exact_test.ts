@@ -14,6 +14,7 @@ import {
   lastOf,
   startBlocked,
 } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 /** Runs `args` into a fresh folder uninterrupted; then again, stopped after `step` by `signal`, resumed. */
 async function stopAndResume(
@@ -22,7 +23,7 @@ async function stopAndResume(
   signal: "SIGKILL" | "SIGTERM",
   hasDropout = true,
 ): Promise<void> {
-  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const a = await tempDir(), b = await tempDir();
   const ref = await cli([...args, "--out", a]);
   assertEquals(ref.code, 0, ref.err);
   const blocked = await startBlocked([...args, "--out", b], step);

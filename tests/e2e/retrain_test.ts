@@ -10,6 +10,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import { postgresUnavailable, startPostgres } from "../_postgres.ts";
 import { firstSet, type Result, run, snapshot, startBlocked, startUntil } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 function retrain(registry: string, data: string, extra: string[] = []): Promise<Result> {
   return run("retrain.ts", [
@@ -33,7 +34,7 @@ function championOf(registry: string): string {
 }
 
 Deno.test("retrain: promote, skip, gate, keep a worse candidate out, lock, resume, retention, status, rollback", async (t) => {
-  const base = await Deno.makeTempDir();
+  const base = await tempDir();
   const data = `${base}/data`, reg = `${base}/registry`;
   await firstSet(data);
   const train = `${data}/seg_train/seg_train`;
@@ -175,7 +176,7 @@ Deno.test({
     const pg = await startPostgres();
     assert(pg, "PostgreSQL is installed but did not start");
     try {
-      const base = await Deno.makeTempDir();
+      const base = await tempDir();
       const data = `${base}/data`, reg = `${base}/registry`;
       await firstSet(data);
       const store = ["--store", pg.url];
@@ -207,7 +208,7 @@ Deno.test({
 });
 
 Deno.test("retrain --schedule starts a cycle at each time and skips a time while one still runs", async () => {
-  const base = await Deno.makeTempDir();
+  const base = await tempDir();
   const data = `${base}/data`, reg = `${base}/registry`;
   await firstSet(data);
   // Every second; the first cycle blocks after its step 1 (the test hook reaches the child),

@@ -16,9 +16,10 @@ import {
   startBlocked,
   TINY,
 } from "./_cli.ts";
+import { tempDir } from "../_temp.ts";
 
 Deno.test("a rerun into a used --out gets version_1 and leaves version_0 byte-identical", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   const first = await cli([TINY, "--out", out, "--epochs", "2", "--lr", "0.01"]);
   assertEquals(first.code, 0, first.err);
   const before = await snapshot(`${out}/version_0`);
@@ -33,7 +34,7 @@ Deno.test("a rerun into a used --out gets version_1 and leaves version_0 byte-id
 });
 
 Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGTERM then resume equals an uninterrupted run", async () => {
-  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const a = await tempDir(), b = await tempDir();
   assertEquals((await cli([TINY, "--out", a, "--epochs", "3"])).code, 0);
   // Blocked mid-epoch 2 (124 usable training images: 31 steps an epoch at batch 4).
   const live = await startBlocked([TINY, "--out", b, "--epochs", "3"], 40);
@@ -67,7 +68,7 @@ Deno.test("a second run into a live run's folder exits 3 naming the holder; SIGT
 });
 
 Deno.test("SIGINT (Ctrl-C) checkpoints after the current step and exits 130 with the resume command", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   const live = await startBlocked([TINY, "--out", out, "--epochs", "2"], 4);
   const stopped = await live.stop("SIGINT");
   assertEquals(stopped.code, 130, stopped.all);
@@ -79,7 +80,7 @@ Deno.test("SIGINT (Ctrl-C) checkpoints after the current step and exits 130 with
 });
 
 Deno.test("a lock left by a dead process is taken over with a line saying so", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   // A pid that cannot be alive on Linux (above pid_max).
   const stale = {
     pid: 4194305,
@@ -95,11 +96,11 @@ Deno.test("a lock left by a dead process is taken over with a line saying so", a
 });
 
 Deno.test("--resume takes the --out folder, a run folder or a checkpoint; flags must match, --epochs extends", async () => {
-  const ref = await Deno.makeTempDir();
+  const ref = await tempDir();
   assertEquals((await cli([TINY, "--out", ref, "--epochs", "3", "--lr", "0.01"])).code, 0);
   const want = await lastOf(`${ref}/version_0/run`);
   for (const form of ["out", "run", "ckpt"]) {
-    const out = await Deno.makeTempDir();
+    const out = await tempDir();
     // Killed mid-epoch 2 (31 steps an epoch).
     const killed = await startBlocked([TINY, "--out", out, "--epochs", "2", "--lr", "0.01"], 40);
     assertEquals((await killed.stop("SIGKILL")).signal, "SIGKILL");
@@ -118,7 +119,7 @@ Deno.test("--resume takes the --out folder, a run folder or a checkpoint; flags 
 });
 
 Deno.test("resuming a grid continues the unfinished run, skips the finished one, keeps the names", async () => {
-  const ref = await Deno.makeTempDir(), out = await Deno.makeTempDir();
+  const ref = await tempDir(), out = await tempDir();
   const args = ["--epochs", "2", "--grid", "lr=0.003,0.01"];
   assertEquals((await cli([TINY, "--out", ref, ...args])).code, 0);
   // Killed in the second run's epoch 2 (31 steps an epoch).
@@ -144,7 +145,7 @@ Deno.test("early stopping's kept best weights survive a SIGKILL: the resumed run
   // At lr 0.01 the test accuracy reaches its best (100%) at epoch 2; patience 2 stops after
   // epoch 4 and restores epoch 2.
   const args = ["--epochs", "6", "--lr", "0.01", "--patience", "2", "--monitor", "TestAccuracy"];
-  const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+  const a = await tempDir(), b = await tempDir();
   const ref = await cli([TINY, "--out", a, ...args]);
   assertEquals(ref.code, 0, ref.err);
   assert(/early stopping after epoch 4/.test(ref.err + ref.out), ref.err);
@@ -166,7 +167,7 @@ Deno.test("early stopping's kept best weights survive a SIGKILL: the resumed run
 });
 
 Deno.test("one best epoch: ties go to the lower test loss, then the earlier epoch, in every output", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   // A learning rate this small leaves every epoch's figures equal: a tie everywhere.
   const r = await cli([TINY, "--out", out, "--epochs", "3", "--lr", "1e-30"]);
   assertEquals(r.code, 0, r.err);

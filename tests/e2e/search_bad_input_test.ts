@@ -11,6 +11,7 @@ import { parseSpace } from "../../training/search/space.ts";
 import { randomSampler } from "../../training/search/sampler.ts";
 import { noPruner } from "../../training/search/pruner.ts";
 import { openSqliteStudy } from "../../training/search/study_sqlite.ts";
+import { tempDir } from "../_temp.ts";
 
 const NO_GPU = { WEBGPU_TRAIN_NO_GPU: "1" };
 const R = ["--search", "random"];
@@ -79,7 +80,7 @@ async function refused(what: string, args: string[], message: RegExp): Promise<s
 
 Deno.test("bad search flags exit 2 with one line, before any GPU work", async (t) => {
   const data = await smallData();
-  const base = await Deno.makeTempDir({ prefix: "search-bad-" });
+  const base = await tempDir("search-bad-");
   for (const [k, [what, args, message]] of CASES.entries()) {
     await t.step(what, async () => {
       const out = `${base}/out${k}`;
@@ -94,7 +95,7 @@ Deno.test("bad search flags exit 2 with one line, before any GPU work", async (t
 
 Deno.test("--study with another definition than the stored one exits 2 naming the difference", async () => {
   const data = await smallData();
-  const out = await Deno.makeTempDir({ prefix: "search-def-" });
+  const out = await tempDir("search-def-");
   const stored = await openSqliteStudy(`${out}/study.sqlite`, "s", {
     space: parseSpace("lr=uniform(0.001,0.01)"),
     sampler: randomSampler(),

@@ -20,6 +20,7 @@ import {
 import { postgresUnavailable, startPostgres } from "../_postgres.ts";
 import { openPostgresStudy } from "../../training/search/study_postgres.ts";
 import type { TrialRecord } from "../../training/search/study.ts";
+import { tempDir } from "../_temp.ts";
 
 const pgMissing = await postgresUnavailable();
 if (pgMissing) console.error(`PostgreSQL search tests ignored: ${pgMissing}`);
@@ -62,7 +63,7 @@ Deno.test({
       await t.step(
         "three invocations with one worker each: 12 trials, none lost, none twice",
         async () => {
-          const outs = await Promise.all([0, 1, 2].map(() => Deno.makeTempDir({ prefix: "pg3-" })));
+          const outs = await Promise.all([0, 1, 2].map(() => tempDir("pg3-")));
           const rs = await Promise.all(
             outs.map(async (o) => cliWithin(await args(o, "s3"), STALE)),
           );
@@ -104,7 +105,7 @@ Deno.test({
         "a worker SIGKILLed mid-trial: attempt failed, queued again, finished by another",
         async () => {
           const [a, b, c] = await Promise.all(
-            [0, 1, 2].map(() => Deno.makeTempDir({ prefix: "pgk-" })),
+            [0, 1, 2].map(() => tempDir("pgk-")),
           );
           const victim = await startUntil(
             "cli.ts",

@@ -20,6 +20,7 @@ import { parseSpace } from "../../training/search/space.ts";
 import { randomSampler } from "../../training/search/sampler.ts";
 import { ashaPruner, type ReportedTrial } from "../../training/search/pruner.ts";
 import { dumpDom } from "../stages/log/_chromium.ts";
+import { tempDir } from "../_temp.ts";
 
 const SPACE = "lr=loguniform(1e-4,1e-2);batch_size=2,4;weight_decay=uniform(0,0.001);seed=int(0,9)";
 const NAMES = Array.from({ length: 12 }, (_, n) => `trial_${String(n).padStart(4, "0")}`);
@@ -36,7 +37,7 @@ function drawn(space: string, seed: number, n: number) {
 }
 
 Deno.test("a 12-trial random study on 2 workers runs every trial once; the seed fixes the configurations", async () => {
-  const out = await Deno.makeTempDir({ prefix: "search-2w-" });
+  const out = await tempDir("search-2w-");
   const args = await studyArgs(
     out,
     ...["--trials", "12", "--grid", SPACE, "--seed", "5", "--epochs", "2", "--workers", "2"],
@@ -88,7 +89,7 @@ Deno.test("a 12-trial random study on 2 workers runs every trial once; the seed 
     r.out,
   );
   // The same seed again (one worker, one epoch): the same configurations, trial by trial.
-  const again = await Deno.makeTempDir({ prefix: "search-seed-" });
+  const again = await tempDir("search-seed-");
   const r2 = await cli(
     await studyArgs(again, "--trials", "12", "--grid", SPACE, "--seed", "5", "--epochs", "1"),
   );
@@ -101,7 +102,7 @@ Deno.test("a 12-trial random study on 2 workers runs every trial once; the seed 
 });
 
 Deno.test("ASHA prunes the trials below its rung; a pruned trial keeps its rows and is marked everywhere", async () => {
-  const out = await Deno.makeTempDir({ prefix: "search-asha-" });
+  const out = await tempDir("search-asha-");
   const space = "lr=loguniform(1e-4,1e-1)";
   const args = await studyArgs(
     out,
@@ -160,7 +161,7 @@ Deno.test("ASHA prunes the trials below its rung; a pruned trial keeps its rows 
 });
 
 Deno.test("a study stopped by SIGTERM resumes when the command is rerun, never rerunning a finished trial", async () => {
-  const out = await Deno.makeTempDir({ prefix: "search-stop-" });
+  const out = await tempDir("search-stop-");
   const args = await studyArgs(
     out,
     ...["--trials", "12", "--grid", "lr=loguniform(1e-4,1e-2)", "--epochs", "2", "--workers", "2"],

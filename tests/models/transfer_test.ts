@@ -24,6 +24,7 @@ import {
   openFeatureBackend,
   relativeError,
 } from "../../training/features.ts";
+import { tempDir } from "../_temp.ts";
 
 const VGG = new URL("../../fixtures/onnx/vgg/", import.meta.url).pathname;
 const INTEL = new URL("../../fixtures/intel", import.meta.url).pathname;
@@ -168,7 +169,7 @@ Deno.test("transfer (torchvision VGG): adaptive 4×4 → 7×7, original classifi
 
 Deno.test("feature cache: computed once, then read back; head on cached features = full forward", async () => {
   await initGpu();
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const model = transferModel(await importOnnxFile(`${VGG}zoo.onnx`), { classes: 6, hidden: [16] });
   model.eval();
   const files = ds.val;

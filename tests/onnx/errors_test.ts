@@ -8,6 +8,7 @@ import { gpu, initGpu } from "../../core/gpu.ts";
 import { importOnnxFile, OnnxImportError } from "../../onnx/import.ts";
 import { DataType, OnnxReadError } from "../../onnx/read.ts";
 import { emptyModel, floatValue, writeOnnx } from "../../onnx/write.ts";
+import { tempDir } from "../_temp.ts";
 
 const VGG = new URL("../../fixtures/onnx/vgg/", import.meta.url).pathname;
 const JPEG = new URL("../../fixtures/intel/seg_pred/seg_pred/43.jpg", import.meta.url).pathname;
@@ -56,7 +57,7 @@ function modelWith(op: string, attributes = {}): Uint8Array {
 
 Deno.test("errors: an unsupported operator names the operator, node and opset", async () => {
   await initGpu();
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const path = `${dir}/einsum.onnx`;
   await Deno.writeFile(path, modelWith("Einsum", { equation: { type: "STRING", value: "ii" } }));
   const live = gpu().stats().liveBuffers;
@@ -75,7 +76,7 @@ Deno.test("errors: an unsupported operator names the operator, node and opset", 
 
 Deno.test("errors: an unsupported form of a supported operator", async () => {
   await initGpu();
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const path = `${dir}/resize.onnx`;
   await Deno.writeFile(path, modelWith("Resize", { mode: { type: "STRING", value: "cubic" } }));
   const e = await errorOf(path);
@@ -89,7 +90,7 @@ Deno.test("errors: an unsupported form of a supported operator", async () => {
 });
 
 Deno.test("errors: a truncated file", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const path = `${dir}/truncated.onnx`;
   const bytes = await Deno.readFile(`${VGG}zoo.onnx`);
   await Deno.writeFile(path, bytes.subarray(0, bytes.length >> 1));

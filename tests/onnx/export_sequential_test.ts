@@ -17,6 +17,7 @@ import { importOnnx } from "../../onnx/import.ts";
 import { ortSession } from "../../onnx/ort.ts";
 import { readOnnxFile } from "../../onnx/read.ts";
 import { fashionCnn, sceneCnn } from "../../models/nets.ts";
+import { tempDir } from "../_temp.ts";
 
 function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = new Rng(seed);
@@ -72,7 +73,7 @@ async function check(net: Module, shape: number[], classes: string[], what: stri
   if (stats.length) {
     assert(maxAbsDiff(batchStats, ours) > 1e-2, `${what}: running statistics change nothing`);
   }
-  const dir = await Deno.makeTempDir({ prefix: "export_sequential_" });
+  const dir = await tempDir("export_sequential_");
   try {
     const file = `${dir}/model.onnx`;
     await exportOnnx(net, file, { inputShape: [1, ...shape.slice(1)], classes });

@@ -20,6 +20,7 @@ import {
   REFS,
   ROOT,
 } from "./_read_helpers.ts";
+import { tempDir } from "../_temp.ts";
 
 // ---------------------------------------------------------------------------------------
 // Errors: truncated, not ONNX
@@ -27,7 +28,7 @@ import {
 Deno.test("a truncated model gives one clear line, at every cut point", async () => {
   const path = `${ROOT}/test_conv_with_strides_padding/model.onnx`;
   const bytes = await Deno.readFile(path);
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const cutPath = `${dir}/cut.onnx`;
     await Deno.writeFile(cutPath, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
@@ -64,7 +65,7 @@ Deno.test("a truncated model gives one clear line, at every cut point", async ()
 });
 
 Deno.test("a file that is not ONNX gives one clear line", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const cases: [string, Uint8Array][] = [
       ["text.onnx", new TextEncoder().encode("hello, this is not a model\n")],
@@ -115,7 +116,7 @@ Deno.test("reading a large model holds at most about two copies of the weights",
     );
   }
   const model = craftModel(inits);
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = `${dir}/big.onnx`;
     await Deno.writeFile(path, model);

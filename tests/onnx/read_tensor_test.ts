@@ -26,6 +26,7 @@ import {
   rawFloats,
   REFS,
 } from "./_read_helpers.ts";
+import { tempDir } from "../_temp.ts";
 
 // ---------------------------------------------------------------------------------------
 // Weights: unaligned raw_data, typed fields, external data
@@ -103,7 +104,7 @@ Deno.test("external data is read from the model's directory", async () => {
   );
 
   // A missing or short data file: one clear line naming the model.
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await Deno.writeFile(`${dir}/m.onnx`, bytes);
     const e2 = await assertRejects(() => readOnnxFile(`${dir}/m.onnx`), OnnxReadError);

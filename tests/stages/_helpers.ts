@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FloatImage } from "../../stages/types.ts";
+import { tempDirSync } from "../_temp.ts";
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -17,7 +18,7 @@ export const REF = ROOT + "fixtures/resize";
  * fixtures/intel ("" makes an empty file).
  */
 export function tempTree(files: Record<string, string>): string {
-  const dir = Deno.makeTempDirSync();
+  const dir = tempDirSync();
   for (const [to, from] of Object.entries(files)) {
     Deno.mkdirSync(join(dir, to, ".."), { recursive: true });
     if (from) Deno.copyFileSync(join(INTEL, from), join(dir, to));

@@ -13,6 +13,7 @@ import { exifOrientation } from "../../stages/exif.ts";
 import { fileSource } from "../../stages/load.ts";
 import { resizeBilinear } from "../../stages/resize.ts";
 import { scanDataset } from "../../data.ts";
+import { tempDirSync } from "../_temp.ts";
 
 const DIR = ROOT + "fixtures/cmyk";
 const read = (name: string) => Deno.readFileSync(`${DIR}/${name}`);
@@ -113,7 +114,7 @@ Deno.test("cmyk: broken CMYK files give a DecodeError with the reason", async ()
 });
 
 Deno.test("cmyk: `deno task data` counts CMYK / YCCK files as usable, not corrupt", async () => {
-  const dir = Deno.makeTempDirSync();
+  const dir = tempDirSync();
   try {
     for (const [i, c] of upright.entries()) {
       const cls = join(dir, i % 2 ? "ycck_or_odd" : "even");

@@ -5,6 +5,7 @@ import {
   readFashionMnist,
 } from "../../stages/fashion_mnist.ts";
 import { DataError } from "../../stages/types.ts";
+import { tempDirSync } from "../_temp.ts";
 
 async function gz(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   const s = ReadableStream.from<BufferSource>([bytes]).pipeThrough(new CompressionStream("gzip"));
@@ -13,7 +14,7 @@ async function gz(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 
 /** Write a tiny Fashion-MNIST-shaped split: 3 images of 2×2 with labels 7, 0, 9. */
 async function tinySplit(): Promise<string> {
-  const dir = Deno.makeTempDirSync();
+  const dir = tempDirSync();
   const img = new Uint8Array([
     0,
     0,
@@ -58,7 +59,7 @@ Deno.test("fashion-mnist: missing or bad files fail naming the file", async () =
     (e: Error) =>
       e instanceof DataError && e.message.includes("/nonexistent/train-images-idx3-ubyte.gz"),
   );
-  const dir = Deno.makeTempDirSync();
+  const dir = tempDirSync();
   Deno.writeFileSync(`${dir}/train-images-idx3-ubyte.gz`, new TextEncoder().encode("nope"));
   await assertRejects(() => readFashionMnist("train", dir), DataError);
   Deno.removeSync(dir, { recursive: true });

@@ -8,12 +8,13 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "../assert.ts";
 import { type DataStages, openImageData } from "../../stages/image_data.ts";
 import type { Batch, Sample } from "../../stages/types.ts";
+import { tempDir } from "../_temp.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/intel/", import.meta.url));
 
 /** Two classes, 4 training and 2 test images each, all decodable. */
 async function clean(): Promise<string> {
-  const to = await Deno.makeTempDir({ prefix: "points_" });
+  const to = await tempDir("points_");
   for (const [split, n] of [["seg_train", 4], ["seg_test", 2]] as const) {
     for (const cls of ["buildings", "forest"]) {
       const from = `${FIXTURES}${split}/${split}/${cls}`;

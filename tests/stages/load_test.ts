@@ -10,6 +10,7 @@ import {
 } from "./_helpers.ts";
 import { detectLayout, fileSource, openImageDataset, stratifiedSplit } from "../../stages/load.ts";
 import { DataError } from "../../stages/types.ts";
+import { tempDirSync } from "../_temp.ts";
 
 const CLASSES = ["buildings", "forest", "glacier", "mountain", "sea", "street"];
 const dataError = (part: string) => (e: Error) =>
@@ -89,7 +90,7 @@ Deno.test("load: image-folder and unlabelled layouts", () => {
 
 Deno.test("load: missing folder, empty folder, empty class, mismatched test classes fail early", () => {
   assertThrows(() => openImageDataset("/nonexistent/data"), dataError("/nonexistent/data"));
-  const empty = Deno.makeTempDirSync();
+  const empty = tempDirSync();
   assertThrows(() => openImageDataset(empty), dataError(empty));
   const noImages = tempTree({ "a/1.jpg": "seg_pred/seg_pred/43.jpg", "b/readme.txt": "" });
   assertThrows(() => openImageDataset(noImages), dataError(join(noImages, "b")));

@@ -13,6 +13,7 @@ import {
 import { removeStaleTemps } from "../../stages/atomic.ts";
 import { Rng } from "../../core/random.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { tempDir } from "../_temp.ts";
 
 const WRITER = fileURLToPath(new URL("./_checkpoint_writer.ts", import.meta.url));
 
@@ -43,7 +44,7 @@ function sample(): Checkpoint {
 }
 
 Deno.test("checkpoint: round trip keeps every field, float bits and generator state", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const c = sample();
     await saveCheckpoint(`${dir}/sub/x.ckpt`, c);
@@ -90,7 +91,7 @@ Deno.test("checkpoint: truncated or corrupted files are refused, naming the file
 });
 
 Deno.test("checkpoint: run folder keeps last and best; resolve finds them", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const c = sample();
     await saveRunCheckpoint(dir, c, true);
@@ -140,7 +141,7 @@ function child(dir: string, mode: string) {
 }
 
 Deno.test("checkpoint: SIGKILL mid-write leaves the previous checkpoint under the final name", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const c = child(dir, "hang");
     const [tag, tmp] = (await c.line()).split(" ");
@@ -158,7 +159,7 @@ Deno.test("checkpoint: SIGKILL mid-write leaves the previous checkpoint under th
 });
 
 Deno.test("checkpoint: killed at an arbitrary moment of a write loop, the file is whole", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const c = child(dir, "loop");
     assertEquals(await c.line(), "SAVED 1");

@@ -4,6 +4,7 @@
  * page's own scripts ran.
  */
 import { existsSync } from "node:fs";
+import { tempDir } from "../../_temp.ts";
 
 async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
   const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -38,7 +39,7 @@ async function chromium(): Promise<string> {
 /** The DOM after the page's scripts ran, as headless Chromium dumps it (`file` may end in `#hash`). */
 export async function dumpDom(file: string): Promise<string> {
   const bin = await chromium();
-  const profile = await Deno.makeTempDir({ prefix: "chromium-profile-" });
+  const profile = await tempDir("chromium-profile-");
   try {
     const r = await sh(bin, [
       "--headless",

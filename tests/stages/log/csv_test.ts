@@ -10,6 +10,7 @@ import {
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 function epoch(run: string, e: number, hparams: EpochMetrics["hparams"]): EpochMetrics {
   return {
@@ -25,7 +26,7 @@ function epoch(run: string, e: number, hparams: EpochMetrics["hparams"]): EpochM
 }
 
 Deno.test("csv: exact columns, one row per run and epoch, grid keys as extra columns", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = `${dir}/metrics.csv`;
     const hp = { lr: 0.0003, batch_size: 32, weight_decay: 0, optimizer: "adam" };
@@ -55,7 +56,7 @@ Deno.test("csv: exact columns, one row per run and epoch, grid keys as extra col
 });
 
 Deno.test("csv: a new column widens the header; a repeated (run, epoch) replaces its row", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = `${dir}/metrics.csv`;
     await appendCsvRow(path, { run: "a", epoch: 1, TestAccuracy: 0.5 });

@@ -9,6 +9,7 @@ import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { dumpDom } from "./_chromium.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 function epoch(run: string, e: number, acc: number, lr: number): EpochMetrics {
   const test = computeMetrics([2, 1, 0.1, 0.3, 1.7, 0.2], [0, 1], 3);
@@ -25,7 +26,7 @@ function epoch(run: string, e: number, acc: number, lr: number): EpochMetrics {
 }
 
 Deno.test("grid report: one row per run, the combined chart drawn, sortable, links to run reports", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const runs = {
     "lr=0.1": [0.5, 0.7, 0.6],
     "lr=0.01": [0.4, 0.8, 0.9],

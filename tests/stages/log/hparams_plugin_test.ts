@@ -8,6 +8,7 @@ import {
 import type { EpochMetrics, HValue } from "../../../stages/evaluate.ts";
 import { epochRecord, eventFileNames, readBack, series } from "./_reader.ts";
 import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 /** Feeds `epochs` through a log stage, with a step loss every 5 steps before each epoch. */
 async function feed(stage: LogStage, epochs: EpochMetrics[], end: boolean): Promise<void> {
@@ -23,7 +24,7 @@ async function feed(stage: LogStage, epochs: EpochMetrics[], end: boolean): Prom
 }
 
 Deno.test("hparams plugin: session start, experiment, end and step losses read back", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const grid: [string, Record<string, HValue>, boolean][] = [
       ["lr=0.01", { lr: 0.01, optimizer: "sgd", augment: true, batch_size: 4 }, true],

@@ -12,6 +12,7 @@ import { create } from "../../../plugins/registry.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const JPEG = fileURLToPath(
   new URL("../../../fixtures/intel/seg_test/seg_test/forest/13.jpg", import.meta.url),
@@ -71,7 +72,7 @@ async function files(dir: string): Promise<Map<string, Uint8Array>> {
 }
 
 Deno.test("loggers: a logger in a few lines gets the start, each epoch, the steps and the end", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const calls: string[] = [];
   const mine: Logger = {
     start: (r) => void calls.push(`start ${r.run} ${r.hparams?.pooling} ${r.history.length}`),
@@ -104,9 +105,9 @@ Deno.test("loggers: the built-in set from the registry writes the default's byte
   Date.now = () => (t += 1000);
   try {
     const [a, b, c] = [
-      await Deno.makeTempDir(),
-      await Deno.makeTempDir(),
-      await Deno.makeTempDir(),
+      await tempDir(),
+      await tempDir(),
+      await tempDir(),
     ];
     t = 1_700_000_000_000;
     await logRun(a);
@@ -125,7 +126,7 @@ Deno.test("loggers: the built-in set from the registry writes the default's byte
 });
 
 Deno.test("loggers: jsonl writes the start, each epoch's metrics.csv row and the end", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   await logRun(dir, [create<Logger>("logger", "jsonl", {})]);
   const lines = (await Deno.readTextFile(`${dir}/r/log.jsonl`)).trim().split("\n").map((l) =>
     JSON.parse(l)

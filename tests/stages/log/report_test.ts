@@ -14,6 +14,7 @@ import {
 
 import { dumpDom } from "./_chromium.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const JPEG = ROOT + "fixtures/intel/seg_test/seg_test/forest/13.jpg";
@@ -44,7 +45,7 @@ async function data(): Promise<ReportData> {
 }
 
 Deno.test("report: self-contained page, charts drawn in headless Chromium", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const file = `${dir}/report.html`;
     await writeReport(file, await data());

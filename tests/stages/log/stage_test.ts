@@ -4,6 +4,7 @@ import { readCsv } from "../../../stages/log/csv.ts";
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const JPEG = fileURLToPath(
   new URL("../../../fixtures/intel/seg_test/seg_test/forest/13.jpg", import.meta.url),
@@ -29,7 +30,7 @@ function epoch(run: string, e: number, right: number): EpochMetrics {
 }
 
 Deno.test("log stage: csv rows, event file, summary.json and report.html per run", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     for (const run of ["a", "b"]) {
       const seen: number[] = [];

@@ -2,6 +2,7 @@ import { bestEpoch, buildSummary, writeSummary } from "../../../stages/log/summa
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { assertEquals, assertThrows } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 // Outputs for 4 samples of 2 classes; `right` of them classified correctly.
 function epoch(e: number, right: number, scale = 1): EpochMetrics {
@@ -30,7 +31,7 @@ Deno.test("summary: best epoch by test accuracy, ties to lower loss, with its co
   assertEquals(s.best.TestAccuracy, 0.75);
   assertEquals(s.best.recall, { cat: 0.75, dog: 0 });
   assertEquals(s.epochs.map((e) => e.epoch), [1, 2, 3, 4]);
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const nan = { ...epoch(5, 0), train: { loss: NaN, accuracy: 0, count: 0 } };
     await writeSummary(`${dir}/summary.json`, buildSummary([...history, nan], ["cat", "dog"]));

@@ -5,6 +5,7 @@ import { readEventFile } from "../../../stages/log/tfevents_read.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { epochRecord, eventFileNames, readBack, type ReadEvent, series } from "./_reader.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const HP = { lr: 0.1, optimizer: "adam" };
 
@@ -52,7 +53,7 @@ const history = (n: number, offset: number) =>
   Array.from({ length: n }, (_, i) => epochRecord("r", i + 1, HP, 2, offset));
 
 Deno.test("resume: one event file, replayed epochs and steps once, old wall times kept", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const run = `${dir}/r`;
   try {
     // First try: epochs 1-3 logged, then killed (no end), the last record torn mid-write.
@@ -105,7 +106,7 @@ Deno.test("resume: one event file, replayed epochs and steps once, old wall time
 });
 
 Deno.test("resume: a run folder without earlier event files gets a plain new file", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await attempt(`${dir}/r`, history(1, 0), [15, 20], [2], 0, false);
     const events = await only(`${dir}/r`);

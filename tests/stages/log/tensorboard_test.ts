@@ -12,6 +12,7 @@ import { EPOCH_METRICS } from "../../../stages/log/hparams_plugin.ts";
 import type { EpochMetrics, HValue } from "../../../stages/evaluate.ts";
 import { epochRecord } from "./_reader.ts";
 import { assert, assertEquals } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const SCRIPT = fileURLToPath(new URL("../../../scripts/tensorboard-venv.sh", import.meta.url));
 const dec = new TextDecoder();
@@ -149,7 +150,7 @@ Deno.test({
   name: "tensorboard: the HParams dashboard lists the grid's runs, hyper-parameters, metrics",
   ignore: !TB.bin,
   async fn() {
-    const dir = await Deno.makeTempDir();
+    const dir = await tempDir();
     const logdir = `${dir}/version_0`;
     try {
       const rec = (run: string, e: number, offset = 0) =>

@@ -9,6 +9,7 @@ import {
 import { computeMetrics } from "../../../stages/metrics.ts";
 import type { EpochMetrics } from "../../../stages/evaluate.ts";
 import { assert, assertEquals, assertThrows } from "../../assert.ts";
+import { tempDir } from "../../_temp.ts";
 
 const READER = fileURLToPath(new URL("./read_tfevents.py", import.meta.url));
 
@@ -48,7 +49,7 @@ function epoch(e: number): EpochMetrics {
 }
 
 Deno.test("tfevents: file name, framing and CRCs, values read back equal", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const w = await EventWriter.create(dir, { host: "testhost", time: 1700000000.25 });
     assert(w.path.endsWith("/events.out.tfevents.1700000000.testhost"), w.path);
@@ -86,7 +87,7 @@ Deno.test("tfevents: file name, framing and CRCs, values read back equal", async
 });
 
 Deno.test("tfevents: the reader rejects a corrupted record (CRC really checked)", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const rec = frameRecord(
       encodeEvent({ wallTime: 1, step: 3, values: [{ tag: "a", scalar: 1 }] }),
@@ -105,7 +106,7 @@ Deno.test("tfevents: the reader rejects a corrupted record (CRC really checked)"
 });
 
 Deno.test("tfevents: a second writer in the same second gets its own file", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const a = await EventWriter.create(dir, { host: "h", time: 5 });
     const b = await EventWriter.create(dir, { host: "h", time: 5 });

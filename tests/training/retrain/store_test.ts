@@ -21,6 +21,7 @@ import {
   StoreError,
 } from "../../../training/retrain/store_postgres.ts";
 import { postgresUnavailable, startPostgres } from "../../_postgres.ts";
+import { tempDir } from "../../_temp.ts";
 
 const pgMissing = await postgresUnavailable();
 if (pgMissing) console.error(`PostgreSQL store tests ignored: ${pgMissing}`);
@@ -150,7 +151,7 @@ Deno.test("maskUrl replaces the password with *** in every form", () => {
 });
 
 Deno.test("SQLite store: record, replace, recent, get, lastNumber, history.csv, reopen", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const store = await openSqliteStore(`${dir}/reg`);
     assertEquals(store.where, `${dir}/reg/history.sqlite`);
@@ -215,7 +216,7 @@ Deno.test("history.csv: a text cell a spreadsheet would run as a formula starts 
 });
 
 Deno.test("SQLite store: a held lock makes a second lock() throw LockHeldError", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const a = await openSqliteStore(dir), b = await openSqliteStore(dir);
     const held = await a.lock();
@@ -301,7 +302,7 @@ Deno.test({
       return s;
     };
     const env = ["PGPASSWORD", "PGPASSFILE"].map((k) => [k, Deno.env.get(k)] as const);
-    const tmp = await Deno.makeTempDir();
+    const tmp = await tempDir();
     try {
       assert(masked.includes(":***@") && !secrets.some((s) => masked.includes(s)), masked);
       const a = await open(pg.url, "registry-a");

@@ -21,9 +21,10 @@ import { defaultStudyPath, openSqliteStudy } from "../../../training/search/stud
 import { openStudy } from "../../../training/search/open.ts";
 import { checkFail, testDefinition } from "./_worker.ts";
 import { hangWorker, runWorkers } from "./_children.ts";
+import { tempDir } from "../../_temp.ts";
 
 async function withDir(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "search-sqlite-" });
+  const dir = await tempDir("search-sqlite-");
   try {
     await f(dir);
   } finally {
