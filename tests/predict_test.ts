@@ -90,7 +90,6 @@ async function checkpointOf(net: Sequential, path: string, drop?: string): Promi
 async function makeFixtures(): Promise<Record<string, string>> {
   await initGpu();
   const dir = await tempDir("predict_test_");
-  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   const f = (name: string) => join(dir, name);
   for (const d of ["run", "run_no_ckpt", "not_a_run", "empty", "text_only", "run_frozen"]) {
     await Deno.mkdir(f(d));
