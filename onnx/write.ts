@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { writeFileAtomic } from "../stages/atomic.ts";
 import {
   type AttrValue,
   DataType,
@@ -289,21 +290,12 @@ export function writeOnnx(model: OnnxModel): Uint8Array {
   return out;
 }
 
-/** Writes a model to `path` part by part (no joined copy), via a temporary file and rename. */
+/**
+ * Writes a model to `path` part by part (no joined copy), atomically (`writeFileAtomic`: a
+ * failed write leaves the old file and no temporary one).
+ */
 export async function writeOnnxFile(model: OnnxModel, path: string): Promise<void> {
-  const m = modelMsg(model);
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    for (const p of m.parts) {
-      let off = 0;
-      while (off < p.length) off += await f.write(p.subarray(off));
-    }
-    await f.sync();
-  } finally {
-    f.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, modelMsg(model).parts);
 }
 
 /** A FLOAT tensor-type value info with a shape (numbers, symbolic names or null). */

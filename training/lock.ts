@@ -7,6 +7,7 @@
  */
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { writeError } from "../stages/atomic.ts";
 
 /** What a lock file holds. */
 export interface LockInfo {
@@ -92,7 +93,14 @@ export function acquireLock(dir: string, log: (line: string) => void = console.l
     // Write the whole file under a private name, then link it to `.lock`: the link fails
     // when `.lock` exists, so the lock appears complete or not at all.
     const tmp = join(dir, `.lock.tmp-${Deno.pid}`);
-    Deno.writeTextFileSync(tmp, text);
+    try {
+      Deno.writeTextFileSync(tmp, text);
+    } catch (e) {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* not created */ }
+      throw writeError(path, e);
+    }
     try {
       Deno.linkSync(tmp, path);
       Deno.removeSync(tmp);

@@ -17,7 +17,8 @@
  * trials drawn from `--grid`'s space, shared by workers through a study store.
  */
 import { join } from "node:path";
-import { type Options, UsageError } from "./pipeline.ts";
+import { type Options, TrainingError, UsageError } from "./pipeline.ts";
+import { WriteError } from "../stages/atomic.ts";
 import { type GridSpec, launcher, resumeCommand, type RunPlan, type RunSpec } from "./run_spec.ts";
 import { checkTraining, hparamName, optionKey } from "./options.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
@@ -210,11 +211,24 @@ async function execute(
         });
       } catch (e) {
         const state = e instanceof InterruptedError ? "interrupted" : "failed";
-        await writeRunStatus(dir, { ...baseStatus(r, started), state, error: String(e) });
+        // On a full disk this write fails too: run.json then still says "running", which a
+        // resume takes over like a killed run's; the error that ended the run is the one told.
+        await writeRunStatus(dir, { ...baseStatus(r, started), state, error: String(e) })
+          .catch(() => {});
         if (e instanceof InterruptedError) {
           throw new InterruptedError(
             e.signal,
             `${e.message}\nresume with: ${resumeCommand(pipelineFile(), versionDir)}`,
+          );
+        }
+        if (e instanceof WriteError && e.noSpace) {
+          const kept = await exists(join(dir, LAST))
+            ? "the run's last checkpoint is kept"
+            : "no checkpoint yet: the run starts over";
+          throw new TrainingError(
+            `${e.message} (${kept}; free some space)\n` +
+              `resume with: ${resumeCommand(pipelineFile(), versionDir)}`,
+            { cause: e },
           );
         }
         throw e;

@@ -10,6 +10,7 @@
  * already there (a trial's state once it ends).
  */
 import { basename, dirname, join } from "node:path";
+import { appendWhole, writeTextAtomic } from "../atomic.ts";
 import type { EpochMetrics, HValue } from "../evaluate.ts";
 
 /** The fixed leading columns, in order. */
@@ -154,7 +155,7 @@ export async function appendCsvRow(path: string, row: CsvRow): Promise<void> {
   const line = csvLine(header.map((h) => row[h]));
   if (old.length && header.length === old.length && dup < 0) {
     const sep = text.endsWith("\n") ? "" : "\n";
-    await Deno.writeTextFile(path, sep + line + "\n", { append: true });
+    await appendWhole(path, new TextEncoder().encode(sep + line + "\n"));
     return;
   }
   const lines = [csvLine(header)];
@@ -163,9 +164,7 @@ export async function appendCsvRow(path: string, row: CsvRow): Promise<void> {
     else lines.push(csvLine(header.map((_, c) => r[c] ?? "")));
   }
   if (dup < 0) lines.push(line);
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
-  await Deno.rename(tmp, path);
+  await writeTextAtomic(path, lines.join("\n") + "\n");
 }
 
 /** Appends one epoch's row (see `appendCsvRow`). */
@@ -219,8 +218,6 @@ export async function updateCsvRows(
     lines.push(csvLine(cells));
   }
   if (!changed) return 0;
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, lines.join("\n") + "\n");
-  await Deno.rename(tmp, path);
+  await writeTextAtomic(path, lines.join("\n") + "\n");
   return changed;
 }

@@ -11,6 +11,7 @@
  * (one JSON object a line: the run's start, every epoch's figures, its end; off by default).
  */
 import { join } from "node:path";
+import { appendWhole } from "../atomic.ts";
 import { appendMetrics, metricsRow } from "./csv.ts";
 import { epochScalars, type EventWriter } from "./tfevents.ts";
 import {
@@ -197,10 +198,9 @@ export function reportLogger(o: { thumbnails?: boolean } = {}): Logger {
  */
 export function jsonlLogger(o: { path?: string } = {}): Logger {
   let path = "", run = "";
+  const enc = new TextEncoder();
   const line = (v: unknown) =>
-    Deno.writeTextFile(path, JSON.stringify(v, (_, x) => (Number.isNaN(x) ? null : x)) + "\n", {
-      append: true,
-    });
+    appendWhole(path, enc.encode(JSON.stringify(v, (_, x) => (Number.isNaN(x) ? null : x)) + "\n"));
   return {
     async start(r) {
       path = o.path ?? join(r.runDir, "log.jsonl");

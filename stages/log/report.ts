@@ -10,6 +10,7 @@ import { Buffer } from "node:buffer";
 import type { EpochMetrics, HValue } from "../evaluate.ts";
 import type { FloatImage, RawImage } from "../types.ts";
 import { CHART_JS, esc, scriptJson, STYLE } from "./charts.ts";
+import { writeTextAtomic } from "../atomic.ts";
 
 /** One point of the curves. */
 export interface ReportEpoch {
@@ -166,11 +167,9 @@ ${hp ? `<table class="hp">${hp}</table>` : ""}
 `;
 }
 
-/** Writes the page to `path` (through a temporary file and a rename). */
-export async function writeReport(path: string, data: ReportData): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, renderReport(data));
-  await Deno.rename(tmp, path);
+/** Writes the page to `path` atomically (`writeTextAtomic`). */
+export function writeReport(path: string, data: ReportData): Promise<void> {
+  return writeTextAtomic(path, renderReport(data));
 }
 
 /** An image file (JPEG, PNG, GIF, BMP, WebP) as a `data:` URL. */

@@ -4,6 +4,7 @@
  */
 import type { EpochMetrics, HValue } from "../evaluate.ts";
 import { bestOf } from "./best.ts";
+import { writeTextAtomic } from "../atomic.ts";
 
 /** The figures of one epoch as summary.json holds them. */
 export interface SummaryEpoch {
@@ -105,14 +106,12 @@ export function buildSummary(
   };
 }
 
-/** Writes summary.json (non-finite numbers become null) through a temporary file. */
+/** Writes summary.json (non-finite numbers become null) atomically. */
 export async function writeSummary(path: string, summary: RunSummary): Promise<void> {
   const text = JSON.stringify(
     summary,
     (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v),
     2,
   );
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, text + "\n");
-  await Deno.rename(tmp, path);
+  await writeTextAtomic(path, text + "\n");
 }

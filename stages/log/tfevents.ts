@@ -28,6 +28,7 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { crc32c, maskCrc } from "./crc32c.ts";
+import { writeError } from "../atomic.ts";
 import type { EpochMetrics, HValue } from "../evaluate.ts";
 
 /** A protobuf message under construction: a list of encoded bytes. */
@@ -173,12 +174,18 @@ export interface EventWriterOptions {
   staged?: boolean;
 }
 
-/** Writes events to one `events.out.tfevents.*` file; each record is written at once. */
+/**
+ * Writes events to one `events.out.tfevents.*` file; each record is written at once, whole
+ * or not at all (a record cut short by a full disk is cut off again, so the file stays
+ * readable past it).
+ */
 export class EventWriter {
   /** The event file's path. */
   readonly path: string;
   #file: Deno.FsFile;
   #staged: string | undefined;
+  /** Bytes of whole records written. */
+  #length = 0;
 
   private constructor(path: string, file: Deno.FsFile, staged?: string) {
     this.path = path;
@@ -220,7 +227,18 @@ export class EventWriter {
   writeData(data: Uint8Array): void {
     const rec = frameRecord(data);
     let off = 0;
-    while (off < rec.length) off += this.#file.writeSync(rec.subarray(off));
+    try {
+      while (off < rec.length) off += this.#file.writeSync(rec.subarray(off));
+    } catch (e) {
+      if (off > 0) {
+        try {
+          this.#file.truncateSync(this.#length);
+          this.#file.seekSync(this.#length, Deno.SeekMode.Start);
+        } catch { /* the error below says what failed */ }
+      }
+      throw writeError(this.path, e);
+    }
+    this.#length += rec.length;
   }
 
   /** Writes scalars (tag → value) as one event at `step`. */
@@ -262,7 +280,9 @@ export class EventWriter {
   async publish(): Promise<void> {
     if (this.#staged === undefined) return;
     await this.flush();
-    await Deno.rename(this.#staged, this.path);
+    await Deno.rename(this.#staged, this.path).catch((e) =>
+      Promise.reject(writeError(this.path, e))
+    );
     this.#staged = undefined;
   }
 
@@ -276,7 +296,7 @@ export class EventWriter {
 
   /** Flushes to disk. */
   async flush(): Promise<void> {
-    await this.#file.sync();
+    await this.#file.sync().catch((e) => Promise.reject(writeError(this.path, e)));
   }
 
   /** Flushes (and publishes, when staged) and closes the file. */

@@ -22,6 +22,7 @@
  * failed after its retry (or was left unfinished by a crashed worker), 130/143 stopped by
  * SIGINT/SIGTERM (rerun the command to resume), 2 bad flags before anything ran.
  */
+import { existsSync } from "node:fs";
 import { loadedPlugins } from "../plugin_files.ts";
 import { Interrupt, InterruptedError } from "../interrupt.ts";
 import { acquireLock } from "../lock.ts";
@@ -31,6 +32,7 @@ import type { GridSpec, RunPlan, RunSpec } from "../run_spec.ts";
 import { launcher } from "../run_spec.ts";
 import type { EpochMetrics } from "../../stages/evaluate.ts";
 import { BASE_COLUMNS, csvLine, withCsvLock } from "../../stages/log/csv.ts";
+import { writeTextAtomic } from "../../stages/atomic.ts";
 import {
   findStudyVersion,
   nextVersionDir,
@@ -192,7 +194,7 @@ async function execute(
     const csv = studyCsv(versionDir);
     await withCsvLock(csv, async () => {
       const header = csvLine([...BASE_COLUMNS, "trial", "state"]) + "\n";
-      await Deno.writeTextFile(csv, header, { createNew: true }).catch(() => {});
+      if (!existsSync(csv)) await writeTextAtomic(csv, header);
     });
     const d = study.definition;
     console.log(
