@@ -14,7 +14,7 @@
 import { resolve } from "node:path";
 import { exitCodeOf, loadPipeline } from "./cli.ts";
 import { invocation } from "./training/pipeline.ts";
-import { UsageError } from "./core/errors.ts";
+import { NoSpaceError, UsageError } from "./core/errors.ts";
 import { InterruptedError } from "./training/interrupt.ts";
 import { parseRetrainArgs, RETRAIN_USAGE, type RetrainArgs } from "./training/retrain/args.ts";
 import { planCycle, runCycle } from "./training/retrain/cycle.ts";
@@ -74,6 +74,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(e.message.split("\n")[0]);
       console.error("the next retrain cycle resumes this candidate");
       return e.exitCode;
+    }
+    if (e instanceof NoSpaceError) {
+      console.error(`training failed: ${e.reason}`);
+      console.error("the next retrain cycle resumes this candidate");
+      return 1;
     }
     return exitCodeOf(e, RETRAIN_USAGE);
   } finally {

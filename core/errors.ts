@@ -19,3 +19,16 @@ export class TrainingError extends Error {
   /** Always "TrainingError". */
   override name = "TrainingError";
 }
+
+/**
+ * A run ended by a full disk (exit code 1): `reason` names the file it could not write,
+ * `resume` is the command that continues the run once there is space.
+ */
+export class NoSpaceError extends TrainingError {
+  /** Always "NoSpaceError". */
+  override name = "NoSpaceError";
+  /** Builds the error; its message is the reason and the resume command on a second line. */
+  constructor(readonly reason: string, readonly resume: string, options?: ErrorOptions) {
+    super(`${reason}\nresume with: ${resume}`, options);
+  }
+}

@@ -17,7 +17,8 @@
  * trials drawn from `--grid`'s space, shared by workers through a study store.
  */
 import { join } from "node:path";
-import { type Options, TrainingError, UsageError } from "./pipeline.ts";
+import { type Options, UsageError } from "./pipeline.ts";
+import { NoSpaceError } from "../core/errors.ts";
 import { WriteError } from "../stages/atomic.ts";
 import { type GridSpec, launcher, resumeCommand, type RunPlan, type RunSpec } from "./run_spec.ts";
 import { checkTraining, hparamName, optionKey } from "./options.ts";
@@ -225,9 +226,9 @@ async function execute(
           const kept = await exists(join(dir, LAST))
             ? "the run's last checkpoint is kept"
             : "no checkpoint yet: the run starts over";
-          throw new TrainingError(
-            `${e.message} (${kept}; free some space)\n` +
-              `resume with: ${resumeCommand(pipelineFile(), versionDir)}`,
+          throw new NoSpaceError(
+            `${e.message} (${kept}; free some space)`,
+            resumeCommand(pipelineFile(), versionDir),
             { cause: e },
           );
         }

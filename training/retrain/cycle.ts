@@ -9,12 +9,13 @@
  *
  * Each outcome is one line on stdout and one history record; the exit code says what
  * happened (0 promoted, kept or skipped; 1 training failed; 2 bad input; 3 lock held;
- * 130/143 interrupted, resumed by the next cycle).
+ * 130/143 interrupted, resumed by the next cycle). A full disk ends a cycle with 1, recorded
+ * as interrupted (when the history can still be written), and the next cycle resumes it.
  */
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { givenOptions, type Options, parseOptions, type Pipeline } from "../pipeline.ts";
-import { UsageError } from "../../core/errors.ts";
+import { NoSpaceError, UsageError } from "../../core/errors.ts";
 import { openImageDataset } from "../../stages/load.ts";
 import { InterruptedError } from "../interrupt.ts";
 import { checkTraining } from "../options.ts";
@@ -158,14 +159,16 @@ export async function runCycle(ctx: CycleContext, plan: CyclePlan): Promise<numb
     try {
       await ctx.pipeline.run(withDefaults(ctx.pipeline, options));
     } catch (e) {
-      const interrupted = e instanceof InterruptedError;
+      // A full disk stops the candidate as a signal does: the next cycle resumes it.
+      const interrupted = e instanceof InterruptedError || e instanceof NoSpaceError;
+      const reason = e instanceof NoSpaceError ? e.reason : (e as Error).message.split("\n")[0];
       await store.record({
         ...record,
         decision: interrupted ? "interrupted" : "failed",
-        reason: (e as Error).message.split("\n")[0],
+        reason,
         ended: new Date().toISOString(),
-        exitCode: interrupted ? (e as InterruptedError).exitCode : 1,
-      });
+        exitCode: e instanceof InterruptedError ? e.exitCode : 1,
+      }).catch((re) => log(`${id}: could not write the history: ${(re as Error).message}`));
       throw e;
     }
     const cand = await evaluateRun(runDirOf(registry, id), plan.holdout);
