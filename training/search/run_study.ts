@@ -27,6 +27,7 @@ import { loadedPlugins } from "../plugin_files.ts";
 import { Interrupt, InterruptedError } from "../interrupt.ts";
 import { acquireLock } from "../lock.ts";
 import { type Options, TrainingError, UsageError } from "../pipeline.ts";
+import { NoSpaceError } from "../../core/errors.ts";
 import { checkTraining } from "../options.ts";
 import type { GridSpec, RunPlan, RunSpec } from "../run_spec.ts";
 import { launcher } from "../run_spec.ts";
@@ -179,6 +180,7 @@ async function execute(
       if (r.interrupted) {
         throw new InterruptedError(interrupt.signal!, `worker stopped by ${interrupt.signal}`);
       }
+      if (r.noSpace) throw new TrainingError(r.noSpace); // the parent tells how to go on
       if (r.failed.length) throw new TrainingError(`trial(s) ${r.failed.join(", ")} failed`);
     } finally {
       unlisten();
@@ -214,7 +216,11 @@ async function execute(
     if (p.flags.workers === 1 || !left) {
       const unlisten = interrupt.listen();
       try {
-        await work(ctx(study, versionDir));
+        const r = await work(ctx(study, versionDir));
+        if (r.noSpace) {
+          const why = `${r.noSpace} (a rerun resumes the trial; free some space)`;
+          throw new NoSpaceError(why, rerunCommand(s.mask));
+        }
       } finally {
         unlisten();
       }

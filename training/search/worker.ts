@@ -11,7 +11,8 @@
  * machine: written under its lock) with the trial's number and state, which is set again
  * on all its rows when the trial ends. A trial that throws is queued again once (`fail`),
  * except for bad options or a diverging loss (`UsageError`, `TrainingError`: failed at
- * once, a retry would do the same).
+ * once, a retry would do the same). A full disk releases the trial, as a stop does, and
+ * ends the loop (`noSpace`): every trial would meet it, and none is lost to it.
  *
  * The stale time is 60 s (heartbeats every tenth of it); `WEBGPU_TRAIN_STUDY_STALE_MS`
  * changes it. A waiting worker looks at the store every 2 s at most, and a dead process of
@@ -29,6 +30,7 @@ import type { RunSpec } from "../run_spec.ts";
 import type { TrialReporter } from "../fit.ts";
 import { type Interrupt, InterruptedError } from "../interrupt.ts";
 import { LAST } from "../checkpoint.ts";
+import { isNoSpace } from "../../stages/atomic.ts";
 import {
   pipelineFile,
   readRunStatus,
@@ -86,9 +88,11 @@ export interface WorkerResult {
   failed: number[];
   /** Stopped by a signal. */
   interrupted: boolean;
+  /** Stopped by a full disk: what could not be written. */
+  noSpace?: string;
 }
 
-type Outcome = "complete" | "pruned" | "failed" | "retry" | "interrupted" | "lost";
+type Outcome = "complete" | "pruned" | "failed" | "retry" | "interrupted" | "lost" | "nospace";
 
 /** The version folder's metrics.csv: one row per trial and epoch. */
 export function studyCsv(versionDir: string): string {
@@ -148,8 +152,8 @@ export async function work(ctx: WorkerContext): Promise<WorkerResult> {
       await ctx.study.release(t);
       break;
     }
-    const outcome = await runTrial(ctx, t, beat, log);
-    if (outcome === "interrupted") break;
+    const outcome = await runTrial(ctx, t, beat, log, (why) => (result.noSpace = why));
+    if (outcome === "interrupted" || outcome === "nospace") break;
     if (outcome !== "retry" && outcome !== "lost") result.ran++;
     if (outcome === "failed") result.failed.push(t.number);
   }
@@ -195,6 +199,7 @@ async function runTrial(
   t: Trial,
   beat: number,
   log: (line: string) => void,
+  noSpace: (why: string) => void,
 ): Promise<Outcome> {
   const name = trialName(t.number), dir = join(ctx.versionDir, name);
   const csv = studyCsv(ctx.versionDir);
@@ -286,7 +291,7 @@ async function runTrial(
       },
     });
   } catch (e) {
-    return await failed(ctx, t, e, { status, setState, log });
+    return await failed(ctx, t, e, { status, setState, log, noSpace });
   } finally {
     alive.stop();
   }
@@ -329,6 +334,7 @@ async function failed(
     status: RunStatus;
     setState: (s: string) => Promise<number>;
     log: (line: string) => void;
+    noSpace?: (why: string) => void;
   },
 ): Promise<Outcome> {
   const dir = join(ctx.versionDir, h.status.name);
@@ -338,6 +344,20 @@ async function failed(
     // The folder may be the new claimer's now (a worker of this machine): leave it.
     h.log(`${h.status.name}: the study gave this trial to another worker; dropped here`);
     return "lost";
+  }
+  if (isNoSpace(e)) {
+    // A SQLite study on the same full disk cannot take the trial back: a rerun then takes
+    // it over as a dead worker's, and resumes it from its checkpoint all the same.
+    const released = await ctx.study.release(t).then(() => true, (x) => {
+      if (x instanceof StaleTrialError) return false;
+      h.log(`${h.status.name}: not released (${(x as Error).message}); a rerun takes it over`);
+      return false;
+    });
+    await h.setState("interrupted").catch(() => 0);
+    await writeRunStatus(dir, { ...h.status, state: "interrupted", error: msg }).catch(() => {});
+    h.log(`${h.status.name}: ${msg}${released ? "; released to the study" : ""}`);
+    h.noSpace?.(msg);
+    return "nospace";
   }
   if (e instanceof InterruptedError) {
     await ctx.study.release(t).catch((x) => {
