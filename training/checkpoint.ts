@@ -227,6 +227,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
 /**
  * Saves `last.ckpt` in a run folder and, when `isBest`, the same bytes as `best.ckpt`
  * (each written atomically). Stale temporary files of killed writers are removed first.
+ * `best.ckpt` goes first: a write stopped in between (SIGKILL, a full disk) then leaves
+ * last.ckpt one epoch behind, and resuming replays that epoch and writes both again; the
+ * other order would leave a last.ckpt that calls this epoch best beside a best.ckpt that
+ * holds an older one, for good.
  */
 export async function saveRunCheckpoint(
   runDir: string,
@@ -236,8 +240,8 @@ export async function saveRunCheckpoint(
   await Deno.mkdir(runDir, { recursive: true });
   await removeStaleTemps(runDir);
   const chunks = encodeCheckpoint(ckpt);
-  await writeFileAtomic(join(runDir, LAST), chunks);
   if (isBest) await writeFileAtomic(join(runDir, BEST), chunks);
+  await writeFileAtomic(join(runDir, LAST), chunks);
 }
 
 /**

@@ -108,6 +108,23 @@ Deno.test("checkpoint: run folder keeps last and best; resolve finds them", asyn
   }
 });
 
+Deno.test("checkpoint: best.ckpt is written before last.ckpt, so a failure between leaves them consistent", async () => {
+  const dir = await tempDir();
+  const c = sample();
+  await saveRunCheckpoint(dir, c, true);
+  // last.ckpt cannot be replaced (a folder with a file in it stands there): the write fails.
+  await Deno.remove(`${dir}/${LAST}`);
+  await Deno.mkdir(`${dir}/${LAST}/x`, { recursive: true });
+  await assertRejects(saveRunCheckpoint(dir, { ...c, epoch: 4 }, true), /could not write/);
+  // The new best went in first; last.ckpt, one epoch behind, replays this epoch on resume.
+  assertEquals((await loadCheckpoint(`${dir}/${BEST}`)).epoch, 4);
+  assertEquals(entryNames(dir), [BEST, LAST].sort());
+});
+
+function entryNames(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
 function child(dir: string, mode: string) {
   const p = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-check", WRITER, dir, mode],
