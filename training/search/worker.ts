@@ -237,16 +237,21 @@ async function runTrial(
   const prev = await readRunStatus(dir).catch(() => undefined);
   const ckpt = join(dir, LAST);
   const resume = prev && sameParams(prev.params, t.params) && await exists(ckpt) ? ckpt : undefined;
-  await Deno.mkdir(dir, { recursive: true });
-  await writeJsonAtomic(join(dir, "options.json"), {
-    pipeline: pipelineFile(),
-    created: started,
-    options,
-    study: ctx.studyInfo,
-    trial: t.number,
-    params: t.params,
-  });
-  await writeRunStatus(dir, status);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await writeJsonAtomic(join(dir, "options.json"), {
+      pipeline: pipelineFile(),
+      created: started,
+      options,
+      study: ctx.studyInfo,
+      trial: t.number,
+      params: t.params,
+    });
+    await writeRunStatus(dir, status);
+  } catch (e) {
+    if (!isNoSpace(e)) throw e;
+    return await failed(ctx, t, e, { status, setState, log, noSpace });
+  }
   log(
     `${name}: ${resume ? "resuming from its checkpoint" : "training"}: ${shown} ` +
       `(worker ${t.worker}, attempt ${t.attempt})`,
