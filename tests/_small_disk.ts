@@ -35,6 +35,12 @@ export const SMALL_DISK_MISSING: string | null = (() => {
   return r.ok ? null : `cannot mount a tmpfs: ${r.err}`;
 })();
 
+/** For `Deno.test({ ignore })`: true, saying why on stderr, when no small disk can be mounted. */
+export function noSmallDisk(): boolean {
+  if (SMALL_DISK_MISSING !== null) console.error(`skipped: ${SMALL_DISK_MISSING}`);
+  return SMALL_DISK_MISSING !== null;
+}
+
 /** A mounted small disk. */
 export interface SmallDisk extends AsyncDisposable {
   /** Its mount point. */

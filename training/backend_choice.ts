@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { gpu } from "../core/gpu.ts";
 import type { FeatureBackendKind } from "./features.ts";
-import { writeFileAtomic } from "../stages/atomic.ts";
+import { writeTextAtomic } from "../stages/atomic.ts";
 
 /** A remembered verdict. */
 export interface BackendVerdict {
@@ -68,6 +68,6 @@ export async function remember(key: string, v: BackendVerdict): Promise<void> {
     await Deno.mkdir(join(file, ".."), { recursive: true });
     const all = await readAll(file);
     all[key] = v;
-    await writeFileAtomic(file, [new TextEncoder().encode(JSON.stringify(all, null, 2) + "\n")]);
+    await writeTextAtomic(file, JSON.stringify(all, null, 2) + "\n");
   } catch { /* see above */ }
 }

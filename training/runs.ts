@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { type Options, UsageError } from "./pipeline.ts";
 import { NoSpaceError } from "../core/errors.ts";
-import { WriteError } from "../stages/atomic.ts";
+import { isNoSpace, WriteError } from "../stages/atomic.ts";
 import { type GridSpec, launcher, resumeCommand, type RunPlan, type RunSpec } from "./run_spec.ts";
 import { checkTraining, hparamName, optionKey } from "./options.ts";
 import type { EpochMetrics, HValue } from "../stages/evaluate.ts";
@@ -222,12 +222,15 @@ async function execute(
             `${e.message}\nresume with: ${resumeCommand(pipelineFile(), versionDir)}`,
           );
         }
-        if (e instanceof WriteError && e.noSpace) {
+        if (isNoSpace(e)) {
           const kept = await exists(join(dir, LAST))
             ? "the run's last checkpoint is kept"
             : "no checkpoint yet: the run starts over";
+          const what = e instanceof WriteError
+            ? e.message
+            : `no space left on device (${(e as Error).message})`;
           throw new NoSpaceError(
-            `${e.message} (${kept}; free some space)`,
+            `${what} (${kept}; free some space)`,
             resumeCommand(pipelineFile(), versionDir),
             { cause: e },
           );

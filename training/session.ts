@@ -7,7 +7,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { givenOptions, invocation, kebab, type Options, UsageError } from "./pipeline.ts";
 import type { HValue } from "../stages/evaluate.ts";
-import { writeFileAtomic } from "../stages/atomic.ts";
+import { writeTextAtomic } from "../stages/atomic.ts";
 
 /** A run's `run.json` (a grid's run, or a study's trial). */
 export interface RunStatus {
@@ -62,7 +62,7 @@ export function pipelineFile(): string {
 
 /** Writes JSON through a temporary file and a rename. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, [new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n")]);
+  await writeTextAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
 async function readJson<T>(path: string): Promise<T | undefined> {

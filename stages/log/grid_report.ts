@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import type { HValue } from "../evaluate.ts";
-import { writeFileAtomic } from "../atomic.ts";
+import { writeTextAtomic } from "../atomic.ts";
 import { CHART_JS, esc, scriptJson, STYLE } from "./charts.ts";
 import type { RunSummary } from "./summary.ts";
 
@@ -254,6 +254,6 @@ export async function writeGridReport(
     ? await gridRuns(versionDir, runs as string[])
     : runs as GridReportRun[];
   const html = renderGridReport(title, list, study);
-  await writeFileAtomic(path, [new TextEncoder().encode(html)]);
+  await writeTextAtomic(path, html);
   return path;
 }

@@ -9,12 +9,11 @@
 import { assert, assertEquals } from "../assert.ts";
 import { assertSameCheckpoint, assertSameMetrics, cli, lastOf, startBlocked } from "./_cli.ts";
 import { tempDir } from "../_temp.ts";
-import { SMALL_DISK_MISSING, smallDisk } from "../_small_disk.ts";
+import { noSmallDisk, smallDisk } from "../_small_disk.ts";
 import { readCsv } from "../../stages/log/csv.ts";
 import { readEventFile } from "../../stages/log/tfevents_read.ts";
 
-const ignore = SMALL_DISK_MISSING !== null;
-if (ignore) console.error(`skipped: ${SMALL_DISK_MISSING}`);
+const ignore = noSmallDisk();
 
 function files(dir: string, out: string[] = []): string[] {
   for (const e of Deno.readDirSync(dir)) {

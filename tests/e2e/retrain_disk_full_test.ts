@@ -6,10 +6,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import { firstSet, run, startBlocked } from "./_cli.ts";
 import { tempDir } from "../_temp.ts";
-import { SMALL_DISK_MISSING, smallDisk } from "../_small_disk.ts";
+import { noSmallDisk, smallDisk } from "../_small_disk.ts";
 
-const ignore = SMALL_DISK_MISSING !== null;
-if (ignore) console.error(`skipped: ${SMALL_DISK_MISSING}`);
+const ignore = noSmallDisk();
 
 Deno.test({
   name: "retrain on a full disk exits 1 naming the file; the next cycle resumes the candidate",

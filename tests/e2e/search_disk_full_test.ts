@@ -7,10 +7,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import { cli, startBlocked } from "./_cli.ts";
 import { sqliteTrials, studyArgs } from "./_search.ts";
-import { SMALL_DISK_MISSING, smallDisk } from "../_small_disk.ts";
+import { noSmallDisk, smallDisk } from "../_small_disk.ts";
 
-const ignore = SMALL_DISK_MISSING !== null;
-if (ignore) console.error(`skipped: ${SMALL_DISK_MISSING}`);
+const ignore = noSmallDisk();
 
 Deno.test({
   name: "a study on a full disk exits 1 with no trial failed; the rerun resumes it",

@@ -9,10 +9,9 @@ import { appendWhole, isNoSpace, WriteError, writeFileAtomic } from "../../stage
 import { appendCsvRow, readCsv } from "../../stages/log/csv.ts";
 import { EventWriter } from "../../stages/log/tfevents.ts";
 import { assert, assertEquals } from "../assert.ts";
-import { SMALL_DISK_MISSING, smallDisk } from "../_small_disk.ts";
+import { noSmallDisk, smallDisk } from "../_small_disk.ts";
 
-const ignore = SMALL_DISK_MISSING !== null;
-if (ignore) console.error(`skipped: ${SMALL_DISK_MISSING}`);
+const ignore = noSmallDisk();
 
 const enc = new TextEncoder();
 

@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { acquireLock } from "../lock.ts";
 import { csvLine, type CsvValue, spreadsheetSafe } from "../../stages/log/csv.ts";
-import { writeFileAtomic } from "../../stages/atomic.ts";
+import { writeTextAtomic } from "../../stages/atomic.ts";
 import type { CycleRecord, Decision, Figures, RetrainStore, StoreLock } from "./store.ts";
 
 /** The database's file name in the registry folder. */
@@ -203,7 +203,7 @@ export async function openSqliteStore(registryDir: string): Promise<RetrainStore
       const row = toRow(c);
       upsert.run(...COLUMNS.map((k) => row[k]));
       const all = (selectAll.all() as Row[]).map(fromRow);
-      await writeFileAtomic(csvPath, [new TextEncoder().encode(historyCsv(all))]);
+      await writeTextAtomic(csvPath, historyCsv(all));
     },
     recent(n: number): Promise<CycleRecord[]> {
       // SQLite's LIMIT -1 is no limit (for n = Infinity).

@@ -339,7 +339,7 @@ async function failed(
     status: RunStatus;
     setState: (s: string) => Promise<number>;
     log: (line: string) => void;
-    noSpace?: (why: string) => void;
+    noSpace: (why: string) => void;
   },
 ): Promise<Outcome> {
   const dir = join(ctx.versionDir, h.status.name);
@@ -361,7 +361,7 @@ async function failed(
     await h.setState("interrupted").catch(() => 0);
     await writeRunStatus(dir, { ...h.status, state: "interrupted", error: msg }).catch(() => {});
     h.log(`${h.status.name}: ${msg}${released ? "; released to the study" : ""}`);
-    h.noSpace?.(msg);
+    h.noSpace(msg);
     return "nospace";
   }
   if (e instanceof InterruptedError) {
