@@ -38,7 +38,7 @@ import { decls, main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
 import { place, stagePitch } from "./texture_layout.ts";
 import { staged } from "./conv_texture.ts";
-import { pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
+import { PAD_TEXELS, pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
 import {
   directProduct,
   directWeightGrad,
@@ -113,36 +113,47 @@ export function padTexture(
     staged(k.code, [src, ...(mask ? [mask] : []), pooled.am], k.n, pl, tex);
     return { tex, place: pl };
   }
-  const n = d.N * d.C * d.rows * d.texels;
+  // PAD_TEXELS neighbouring texels of one line an invocation.
+  const U = Math.min(d.texels, PAD_TEXELS), TG = Math.ceil(d.texels / U);
+  const n = d.N * d.C * d.rows * TG;
   // Source columns 4t − pl … 4t + 3 − pl in aligned pieces of V (2 or 4) when the padding
   // and the row length allow: a vector load costs about what a scalar one does.
   const V = d.pl % 4 === 0 && d.W % 4 === 0 ? 4 : d.pl % 2 === 0 && d.W % 2 === 0 ? 2 : 1;
   const ty = V === 1 ? "f32" : `vec${V}<f32>`;
   const piece = (q: number) => {
-    const idx = `(((nc * ${u32(d.H)}) + u32(sr)) * ${u32(d.W)} + u32(sc${q}))${
-      V > 1 ? ` / ${u32(V)}` : ""
-    }`;
+    const idx = `(rowBase + u32(sc${q}))${V > 1 ? ` / ${u32(V)}` : ""}`;
     const v = mask ? `select(${ty}(0.0), s[${idx}], m[${idx}] > ${ty}(0.0))` : `s[${idx}]`;
     const set = V === 1
       ? `v[${q}] = ${v};`
       : V === 2
       ? `let p = ${v}; v[${q}] = p.x; v[${q + 1}] = p.y;`
       : `v = ${v};`;
-    return `  let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
-  if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
+    return `    let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
+    if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
   };
+  const texel = (u: number) =>
+    `  {
+    let t = tg * ${u32(U)} + ${u32(u)};
+    var v = vec4<f32>(0.0);
+${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
+    ${
+      u > 0 && d.texels % U
+        ? `if (t < ${u32(d.texels)}) { D[dst + ${u32(u)}] = v; }`
+        : `D[dst + ${u32(u)}] = v;`
+    }
+  }`;
   const code = `${decls(mask ? ["s", "m"] : ["s"], 0, ty)}
 @group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
-  let t = i % ${u32(d.texels)};
-  let line = i / ${u32(d.texels)};
+  let tg = i % ${u32(TG)};
+  let line = i / ${u32(TG)};
   let r = line % ${u32(d.rows)};
   let nc = line / ${u32(d.rows)};
   let sr = i32(r) - ${d.pt};
   let rowOk = sr >= 0 && sr < ${d.H};
-  var v = vec4<f32>(0.0);
-${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
-  D[line * ${u32(stagePitch(pl))} + t] = v;
+  let rowBase = (nc * ${u32(d.H)} + u32(sr)) * ${u32(d.W)};
+  let dst = line * ${u32(stagePitch(pl))} + tg * ${u32(U)};
+${[...Array(U).keys()].map(texel).join("\n")}
 }`;
   staged(code, mask ? [src, mask] : [src], n, pl, tex);
   return { tex, place: pl };

@@ -72,6 +72,12 @@ Deno.test("conv + max pool: grey-scale first layer (no input gradient), 12 outpu
   await check([3, 1, 12, 8], [12, 1, 3, 3], { padding: 1, relu: true }, true, false);
 });
 
+Deno.test("conv + max pool: rows of 11 texels (the packs fill a line in pieces of 8)", async () => {
+  // Rows a multiple of 4 long: the last texel holds data, not only padding.
+  await check([1, 2, 4, 40], [2, 2, 3, 3], { padding: 1, relu: true });
+  await check([1, 1, 4, 44], [3, 1, 3, 3], { padding: 1 }, true, false);
+});
+
 Deno.test("conv + max pool: 5×5 unpadded (the input gradient's texture shared at texel 1)", async () => {
   await check([1, 2, 11, 14], [3, 2, 5, 5], { relu: true });
 });

@@ -3,7 +3,7 @@
  * weight and bias gradients against the float64 reference and central differences of it
  * at every coordinate, on sizes that fit no tile: channel counts that are not multiples
  * of 4 or 8, rows of odd, even and multiple-of-4 length (the three store widths), one to
- * nine kernel columns (one to three window texels), asymmetric padding, a batch spread
+ * nine kernel columns (one to three window texels), rows packed in several pieces, asymmetric padding, a batch spread
  * over two texture layers, and the weight gradient's images split over dispatches.
  */
 import { assert } from "../../assert.ts";
@@ -48,6 +48,13 @@ Deno.test("direct conv: rows a multiple of 4 (4-wide stores), 1×1 kernel, no bi
 
 Deno.test("direct conv: 9 kernel columns (a 3-texel window), 2 rows", async () => {
   await check([1, 2, 5, 12], [4, 2, 2, 9], { padding: [0, 4] });
+});
+
+Deno.test("direct conv: rows of 11 and 22 texels (the packs fill a line in pieces of 8)", async () => {
+  // x's and dy's padded rows: 11 texels (a full piece and a partial one), then 22 (two
+  // full, one partial).
+  await check([1, 2, 3, 37], [3, 2, 3, 3], { padding: 1, relu: true }, true, 60);
+  await check([1, 1, 3, 83], [2, 1, 3, 3], { padding: 1 }, true, 40);
 });
 
 Deno.test("direct conv: a batch over two texture layers, weight gradient over 3 dispatches", async () => {
