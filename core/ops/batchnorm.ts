@@ -23,7 +23,16 @@
  */
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { fitsBinding, grid, lit, main1d, run, workgroupSum } from "./kernel.ts";
+import {
+  fitsBinding,
+  grid,
+  lit,
+  main1d,
+  mainEach,
+  perInvocation,
+  run,
+  workgroupSum,
+} from "./kernel.ts";
 
 /** Options of `batchNorm`. */
 export interface BatchNormOpOptions {
@@ -210,7 +219,7 @@ function normalizeKernel(
   relu = false,
 ): void {
   const { C, S } = layout(x);
-  const v = vectorOf(C, S, x.size);
+  const v = vectorOf(C, S, x.size), per = perInvocation();
   const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
   const names: [string, Kind][] = [["x", "elem"], ["stats", "chan"]];
   const binds = [x, stats];
@@ -219,13 +228,14 @@ function normalizeKernel(
   names.push(["y", "out"]), binds.push(y);
   if (nbt) names.push(["nbt", "count"]), binds.push(nbt);
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
-${main1d(x.size / v.V)}
-  let c = ${v.channel};
-  let yv = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
-  y[i] = ${relu ? `max(yv, ${zero})` : "yv"};
-  ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
+${mainEach(x.size / v.V, per)}
+    ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
+    let c = ${v.channel};
+    let yv = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+    y[i] = ${relu ? `max(yv, ${zero})` : "yv"};
+  }
 }`;
-  run(code, binds, grid(x.size / v.V));
+  run(code, binds, grid(Math.ceil(x.size / v.V / per)));
 }
 
 /** How a binding of a per-element kernel is read: per element, per channel, out, counter. */
@@ -348,7 +358,7 @@ function dxKernel(
   y: Tensor | null,
 ): void {
   const { C, S, M } = layout(x);
-  const v = vectorOf(C, S, x.size);
+  const v = vectorOf(C, S, x.size), per = perInvocation();
   const names: [string, Kind][] = [["g", "elem"], ["stats", "chan"]];
   const binds = [g, stats];
   if (y) names.push(["y", "elem"]), binds.push(y);
@@ -366,12 +376,13 @@ function dxKernel(
   dx[i] = ${scale} * (${gi} - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
     : `dx[i] = ${gi} * ${scale};`;
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
-${main1d(x.size / v.V)}
-  let c = ${v.channel};
-  ${y ? `let gm = select(${zero}, g[i], y[i] > ${zero});` : ""}
-  ${body}
+${mainEach(x.size / v.V, per)}
+    let c = ${v.channel};
+    ${y ? `let gm = select(${zero}, g[i], y[i] > ${zero});` : ""}
+    ${body}
+  }
 }`;
-  run(code, binds, grid(x.size / v.V));
+  run(code, binds, grid(Math.ceil(x.size / v.V / per)));
 }
 
 /**
