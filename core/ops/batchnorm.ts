@@ -296,21 +296,22 @@ function evalKernel(
   eps: number,
   relu = false,
 ): void {
-  const { C, S } = layout(x);
+  const { C, S } = layout(x), per = perInvocation();
   const names: [string, boolean][] = [["x", false], ["rm", false], ["rv", false]];
   const binds = [x, rm, rv];
   if (w) names.push(["w", false]), binds.push(w);
   if (b) names.push(["b", false]), binds.push(b);
   names.push(["y", true]), binds.push(y);
   const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
-${main1d(x.size)}
-  let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
-  let yv = (x[i] - rm[c]) * (inverseSqrt(rv[c] + ${lit(eps)})${w ? " * w[c]" : ""})${
+${mainEach(x.size, per)}
+    let c = ${S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`};
+    let yv = (x[i] - rm[c]) * (inverseSqrt(rv[c] + ${lit(eps)})${w ? " * w[c]" : ""})${
     b ? " + b[c]" : ""
   };
-  y[i] = ${relu ? "max(yv, 0.0)" : "yv"};
+    y[i] = ${relu ? "max(yv, 0.0)" : "yv"};
+  }
 }`;
-  run(code, binds, grid(x.size));
+  run(code, binds, grid(Math.ceil(x.size / per)));
 }
 
 /**
