@@ -11,7 +11,8 @@
  * → pool 3 → 48 → conv5 → 44 → pool 3 → 14 → conv5 → 10 → pool 3 → 3 (Flatten 144).
  * Backward of a network's first layer computes dW and db only (its input needs no gradient),
  * as in training. Times are medians of `rounds`; each round runs the work `reps` times
- * between two GPU waits so the ~11 ms wait is amortised.
+ * between two GPU waits, `reps` doubled until a round lasts at least 250 ms, so the ~11 ms
+ * wait costs at most a few percent (a training step pays it once for all its layers).
  *
  * @module
  */
@@ -91,6 +92,21 @@ function rand(shape: number[], rng: Rng): Tensor {
   return fromArray(Float32Array.from({ length: n }, () => rng.uniform(-1, 1)), shape);
 }
 
+/** Rounds of at least this long (the GPU wait that ends one costs about 11 ms on Deno). */
+const ROUND_MS = 250;
+
+/** Calls of `fn` a round: doubled from 1 until a round lasts `ROUND_MS` (at most 512). */
+async function repsFor(fn: () => void): Promise<number> {
+  fn();
+  await gpu().sync(); // compile + warm the pool
+  for (let reps = 1;; reps *= 2) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await gpu().sync();
+    if (performance.now() - t0 >= ROUND_MS || reps >= 512) return reps;
+  }
+}
+
 /** Median seconds per call of `fn` (each round: `reps` calls, then one GPU wait). */
 async function time(fn: () => void, reps: number, rounds: number): Promise<number> {
   fn();
@@ -154,10 +170,9 @@ export async function benchLayer(l: ConvLayer, rounds = 5) {
   const flops = 2 * g.N * g.Cout * g.OH * g.OW * g.Cg * g.KH * g.KW;
   const outShape = [g.N, g.Cout, g.OH, g.OW];
   const seed = rand(outShape, rng);
-  const big = flops > 1e9;
-  const reps = big ? 1 : 10;
   const forward = () => tidy(() => void conv2d(x, w, b, { padding: l.padding }));
-  const implicit = await time(() => conv2dImplicit(x, w, b, g).dispose(), reps, rounds);
+  const implicitFn = () => conv2dImplicit(x, w, b, g).dispose();
+  const implicit = await time(implicitFn, await repsFor(implicitFn), rounds);
   const both = () => {
     tidy(() => backward(conv2d(x, w, b, { padding: l.padding }), seed));
     for (const t of [x, w, b]) {
@@ -167,7 +182,7 @@ export async function benchLayer(l: ConvLayer, rounds = 5) {
   };
   // Forward and forward + backward in alternating rounds; the backward is the median of
   // each round pair's difference, so a slow spell of the machine hits both sides of one.
-  const [fwd, bwd] = await timePair(forward, both, reps, rounds);
+  const [fwd, bwd] = await timePair(forward, both, await repsFor(both), rounds);
   for (const t of [x, w, b, seed]) t.dispose();
   const bwdFlops = flops * (l.inputGrad ? 2 : 1);
   return {
