@@ -269,7 +269,7 @@ function outputTransform(
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < a; j++) {
       L.push(
-        `  let s${i}_${j} = ${lin(f.AT[i], [...Array(a).keys()].map((r) => `k[${r * a + j}]`))};`,
+        `  let s${i}_${j} = ${lin(f.AT[i], [...Array(a).keys()].map((r) => `k${r * a + j}`))};`,
       );
     }
   }
@@ -317,8 +317,10 @@ fn act(v: f32) -> f32 { return ${relu ? "max(v, 0.0)" : "v"}; }
 ${main1d(n)}
   let co4 = i % ${u32(Co4)};
   let t = i / ${u32(Co4)};
-  var k: array<vec4<f32>, ${a * a}>;
-  for (var e = 0u; e < ${u32(a * a)}; e++) { k[e] = ${read}; }
+${
+    [...Array(a * a).keys()].map((e) => `  let k${e} = ${read.replaceAll("(e *", `(${u32(e)} *`)};`)
+      .join("\n")
+  }
 ${L.join("\n")}
   let bv = ${bv};
   let img = ${u32(n0)} + t / ${u32(TH * TW)};
