@@ -264,6 +264,9 @@ function outputTransform(
   const { p, f, TH, TW, n0, T } = k;
   const { OH, OW, Cout } = p, Co4 = Math.ceil(Cout / 4), n = T * Co4, vec = Cout % 4 === 0;
   const { m, a } = f;
+  // Pairs of outputs a store when rows are of even length: a tile's row then starts at an
+  // even float (m is even), and its pairs end inside the row when they start there.
+  const V = OW % 2 === 0 ? 2 : 1;
   const L: string[] = [];
   // Aᵀ M (m × α), then (Aᵀ M) A (m × m).
   for (let i = 0; i < m; i++) {
@@ -282,8 +285,11 @@ function outputTransform(
     const S: string[] = [];
     for (let i = 0; i < m; i++) {
       const row: string[] = [];
-      for (let j = 0; j < m; j++) {
-        const st = `y[base + ${u32(i * OW + j)}] = act(y${i}_${j}[${q}] + bv[${q}]);`;
+      const val = (j: number) => `act(y${i}_${j}[${q}] + bv[${q}])`;
+      for (let j = 0; j < m; j += V) {
+        const st = V === 2
+          ? `y[(base + ${u32(i * OW + j)}) / 2u] = vec2<f32>(${val(j)}, ${val(j + 1)});`
+          : `y[base + ${u32(i * OW + j)}] = ${val(j)};`;
         row.push(j === 0 ? `      ${st}` : `      if (ow + ${u32(j)} < ${u32(OW)}) { ${st} }`);
       }
       S.push(
@@ -311,7 +317,7 @@ ${S.join("\n")}
     })`
     : "vec4<f32>(0.0)";
   const code = `@group(0) @binding(0) var<storage, read> m: array<${vec ? "vec4<f32>" : "f32"}>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<${V === 2 ? "vec2<f32>" : "f32"}>;
 ${bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
 fn act(v: f32) -> f32 { return ${relu ? "max(v, 0.0)" : "v"}; }
 ${main1d(n)}
