@@ -37,10 +37,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 /**
  * Elements an invocation of a streaming kernel takes, one after another (`mainEach`): 8 on
- * Mesa's software adapters, where each invocation has a fixed cost (measured on lavapipe:
- * batch norm's normalisation and input gradient 25–30% faster than with one; Adam's update,
- * bound by its seven accesses an element, unchanged); 1 on GPUs, whose neighbouring
- * invocations must read neighbouring addresses.
+ * Mesa's software adapters, where the index arithmetic of each invocation (division and
+ * remainder by the shape) weighs as much as its memory traffic (measured on lavapipe: batch
+ * norm's normalisation and input gradient 25–30% faster than with one; Adam's update, bound
+ * by its seven accesses an element, unchanged); 1 on GPUs, whose neighbouring invocations must
+ * read neighbouring addresses.
  */
 export function perInvocation(): number {
   return gpu().variant === "cpu" ? 8 : 1;
