@@ -48,7 +48,9 @@ const trainRef = (eps = 1e-5) => ([x, w, b]: Float64Array[], [s]: number[][]) =>
 // (M = 2 per channel is left out of the gradient check: x̂ = ±1 exactly, so dx is ~0 and
 // only f32 rounding remains.)
 // [6, 8] and [2, 3, 4, 6] take the vec4 kernels (channels, resp. planes, a multiple of 4);
-// [2, 3, 16, 18] also the vec4 reductions (planes of at least 4 × 64 values).
+// [2, 3, 16, 18] also the vec4 reductions (planes of at least 4 × 64 values, the most threads
+// a channel's reduction takes), [3, 2, 6, 6] on software adapters (8 threads: planes of at
+// least 4 × 8); [20, 3, 2, 2] reduces with a flat stride (planes shorter than the threads).
 const SHAPES = [
   [2, 3, 16, 18],
   [7, 5],
@@ -60,6 +62,8 @@ const SHAPES = [
   [3, 7, 1, 9],
   [2, 2, 13, 11],
   [5, 4, 3],
+  [3, 2, 6, 6],
+  [20, 3, 2, 2],
 ];
 const gen = (
   r: Rng,
