@@ -224,9 +224,10 @@ function readRange(
 
 /**
  * conv2d (tied or no bias, optional ReLU) followed by a 2×2 stride-2 max pool (floor mode)
- * as one op, when the direct kernels take the convolution: the product's epilogue pools, so
- * the full-size output is never written, and the backward packs the output gradient from
- * the pooled one and the saved winners. Null when it does not apply (the caller then runs
+ * as one op, when the direct kernels take the convolution (the product's epilogue pools,
+ * and the backward packs the output gradient from the pooled one and the saved winners) or,
+ * with no gradient to record, Winograd (its output transform pools): the full-size output
+ * is never written. Null when it does not apply (the caller then runs
  * the convolution and the pool on their own); otherwise equal to `maxPool2d(conv2d(…), {
  * kernel: 2 })`, gradients included.
  *
@@ -246,9 +247,9 @@ export function conv2dMaxPool2(
   const geo = convGeometry(x.shape, w.shape, opts);
   if (bias && bias.size !== geo.Cout) return null;
   const wantGrad = isGradEnabled() && (x.requiresGrad || w.requiresGrad || !!bias?.requiresGrad);
-  if (geo.OH < 2 || geo.OW < 2 || winogradApplies(geo, wantGrad) || !directApplies(geo)) {
-    return null;
-  }
+  if (geo.OH < 2 || geo.OW < 2) return null;
+  if (winogradApplies(geo, wantGrad)) return conv2dWinograd(x, w, bias, geo, !!opts.relu, true);
+  if (!directApplies(geo)) return null;
   return conv2dDirect(x, w, bias, geo, !!opts.relu, true);
 }
 

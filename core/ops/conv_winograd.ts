@@ -260,13 +260,14 @@ function outputTransform(
   bias: Tensor | null,
   k: Chunk,
   relu: boolean,
+  pool: boolean,
 ): void {
   const { p, f, TH, TW, n0, T } = k;
   const { OH, OW, Cout } = p, Co4 = Math.ceil(Cout / 4), n = T * Co4, vec = Cout % 4 === 0;
   const { m, a } = f;
   // Pairs of outputs a store when rows are of even length: a tile's row then starts at an
   // even float (m is even), and its pairs end inside the row when they start there.
-  const V = OW % 2 === 0 ? 2 : 1;
+  const V = OW % 2 === 0 && !pool ? 2 : 1;
   const L: string[] = [];
   // Aᵀ M (m × α), then (Aᵀ M) A (m × m).
   for (let i = 0; i < m; i++) {
@@ -281,7 +282,38 @@ function outputTransform(
       L.push(`  let y${i}_${j} = ${lin(f.AT[j], [...Array(a).keys()].map((c) => `s${i}_${c}`))};`);
     }
   }
-  const store = (q: number) => {
+  const store = (q: number) => (pool ? pooledStore(q) : plainStore(q));
+  // The fused 2×2 max pool (floor mode): the tile's m/2 × m/2 windows (m is even, so a window
+  // never straddles two tiles), each the first maximum, or the first NaN, of its 4 outputs in
+  // row-major order (as maxPool2d).
+  const OHp = Math.floor(OH / 2), OWp = Math.floor(OW / 2), h = m / 2;
+  const pooledStore = (q: number) => {
+    const S: string[] = [];
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < h; j++) {
+        const taps = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([r, c]) =>
+          `act(y${2 * i + r}_${2 * j + c}[${q}] + bv[${q}])`
+        );
+        S.push(`    if (ph + ${u32(i)} < ${u32(OHp)} && pw + ${u32(j)} < ${u32(OWp)}) {
+      var b = ${taps[0]};
+${
+          taps.slice(1).map((t) =>
+            `      { let v = ${t}; if (v > b || (v != v && b == b)) { b = v; } }`
+          )
+            .join("\n")
+        }
+      y[pbase + ${u32(i * OWp + j)}] = b;
+    }`);
+      }
+    }
+    const co = `co4 * 4u + ${u32(q)}`;
+    return `
+  if (${co} < ${u32(Cout)}) {
+    let pbase = ((img * ${u32(Cout)} + ${co}) * ${u32(OHp)} + ph) * ${u32(OWp)} + pw;
+${S.join("\n")}
+  }`;
+  };
+  const plainStore = (q: number) => {
     const S: string[] = [];
     for (let i = 0; i < m; i++) {
       const row: string[] = [];
@@ -332,14 +364,22 @@ ${L.join("\n")}
   let img = ${u32(n0)} + t / ${u32(TH * TW)};
   let oh = ((t / ${u32(TW)}) % ${u32(TH)}) * ${u32(m)};
   let ow = (t % ${u32(TW)}) * ${u32(m)};
-  ${[0, 1, 2, 3].map(store).join("")}
+${
+    pool
+      ? `  let ph = oh / 2u;
+  let pw = ow / 2u;
+`
+      : ""
+  }  ${[0, 1, 2, 3].map(store).join("")}
 }`;
   run(code, bias ? [mt, y, bias] : [mt, y], grid(n));
 }
 
 /**
  * conv2d through Winograd F(m×m, 3×3) (the caller checked `winogradApplies`): x [N][C][H][W],
- * w [Cout][C][3][3], a tied bias [Cout] or none, optional fused ReLU. Records no gradient.
+ * w [Cout][C][3][3], a tied bias [Cout] or none, optional fused ReLU, and with `pool` a fused
+ * 2×2 stride-2 max pool (floor mode; OH, OW ≥ 2): the output is then the pooled [N][Cout][⌊OH/2⌋]
+ * [⌊OW/2⌋], and the full-size output is never written. Records no gradient.
  */
 export function conv2dWinograd(
   x: Tensor,
@@ -347,6 +387,7 @@ export function conv2dWinograd(
   bias: Tensor | null,
   p: ConvGeometry,
   relu: boolean,
+  pool = false,
 ): Tensor {
   const g = gpu(), f = transformsFor(p);
   const { TH, TW, nc } = tiling(p, f);
@@ -366,7 +407,9 @@ export function conv2dWinograd(
     pb.texels === p.C / 4;
   const cached = rowsOfU ? transformedWeights(w, p, f, pb) : null, ub = cached?.tex;
   let u: Tensor | null = null;
-  const y = empty([p.N, p.Cout, p.OH, p.OW]);
+  const y = empty(
+    pool ? [p.N, p.Cout, Math.floor(p.OH / 2), Math.floor(p.OW / 2)] : [p.N, p.Cout, p.OH, p.OW],
+  );
   for (let n0 = 0; n0 < p.N; n0 += nc) {
     const T = Math.min(nc, p.N - n0) * TH * TW;
     const spec = productSpec(p, T, f);
@@ -382,7 +425,7 @@ export function conv2dWinograd(
       gemmInto(null, u, m, spec, undefined, { a: vt });
     }
     g.releaseTexture(vt);
-    outputTransform(m, y, bias, chunk, relu);
+    outputTransform(m, y, bias, chunk, relu, pool);
     m.dispose();
   }
   u?.dispose();

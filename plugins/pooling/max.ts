@@ -83,8 +83,8 @@ export const maxPoolPlugin: Plugin<MaxPoolOptions, MaxPool2d> = {
 
 /**
  * Conv2d (tied or no bias) → ReLU → MaxPool2d as one op when the pool, on the convolution's
- * output, is the plain 2×2 stride-2 one of the fused kernels and the direct kernels run (the
- * codec's fusion rule: registered with it).
+ * output, is the plain 2×2 stride-2 one of the fused kernels and the direct or (no gradient)
+ * Winograd kernels run (the codec's fusion rule: registered with it).
  */
 const convReluMaxPool: FusionRule = (m, next, x, after) => {
   if (!(m instanceof Conv2d && next instanceof ReLU && after instanceof MaxPool2d)) return null;

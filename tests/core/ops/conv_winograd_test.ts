@@ -4,10 +4,12 @@
  * outputs against the float64 reference on sizes that fit no tile — output rows and columns
  * that leave partial tiles, channel counts that are not multiples of 4, tile counts that are not multiples
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
- * and the routing: recorded gradients, other kernels and few channels stay elsewhere.
+ * the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
+ * routing: recorded gradients, other kernels and few channels stay elsewhere.
  */
 import { assert, assertEquals } from "../../assert.ts";
-import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
+import { conv2d, conv2dMaxPool2, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
+import { maxPool2d } from "../../../plugins/pooling/max.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import {
   setWinogradChunkBytes,
@@ -74,6 +76,47 @@ for (const m of [6, 4, 2] as const) {
         setWinogradChunkBytes(old);
       }
     }));
+}
+
+/**
+ * conv2dMaxPool2 on the Winograd path equals conv2d then maxPool2d bit for bit: values with
+ * many ties (ReLU's zeros, small integers) and a NaN (which the transforms spread over the
+ * tiles whose patches hold it).
+ */
+async function checkPooled(xs: number[], ws: number[], opts: Conv2dOpOptions, bias = true) {
+  const geo = convGeometry(xs, ws, opts);
+  assert(winogradApplies(geo, false), `Winograd should take ${JSON.stringify({ xs, ws, opts })}`);
+  const rng = new Rng(xs[2] + ws[0]);
+  const xd = Float32Array.from({ length: xs.reduce((p, d) => p * d) }, () => rng.int(5) - 2);
+  xd[7] = NaN;
+  const wd = Float32Array.from({ length: ws.reduce((p, d) => p * d) }, () => rng.int(3) - 1);
+  const bd = Float32Array.from({ length: ws[0] }, (_, i) => (i % 3) - 1);
+  const [fused, plain] = noGrad(() =>
+    tidy(() => {
+      const x = fromArray(xd, xs), w = fromArray(wd, ws), b = bias ? fromArray(bd, [ws[0]]) : null;
+      const f = conv2dMaxPool2(x, w, b, opts);
+      assert(f, "the fused op should apply");
+      return [f.keep(), maxPool2d(conv2d(x, w, b, opts), { kernel: 2 }).keep()];
+    })
+  );
+  assertEquals(fused.shape, [geo.N, geo.Cout, Math.floor(geo.OH / 2), Math.floor(geo.OW / 2)]);
+  const [a, b] = [await fused.data(), await plain.data()];
+  fused.dispose();
+  plain.dispose();
+  assertEquals(new Uint32Array(a.buffer), new Uint32Array(b.buffer));
+}
+
+for (const m of [6, 4, 2] as const) {
+  Deno.test(`winograd F(${m}×${m}) conv + 2×2 max pool: bit for bit the two ops, odd and even sizes`, async () => {
+    const old = setWinogradTile(m);
+    try {
+      await checkPooled([2, 64, 9, 11], [65, 64, 3, 3], { padding: 1, relu: true }); // drops the last row, column
+      await checkPooled([1, 66, 10, 14], [64, 66, 3, 3], { padding: [0, 1], relu: true }, false);
+      await checkPooled([1, 64, 7, 8], [64, 64, 3, 3], {}); // no ReLU: negative maxima
+    } finally {
+      setWinogradTile(old);
+    }
+  });
 }
 
 Deno.test("winograd transforms: Aᵀ[(G g) ⊙ (Bᵀ d)] is the 3-tap correlation, in float64", () => {
