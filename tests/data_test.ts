@@ -3,7 +3,7 @@ import { tempDir } from "./_temp.ts";
 
 async function run(...args: string[]): Promise<{ code: number; out: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}data.ts`, ...args],
+    args: ["run", "-q", "-A", `${ROOT}data.ts`, ...args],
     stdout: "piped",
     stderr: "piped",
   });

@@ -41,7 +41,7 @@ interface Result {
 async function predict(args: string[], noGpu = false): Promise<Result> {
   const env: Record<string, string> = noGpu ? { WEBGPU_TRAIN_NO_GPU: "1" } : {};
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}predict.ts`, ...args],
+    args: ["run", "-q", "-A", `${ROOT}predict.ts`, ...args],
     cwd: ROOT,
     env,
     stdout: "piped",

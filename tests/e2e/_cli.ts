@@ -23,14 +23,14 @@ export interface Result {
 
 const dec = new TextDecoder();
 
-/** Runs `deno run -A <script> …args` in the repository root. */
+/** Runs `deno run -q -A <script> …args` in the repository root (-q: no Download lines of Deno's). */
 export async function run(
   script: string,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<Result> {
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}${script}`, ...args],
+    args: ["run", "-q", "-A", `${ROOT}${script}`, ...args],
     cwd: ROOT,
     env,
     stdin: "null",
@@ -65,7 +65,7 @@ export async function startUntil(
   until: (output: string) => boolean,
 ): Promise<Blocked> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}${script}`, ...args],
+    args: ["run", "-q", "-A", `${ROOT}${script}`, ...args],
     cwd: ROOT,
     env,
     stdin: "null",

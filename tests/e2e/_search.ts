@@ -103,7 +103,7 @@ export async function cliWithin(
   deadlineMs = 600_000,
 ): Promise<{ code: number; out: string; err: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}cli.ts`, ...args],
+    args: ["run", "-q", "-A", `${ROOT}cli.ts`, ...args],
     cwd: ROOT,
     env,
     stdin: "null",

@@ -1,14 +1,16 @@
 /**
  * `--schedule`'s cron expressions (training/retrain/schedule.ts, through croner): the next
  * time against a plain computation of it in local time, and bad expressions refused as a
- * user's mistake (UsageError, exit 2) naming the flag. This test also puts croner in the
- * test run's module graph, so the commands the other tests start find it installed.
+ * user's mistake (UsageError, exit 2) naming the flag.
  */
 import { assert, assertEquals } from "../../assert.ts";
 import { UsageError } from "../../../core/errors.ts";
 import { nextTime } from "../../../training/retrain/schedule.ts";
 
-/** The next local time after `t` whose minutes are a multiple of `step` at hour `hour` (any hour: null). */
+/**
+ * The next whole minute after `t` (local time) that is a multiple of `minuteStep`, or, with
+ * `hour`, the next `hour`:00.
+ */
 function nextOf(t: Date, minuteStep: number, hour: number | null): number {
   const d = new Date(t);
   d.setSeconds(0, 0);

@@ -11,7 +11,7 @@ const WORKER = fileURLToPath(new URL("./_worker.ts", import.meta.url));
 
 function command(args: string[], env: Record<string, string>, stdout: "piped") {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", WORKER, ...args],
+    args: ["run", "-q", "-A", WORKER, ...args],
     cwd: ROOT,
     env,
     stdout,
