@@ -283,6 +283,23 @@ function outputTransform(
     }
   }
   const store = (q: number) => (pool ? pooledStore(q) : plainStore(q));
+  // Channel 4·co4 + q's stores `S`, with `name` the flat index of its plane's (row, col).
+  const channel = (
+    q: number,
+    name: string,
+    rows: number,
+    cols: number,
+    row: string,
+    col: string,
+    S: string[],
+  ) => {
+    const co = `co4 * 4u + ${u32(q)}`;
+    return `
+  if (${co} < ${u32(Cout)}) {
+    let ${name} = ((img * ${u32(Cout)} + ${co}) * ${u32(rows)} + ${row}) * ${u32(cols)} + ${col};
+${S.join("\n")}
+  }`;
+  };
   // The fused 2×2 max pool (floor mode): the tile's m/2 × m/2 windows (m is even, so a window
   // never straddles two tiles), each the first maximum, or the first NaN, of its 4 outputs in
   // row-major order (as maxPool2d).
@@ -306,12 +323,7 @@ ${
     }`);
       }
     }
-    const co = `co4 * 4u + ${u32(q)}`;
-    return `
-  if (${co} < ${u32(Cout)}) {
-    let pbase = ((img * ${u32(Cout)} + ${co}) * ${u32(OHp)} + ph) * ${u32(OWp)} + pw;
-${S.join("\n")}
-  }`;
+    return channel(q, "pbase", OHp, OWp, "ph", "pw", S);
   };
   const plainStore = (q: number) => {
     const S: string[] = [];
@@ -330,12 +342,7 @@ ${S.join("\n")}
           : `    if (oh + ${u32(i)} < ${u32(OH)}) {\n${row.join("\n")}\n    }`,
       );
     }
-    const co = `co4 * 4u + ${u32(q)}`;
-    return `
-  if (${co} < ${u32(Cout)}) {
-    let base = ((img * ${u32(Cout)} + ${co}) * ${u32(OH)} + oh) * ${u32(OW)} + ow;
-${S.join("\n")}
-  }`;
+    return channel(q, "base", OH, OW, "oh", "ow", S);
   };
   // M[e][t] as a vec4 of channels 4·co4 … (clamped past Cout when that is not a multiple of 4).
   const at = (e: string, q: number) =>
