@@ -4,7 +4,8 @@
  * outputs against the float64 reference on sizes that fit no tile — output rows and columns
  * that leave partial tiles, channel counts that are not multiples of 4, tile counts that are not multiples
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
- * the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
+ * M read through a texture (Cout a multiple of 64) and from its buffer (others), over
+ * several texture layers; the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
  * routing: recorded gradients, other kernels and few channels stay elsewhere.
  */
 import { assert, assertEquals } from "../../assert.ts";
@@ -23,6 +24,7 @@ import { gpu, initGpu } from "../../../core/gpu.ts";
 import { noGrad } from "../../../core/tape.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
+import { place } from "../../../core/ops/texture_layout.ts";
 import { relErr } from "./check.ts";
 
 await initGpu();
@@ -77,6 +79,18 @@ for (const m of [6, 4, 2] as const) {
       }
     }));
 }
+
+Deno.test("winograd conv: M's texture spans several array layers (66×66 outputs, F(2×2))", async () => {
+  // 33 × 33 tiles: 16 matrices of 1,089 lines, more than one layer holds at 8,192 or 16,384.
+  const g = gpu(), lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
+  assert(place(16, 33 * 33, 64, lim)!.size.layers > 1, "the placement should span layers");
+  const old = setWinogradTile(2);
+  try {
+    await check([1, 64, 66, 66], [64, 64, 3, 3], { padding: 1, relu: true });
+  } finally {
+    setWinogradTile(old);
+  }
+});
 
 /**
  * conv2dMaxPool2 on the Winograd path equals conv2d then maxPool2d bit for bit: values with
