@@ -10,9 +10,13 @@
  * The scene CNN's layers run at the sizes that network really sees: 150×150 → conv5 → 146
  * → pool 3 → 48 → conv5 → 44 → pool 3 → 14 → conv5 → 10 → pool 3 → 3 (Flatten 144).
  * Backward of a network's first layer computes dW and db only (its input needs no gradient),
- * as in training. Times are medians of `rounds`; each round runs the work `reps` times
- * between two GPU waits, `reps` doubled until a round lasts at least 250 ms, so the ~11 ms
- * wait costs at most a few percent (a training step pays it once for all its layers).
+ * as in training. Each round runs the work `reps` times between two GPU waits, `reps`
+ * doubled until a round lasts at least 250 ms, so the ~11 ms wait costs at most a few
+ * percent (a training step pays it once for all its layers). The ratios to the matmul are
+ * taken per round: every round of a layer runs the n = 1024 matmul, then the forward, then
+ * forward + backward, and the figures are the medians of the rounds' ratios — the machine's
+ * speed drifts (on one shared machine the matmul read 25 and 43 GFLOP/s ten minutes apart),
+ * so a matmul measured once at the start cannot be the peer of a layer measured later.
  *
  * @module
  */
@@ -122,44 +126,52 @@ async function time(fn: () => void, reps: number, rounds: number): Promise<numbe
   return ts[Math.floor(ts.length / 2)];
 }
 
-/** Median seconds per call of `a`, and of `b` minus `a` (alternating rounds, paired). */
-async function timePair(
-  a: () => void,
-  b: () => void,
-  reps: number,
-  rounds: number,
-): Promise<[number, number]> {
-  const once = async (fn: () => void) => {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    await gpu().sync();
-    return (performance.now() - t0) / 1000 / reps;
-  };
-  a();
-  b();
-  await gpu().sync(); // compile + warm the pool
-  const ta: number[] = [], diff: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const x = await once(a), y = await once(b);
-    ta.push(x);
-    diff.push(Math.max(y - x, 1e-9));
-  }
-  const mid = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
-  return [mid(ta), mid(diff)];
+/** Seconds per call of `fn` over `reps` calls and one GPU wait. */
+async function once(fn: () => void, reps: number): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) fn();
+  await gpu().sync();
+  return (performance.now() - t0) / 1000 / reps;
 }
 
-/** Matmul GFLOP/s of an n×n·n×n product on this adapter. */
-export async function matmulGflops(n = 1024, rounds = 5): Promise<number> {
+const mid = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
+
+/** The peer of every round: an n×n·n×n matmul (`run` once), its FLOPs and calls a round. */
+export interface MatmulPeer {
+  run: () => void;
+  flops: number;
+  reps: number;
+  dispose: () => void;
+}
+
+/** The n = 1024 matmul peer (two calls a round: 60–120 ms on lavapipe). */
+export function matmulPeer(n = 1024): MatmulPeer {
   const rng = new Rng(1);
   const a = rand([n, n], rng), b = rand([n, n], rng);
-  const s = await time(() => tidy(() => void matmul(a, b)), 2, rounds);
-  a.dispose();
-  b.dispose();
-  return (2 * n ** 3) / s / 1e9;
+  return {
+    run: () => tidy(() => void matmul(a, b)),
+    flops: 2 * n ** 3,
+    reps: 2,
+    dispose: () => {
+      a.dispose();
+      b.dispose();
+    },
+  };
 }
 
-/** Measures one layer: forward seconds and forward+backward seconds. */
-export async function benchLayer(l: ConvLayer, rounds = 5) {
+/** Matmul GFLOP/s of an n×n·n×n product on this adapter (median of `rounds`). */
+export async function matmulGflops(n = 1024, rounds = 5): Promise<number> {
+  const mm = matmulPeer(n);
+  const s = await time(mm.run, mm.reps, rounds);
+  mm.dispose();
+  return mm.flops / s / 1e9;
+}
+
+/**
+ * Measures one layer: per round the matmul peer, the forward, and forward + backward (the
+ * backward is the round's difference); medians of the times and of the rounds' ratios.
+ */
+export async function benchLayer(l: ConvLayer, rounds = 5, peer = matmulPeer()) {
   const rng = new Rng(2);
   const x = rand(l.x, rng);
   const w = rand([l.cout, l.x[1], l.k, l.k], rng);
@@ -180,11 +192,25 @@ export async function benchLayer(l: ConvLayer, rounds = 5) {
       t.grad = null;
     }
   };
-  // Forward and forward + backward in alternating rounds; the backward is the median of
-  // each round pair's difference, so a slow spell of the machine hits both sides of one.
-  const [fwd, bwd] = await timePair(forward, both, await repsFor(both), rounds);
-  for (const t of [x, w, b, seed]) t.dispose();
   const bwdFlops = flops * (l.inputGrad ? 2 : 1);
+  const reps = await repsFor(both);
+  forward();
+  peer.run();
+  await gpu().sync(); // compile + warm the pool
+  const fwds: number[] = [], bwds: number[] = [], mms: number[] = [];
+  const fwdRatios: number[] = [], bwdRatios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const m = await once(peer.run, peer.reps), f = await once(forward, reps);
+    const fb = await once(both, reps), bw = Math.max(fb - f, 1e-9);
+    const rate = peer.flops / m;
+    mms.push(m);
+    fwds.push(f);
+    bwds.push(bw);
+    fwdRatios.push(flops / f / rate);
+    bwdRatios.push(bwdFlops / bw / rate);
+  }
+  for (const t of [x, w, b, seed]) t.dispose();
+  const fwd = mid(fwds), bwd = mid(bwds);
   return {
     flops,
     bwdFlops,
@@ -194,6 +220,9 @@ export async function benchLayer(l: ConvLayer, rounds = 5) {
     implicitGflops: flops / implicit / 1e9,
     fwdGflops: flops / fwd / 1e9,
     bwdGflops: bwdFlops / bwd / 1e9,
+    matmulGflops: peer.flops / mid(mms) / 1e9,
+    fwdRatio: mid(fwdRatios),
+    bwdRatio: mid(bwdRatios),
   };
 }
 
@@ -203,21 +232,24 @@ export async function benchConv(): Promise<Record<string, unknown>> {
   const rounds = flags.quick ? 1 : Number(argValue("--rounds") ?? 5);
   const layers: Record<string, unknown>[] = [];
   console.log(`# conv2d on ${g.info.description || g.info.vendor} (variant ${g.variant})`);
-  const mm = await matmulGflops(1024, rounds);
-  console.log(`matmul 1024×1024·1024×1024: ${mm.toFixed(1)} GFLOP/s`);
+  console.log(
+    "ratios: each round's layer GFLOP/s ÷ the n = 1024 matmul's in the same round (median)",
+  );
+  const peer = matmulPeer(1024), mms: number[] = [];
   const perNet = new Map<string, { flops: number; secs: number; n: number }>();
   for (const l of LAYERS) {
-    const r = await benchLayer(l, rounds);
+    const r = await benchLayer(l, rounds, peer);
+    mms.push(r.matmulGflops);
     console.log(
       `${l.net.padEnd(13)} ${l.name.padEnd(26)} batch ${String(l.x[0]).padStart(2)}  ` +
         `fwd ${(r.fwd * 1e3).toFixed(1).padStart(7)} ms ${
           r.fwdGflops.toFixed(1).padStart(5)
         } GFLOP/s ` +
-        `(${(r.fwdGflops / mm).toFixed(2)}× matmul)  ` +
+        `(${r.fwdRatio.toFixed(2)}× matmul)  ` +
         `bwd ${(r.bwd * 1e3).toFixed(1).padStart(7)} ms ${
           r.bwdGflops.toFixed(1).padStart(5)
         } GFLOP/s ` +
-        `(${(r.bwdGflops / mm).toFixed(2)}× matmul)  ` +
+        `(${r.bwdRatio.toFixed(2)}× matmul ${r.matmulGflops.toFixed(1)})  ` +
         `| implicit-GEMM fwd ${r.implicitGflops.toFixed(1)} GFLOP/s (${
           (r.fwd / r.implicit).toFixed(2)
         }× im2col)`,
@@ -229,8 +261,9 @@ export async function benchConv(): Promise<Record<string, unknown>> {
       bwdMs: r.bwd * 1e3,
       fwdGflops: r.fwdGflops,
       bwdGflops: r.bwdGflops,
-      fwdRatioMatmul: r.fwdGflops / mm,
-      bwdRatioMatmul: r.bwdGflops / mm,
+      matmulGflops: r.matmulGflops,
+      fwdRatioMatmul: r.fwdRatio,
+      bwdRatioMatmul: r.bwdRatio,
     });
     const t = perNet.get(l.net) ?? { flops: 0, secs: 0, n: l.x[0] };
     t.flops += r.flops + r.bwdFlops;
@@ -244,6 +277,9 @@ export async function benchConv(): Promise<Record<string, unknown>> {
         `${(t.flops / t.secs / 1e9).toFixed(1)} GFLOP/s`,
     );
   }
+  peer.dispose();
+  const mm = mid(mms);
+  console.log(`matmul 1024×1024·1024×1024: ${mm.toFixed(1)} GFLOP/s (median over the layers)`);
   return { bench: "conv", matmulGflops: mm, layers };
 }
 
