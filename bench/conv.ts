@@ -18,6 +18,12 @@
  * speed drifts (on one shared machine the matmul read 25 and 43 GFLOP/s ten minutes apart),
  * so a matmul measured once at the start cannot be the peer of a layer measured later.
  *
+ * Each layer also gets a floor measured in the same rounds: the forward must at least write
+ * its output, and the backward read the output gradient (and write the input gradient when
+ * the layer has one). Kernels that do only that memory traffic (8 vec4s an invocation, no
+ * arithmetic) give the best ratio to the matmul any kernel could reach on this adapter
+ * ("ceiling"): for a layer with few FLOPs per output value it is below the 0.6× goal.
+ *
  * @module
  */
 import { backward } from "../core/autograd.ts";
@@ -25,9 +31,10 @@ import { gpu, initGpu } from "../core/gpu.ts";
 import { conv2d } from "../core/ops/conv.ts";
 import { convGeometry } from "../core/ops/conv_ref.ts";
 import { conv2dImplicit } from "../core/ops/conv_implicit.ts";
+import { grid, mainEach, run } from "../core/ops/kernel.ts";
 import { matmul } from "../core/ops/matmul.ts";
 import { Rng } from "../core/random.ts";
-import { fromArray, type Tensor, tidy } from "../core/tensor.ts";
+import { empty, fromArray, type Tensor, tidy } from "../core/tensor.ts";
 import { flags } from "./util.ts";
 
 /** One conv layer to measure. */
@@ -167,6 +174,41 @@ export async function matmulGflops(n = 1024, rounds = 5): Promise<number> {
   return mm.flops / s / 1e9;
 }
 
+/** Vec4s a traffic kernel handles an invocation. */
+const PER = 8;
+
+/** A kernel that writes `n` floats (vec4 stores, no loads): the floor of producing them. */
+function writeFloor(n: number): { run: () => void; dispose: () => void } {
+  const y = empty([Math.ceil(n / 4) * 4]), n4 = y.size / 4;
+  const code = `@group(0) @binding(0) var<storage, read_write> y: array<vec4<f32>>;
+${mainEach(n4, PER)}
+    y[i] = vec4<f32>(f32(i));
+  }
+}`;
+  return { run: () => run(code, [y], grid(Math.ceil(n4 / PER))), dispose: () => y.dispose() };
+}
+
+/** A kernel that reads `n` floats (vec4 loads; one vec4 stored per 8 read). */
+function readFloor(n: number): { run: () => void; dispose: () => void } {
+  const x = empty([Math.ceil(n / 4 / PER) * 4 * PER]), n8 = x.size / 4 / PER;
+  const y = empty([n8 * 4]);
+  const code = `@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+${mainEach(n8, 1)}
+    var s = vec4<f32>(0.0);
+    for (var k = 0u; k < ${PER}u; k++) { s = s + x[i * ${PER}u + k]; }
+    y[i] = s;
+  }
+}`;
+  return {
+    run: () => run(code, [x, y], grid(n8)),
+    dispose: () => {
+      x.dispose();
+      y.dispose();
+    },
+  };
+}
+
 /**
  * Measures one layer: per round the matmul peer, the forward, and forward + backward (the
  * backward is the round's difference); medians of the times and of the rounds' ratios.
@@ -194,22 +236,33 @@ export async function benchLayer(l: ConvLayer, rounds = 5, peer = matmulPeer()) 
   };
   const bwdFlops = flops * (l.inputGrad ? 2 : 1);
   const reps = await repsFor(both);
+  // The floors: write the output; read the output gradient (+ write the input gradient).
+  const floors = [writeFloor(seed.size), readFloor(seed.size)];
+  if (l.inputGrad) floors.push(writeFloor(x.size));
+  const fwdFloor = floors[0].run, bwdFloor = () => floors.slice(1).forEach((f) => f.run());
   forward();
   peer.run();
+  fwdFloor();
+  bwdFloor();
   await gpu().sync(); // compile + warm the pool
   const fwds: number[] = [], bwds: number[] = [], mms: number[] = [];
   const fwdRatios: number[] = [], bwdRatios: number[] = [];
+  const fwdCeilings: number[] = [], bwdCeilings: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const m = await once(peer.run, peer.reps), f = await once(forward, reps);
     const fb = await once(both, reps), bw = Math.max(fb - f, 1e-9);
+    const ff = await once(fwdFloor, reps), bf = await once(bwdFloor, reps);
     const rate = peer.flops / m;
     mms.push(m);
     fwds.push(f);
     bwds.push(bw);
     fwdRatios.push(flops / f / rate);
     bwdRatios.push(bwdFlops / bw / rate);
+    fwdCeilings.push(flops / ff / rate);
+    bwdCeilings.push(bwdFlops / bf / rate);
   }
   for (const t of [x, w, b, seed]) t.dispose();
+  for (const f of floors) f.dispose();
   const fwd = mid(fwds), bwd = mid(bwds);
   return {
     flops,
@@ -223,6 +276,8 @@ export async function benchLayer(l: ConvLayer, rounds = 5, peer = matmulPeer()) 
     matmulGflops: peer.flops / mid(mms) / 1e9,
     fwdRatio: mid(fwdRatios),
     bwdRatio: mid(bwdRatios),
+    fwdCeiling: mid(fwdCeilings),
+    bwdCeiling: mid(bwdCeilings),
   };
 }
 
@@ -233,26 +288,24 @@ export async function benchConv(): Promise<Record<string, unknown>> {
   const layers: Record<string, unknown>[] = [];
   console.log(`# conv2d on ${g.info.description || g.info.vendor} (variant ${g.variant})`);
   console.log(
-    "ratios: each round's layer GFLOP/s ÷ the n = 1024 matmul's in the same round (median)",
+    "ratios: each round's layer GFLOP/s ÷ the n = 1024 matmul's in the same round (median); " +
+      "ceiling: the same for kernels that only write the output (fwd) or read the output " +
+      "gradient and write the input gradient (bwd)",
   );
   const peer = matmulPeer(1024), mms: number[] = [];
   const perNet = new Map<string, { flops: number; secs: number; n: number }>();
   for (const l of LAYERS) {
     const r = await benchLayer(l, rounds, peer);
     mms.push(r.matmulGflops);
+    const part = (ms: number, gf: number, ratio: number, ceil: number) =>
+      `${(ms * 1e3).toFixed(1).padStart(6)} ms ${gf.toFixed(1).padStart(5)} GFLOP/s ` +
+      `${ratio.toFixed(2)}× (ceiling ${ceil.toFixed(2)}×)`;
     console.log(
-      `${l.net.padEnd(13)} ${l.name.padEnd(26)} batch ${String(l.x[0]).padStart(2)}  ` +
-        `fwd ${(r.fwd * 1e3).toFixed(1).padStart(7)} ms ${
-          r.fwdGflops.toFixed(1).padStart(5)
-        } GFLOP/s ` +
-        `(${r.fwdRatio.toFixed(2)}× matmul)  ` +
-        `bwd ${(r.bwd * 1e3).toFixed(1).padStart(7)} ms ${
-          r.bwdGflops.toFixed(1).padStart(5)
-        } GFLOP/s ` +
-        `(${r.bwdRatio.toFixed(2)}× matmul ${r.matmulGflops.toFixed(1)})  ` +
-        `| implicit-GEMM fwd ${r.implicitGflops.toFixed(1)} GFLOP/s (${
-          (r.fwd / r.implicit).toFixed(2)
-        }× im2col)`,
+      `${l.net.padEnd(13)} ${l.name.padEnd(23)} batch ${String(l.x[0]).padStart(2)}  fwd ${
+        part(r.fwd, r.fwdGflops, r.fwdRatio, r.fwdCeiling)
+      }  bwd ${part(r.bwd, r.bwdGflops, r.bwdRatio, r.bwdCeiling)}  matmul ${
+        r.matmulGflops.toFixed(1)
+      } | implicit GEMM fwd ${(r.fwd / r.implicit).toFixed(2)}× im2col`,
     );
     layers.push({
       net: l.net,
@@ -264,6 +317,8 @@ export async function benchConv(): Promise<Record<string, unknown>> {
       matmulGflops: r.matmulGflops,
       fwdRatioMatmul: r.fwdRatio,
       bwdRatioMatmul: r.bwdRatio,
+      fwdCeiling: r.fwdCeiling,
+      bwdCeiling: r.bwdCeiling,
     });
     const t = perNet.get(l.net) ?? { flops: 0, secs: 0, n: l.x[0] };
     t.flops += r.flops + r.bwdFlops;
