@@ -253,7 +253,7 @@ export function conv2dDirect(
   const y = empty(pool ? [N, Cout, OHp, OWp] : [N, Cout, OH, OW]);
   const wantGrad = isGradEnabled() && (need.x || need.w || need.b);
   const am = pool && wantGrad ? empty(y.shape) : null; // i32 winners
-  const dims = { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows, shift };
+  const dims = { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows, shift, data: { pt: PT, h: H } };
   directProduct(xin, wt, bias, y, dims, relu, pool ? { am } : null);
   g.releaseTexture(wt.tex);
   if (!keepX) g.releaseTexture(xin.tex);
@@ -286,7 +286,17 @@ export function conv2dDirect(
           wf,
           null,
           dx,
-          { N, C: Cout, M: C, OH: H, OW: W, KH, KW, rows: bl.rows },
+          {
+            N,
+            C: Cout,
+            M: C,
+            OH: H,
+            OW: W,
+            KH,
+            KW,
+            rows: bl.rows,
+            data: { pt: KH - 1 - PT, h: OH },
+          },
           false,
         );
         g.releaseTexture(wf.tex);

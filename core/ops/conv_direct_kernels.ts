@@ -60,6 +60,12 @@ export interface DirectDims {
    * the window of positions 4t … 4t + 3 then starts at component `shift` of texel t.
    */
   shift?: number;
+  /**
+   * The texture's lines `pt` … `pt` + `h` − 1 of each channel hold data, the others the
+   * padding's zeros: an invocation skips the kernel rows that read only zeros for all its
+   * positions (a small image's input gradient reads a third to half of zero rows).
+   */
+  data?: { pt: number; h: number };
 }
 
 /**
@@ -93,7 +99,15 @@ export function directProduct(
   // A pooled invocation's two groups are the two rows of its windows.
   const tile = pool ? { tm: TILE.tm, ng: 2 } : TILE;
   const pk = pool ? (pool.am ? 2 : 1) : 0;
-  const key = JSON.stringify([d, xin.place, wt.place.texels, !!bias, relu, tile, pk]);
+  const key = JSON.stringify([
+    d,
+    xin.place,
+    wt.place.texels,
+    !!bias,
+    relu,
+    tile,
+    pk,
+  ]);
   let k = productKernels.get(key);
   if (!k) {
     k = productKernel(xin.place, wt.place, !!bias, d, relu, tile, pk);
@@ -183,8 +197,21 @@ function productKernel(
   }
   for (let i = 0; i < TMp; i++) for (let j = 0; j < TN; j++) L.push(`  var c${i}_${j} = 0.0;`);
   const comp = ["x", "y", "z", "w"];
+  // Kernel rows ky read line oh + ky: data for pt − oh ≤ ky < pt + h − oh.
+  const dr = d.data;
+  const skipRows = !!dr && (dr.pt > 0 || dr.pt + dr.h < OH + KH - 1);
+  if (skipRows) {
+    const ohs = [...Array(NG).keys()].map((j) => `i32(oh${j})`);
+    const fold = (f: string) => ohs.reduce((a, b) => `${f}(${a}, ${b})`);
+    L.push(`  let kyLo = u32(max(0, ${dr!.pt} - ${fold("max")}));`);
+    L.push(`  let kyHi = u32(clamp(${dr!.pt + dr!.h} - ${fold("min")}, 0, ${KH}));`);
+  }
   L.push(`  for (var c = 0u; c < ${u32(C)}; c++) {`);
-  L.push(`    for (var ky = 0u; ky < ${u32(KH)}; ky++) {`);
+  L.push(
+    skipRows
+      ? `    for (var ky = kyLo; ky < kyHi; ky++) {`
+      : `    for (var ky = 0u; ky < ${u32(KH)}; ky++) {`,
+  );
   L.push(`      let row = c * ${u32(rows)} + ky;`);
   L.push(`      let kb = (c * ${u32(KH)} + ky) * ${u32(KW)};`);
   for (let j = 0; j < NG; j++) {

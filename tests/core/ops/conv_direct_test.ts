@@ -38,6 +38,13 @@ Deno.test("direct conv: odd rows (scalar stores), 5 outputs, 3×5 kernel, four d
   await check([2, 3, 7, 9], [5, 3, 3, 5], { padding: [1, 2, 0, 1] });
 });
 
+Deno.test("direct conv: a 5-row kernel on 4 rows (both products skip zero rows), groups on two rows", async () => {
+  // Input and output rows of 3 texels: an invocation's two groups of 4 positions may sit on
+  // two rows, whose ranges of kernel rows that read data differ.
+  await check([2, 3, 4, 10], [5, 3, 5, 3], { padding: [2, 1, 1, 0] });
+  await check([1, 2, 3, 9], [3, 2, 5, 5], { padding: 2, relu: true });
+});
+
 Deno.test("direct conv: even rows (2-wide stores), fused ReLU, 9 outputs", async () => {
   await check([1, 4, 6, 10], [9, 4, 3, 3], { padding: 1, relu: true });
 });
