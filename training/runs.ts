@@ -29,6 +29,7 @@ import { parseSpace, spaceToGrid } from "./search/space.ts";
 import { readCsv } from "../stages/log/csv.ts";
 import { Interrupt, InterruptedError } from "./interrupt.ts";
 import { acquireLock } from "./lock.ts";
+import { checkOutFolder } from "./out_folder.ts";
 import {
   nextVersionDir,
   pipelineFile,
@@ -132,6 +133,7 @@ export async function planRuns<O extends Options>(
   }
   const runs = only ? planned.filter((p) => p.name === only) : planned;
   const out = String(options.out);
+  checkOutFolder(out);
   return {
     options: options as O,
     out,

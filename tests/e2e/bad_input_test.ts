@@ -63,6 +63,16 @@ function cases(d: Record<string, string>): Case[] {
       /--resume \/nonexistent: no such/,
     ),
     p("resume no runs", ["intel.ts", "--resume", d.runs], /holds no runs/),
+    p(
+      "--out under a file",
+      ["intel.ts", "--out", `${d.notOnnx}/runs`],
+      /README\.md is not a folder/,
+    ),
+    p(
+      "--out a file",
+      ["fashion_mnist.ts", "--out", d.notOnnx],
+      /--out .*README\.md is not a folder/,
+    ),
     p("custom_cnn dropout 1", ["custom_cnn.ts", "--dropout", "1"], /--dropout must be/),
     p(
       "custom_cnn takes no --weights",
@@ -100,6 +110,12 @@ function cases(d: Record<string, string>): Case[] {
       "retrain.ts",
       ["intel.ts", "--registry", "r", "--store", "mysql://x"],
       /postgres:/,
+    ],
+    [
+      "retrain: registry under a file",
+      "retrain.ts",
+      ["intel.ts", "--registry", `${d.notOnnx}/registry`],
+      /--registry .*README\.md is not a folder/,
     ],
     ["retrain: bad job", "retrain.ts", ["--job", "/nonexistent.json"], /--job \/nonexistent\.json/],
     ["retrain: missing data", "retrain.ts", [

@@ -55,6 +55,7 @@ const CASES: Case[] = [
   ["--workers for a grid", ["--workers", "2"], /--workers is for --search random or tpe/],
   ["--resume of a study", [...R, ...LR, "--resume", "/nonexistent"], /--resume is for grid/],
   ["bad study name", [...R, ...LR, "--study", ""], /--study: bad study name ""/],
+  ["--out under a file", [...R, ...LR, "--out", "README.md/study"], /README\.md is not a folder/],
   [
     "not a postgres URL",
     [...R, ...LR, "--storage", "mysql://u:hunter2@h/db"],

@@ -10,6 +10,7 @@
  *
  * Flags on the command line come after the job's, so they win.
  */
+import { checkOutFolder } from "../out_folder.ts";
 import { UsageError } from "../../core/errors.ts";
 
 /** Retrain's own settings. */
@@ -161,6 +162,7 @@ export async function parseRetrainArgs(argv: readonly string[]): Promise<Retrain
   if (!r.pipeline) throw new UsageError("name the pipeline to retrain (e.g. intel.ts)");
   if (!r.registry) throw new UsageError("--registry <dir> is required");
   if (r.status && r.rollback) throw new UsageError("--status and --rollback are separate commands");
+  if (!r.status) checkOutFolder(r.registry, "--registry"); // --status only reads
   for (const f of ["--out", "--resume", "--grid"]) {
     if (r.pipelineArgs.some((a) => a === f || a.startsWith(f + "="))) {
       throw new UsageError(

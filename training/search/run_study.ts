@@ -22,6 +22,7 @@
  * failed after its retry (or was left unfinished by a crashed worker), 130/143 stopped by
  * SIGINT/SIGTERM (rerun the command to resume), 2 bad flags before anything ran.
  */
+import { checkOutFolder } from "../out_folder.ts";
 import { existsSync } from "node:fs";
 import { loadedPlugins } from "../plugin_files.ts";
 import { Interrupt, InterruptedError } from "../interrupt.ts";
@@ -79,6 +80,7 @@ export function planStudy<O extends Options>(
   check(options);
   const definition = studyDefinition(options, flags, spec.tracked, check);
   const p: Planned = { options, flags, definition, tracked: spec.tracked, check };
+  checkOutFolder(String(options.out));
   return Promise.resolve({
     options: options as O,
     out: String(options.out),
