@@ -116,18 +116,20 @@ export function padTexture(
   // PAD_TEXELS neighbouring texels of one line an invocation.
   const U = Math.min(d.texels, PAD_TEXELS), TG = Math.ceil(d.texels / U);
   const n = d.N * d.C * d.rows * TG;
-  // Source columns 4t − pl … 4t + 3 − pl in aligned pieces of V (2 or 4) when the padding
-  // and the row length allow: a vector load costs about what a scalar one does.
-  const V = d.pl % 4 === 0 && d.W % 4 === 0 ? 4 : d.pl % 2 === 0 && d.W % 2 === 0 ? 2 : 1;
+  const aligned = d.pl % 4 === 0 && d.W % 4 === 0;
+  if (!aligned && src.size % 4 === 0 && (!mask || mask.size % 4 === 0)) {
+    const code = shiftedPadCode(d, !!mask, U, TG, src.size / 4, stagePitch(pl));
+    staged(code, mask ? [src, mask] : [src], n, pl, tex);
+    return { tex, place: pl };
+  }
+  // Source columns 4t − pl … 4t + 3 − pl: one aligned vec4 load a texel, or (a source whose
+  // size is not a multiple of 4) scalar loads.
+  const V = aligned ? 4 : 1;
   const ty = V === 1 ? "f32" : `vec${V}<f32>`;
   const piece = (q: number) => {
     const idx = `(rowBase + u32(sc${q}))${V > 1 ? ` / ${u32(V)}` : ""}`;
     const v = mask ? `select(${ty}(0.0), s[${idx}], m[${idx}] > ${ty}(0.0))` : `s[${idx}]`;
-    const set = V === 1
-      ? `v[${q}] = ${v};`
-      : V === 2
-      ? `let p = ${v}; v[${q}] = p.x; v[${q + 1}] = p.y;`
-      : `v = ${v};`;
+    const set = V === 1 ? `v[${q}] = ${v};` : `v = ${v};`;
     return `    let sc${q} = i32(t * 4u + ${u32(q)}) - ${d.pl};
     if (rowOk && sc${q} >= 0 && sc${q} < ${d.W}) { ${set} }`;
   };
@@ -157,6 +159,73 @@ ${[...Array(U).keys()].map(texel).join("\n")}
 }`;
   staged(code, mask ? [src, mask] : [src], n, pl, tex);
   return { tex, place: pl };
+}
+
+/**
+ * `padTexture`'s kernel when a line's texels do not start at aligned source floats (a
+ * padding or a row length that is not a multiple of 4: VGG16's and the Fashion-MNIST CNN's
+ * padding of 1, rows of 150 or 75): the U texels of an invocation come from U + 1 aligned
+ * vec4 loads, shifted by the line's offset into them, instead of 4 scalar loads a texel
+ * (each a gather on the software adapters). Components outside the source row — the
+ * padding, or a neighbouring row's floats in a shared vec4 — are zeroed.
+ */
+function shiftedPadCode(
+  d: {
+    N: number;
+    C: number;
+    H: number;
+    W: number;
+    rows: number;
+    texels: number;
+    pt: number;
+    pl: number;
+  },
+  mask: boolean,
+  U: number,
+  TG: number,
+  n4: number,
+  pitch: number,
+): string {
+  const vecs = (name: string) =>
+    [...Array(U + 1).keys()].map((j) =>
+      `  let ${name}${j} = ${name}s[u32(clamp(k0 + ${j}, 0, ${n4 - 1}))];`
+    ).join("\n");
+  // Floats sh … sh + 3 of lo, hi (sh = 0 … 3, the same for all of a line).
+  const shift = (lo: string, hi: string) =>
+    `select(select(select(${lo}, vec4<f32>(${lo}.yzw, ${hi}.x), sh == 1), ` +
+    `vec4<f32>(${lo}.zw, ${hi}.xy), sh == 2), vec4<f32>(${lo}.w, ${hi}.xyz), sh == 3)`;
+  const texel = (u: number) => {
+    const val = shift(`w${u}`, `w${u + 1}`);
+    const keep = mask ? ` & ${shift(`m${u}`, `m${u + 1}`)} > vec4<f32>(0.0)` : "";
+    const st = `D[dst + ${u32(u)}] = select(vec4<f32>(0.0), ${val}, ok${keep});`;
+    return `  {
+    let cb = vec4<i32>(${4 * u} + c0) + vec4<i32>(0, 1, 2, 3);
+    let ok = vec4<bool>(rowOk) & cb >= vec4<i32>(0) & cb < vec4<i32>(${d.W});
+    ${u > 0 && d.texels % U ? `if (tg * ${u32(U)} + ${u32(u)} < ${u32(d.texels)}) { ${st} }` : st}
+  }`;
+  };
+  const n = d.N * d.C * d.rows * TG;
+  return `@group(0) @binding(0) var<storage, read> ws: array<vec4<f32>>;
+${mask ? "@group(0) @binding(1) var<storage, read> ms: array<vec4<f32>>;\n" : ""}\
+@group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
+${main1d(n)}
+  let tg = i % ${u32(TG)};
+  let line = i / ${u32(TG)};
+  let r = line % ${u32(d.rows)};
+  let nc = line / ${u32(d.rows)};
+  let sr = i32(r) - ${d.pt};
+  let rowOk = sr >= 0 && sr < ${d.H};
+  let rowBase = i32((nc * ${u32(d.H)} + u32(max(sr, 0))) * ${u32(d.W)});
+  let dst = line * ${u32(pitch)} + tg * ${u32(U)};
+  // The piece's first source column, and its float in the source: 4·k0 + sh.
+  let c0 = i32(tg * ${u32(4 * U)}) - ${d.pl};
+  let a0 = rowBase + c0;
+  let k0 = a0 >> 2u;
+  let sh = a0 & 3;
+${vecs("w")}
+${mask ? vecs("m") : ""}
+${[...Array(U).keys()].map(texel).join("\n")}
+}`;
 }
 
 /**
