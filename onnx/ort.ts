@@ -69,6 +69,12 @@ export async function ortSession(
   let sessionOpts: Record<string, unknown>;
   try {
     if (kind === "ort-node") {
+      // The native library's telemetry otherwise leaves a session file and a log per
+      // process in TMPDIR (`.ses`, `mat-debug-<pid>.log`): every scheduled run would add
+      // one. The user's own setting wins.
+      if (Deno.env.get("ORT_DISABLE_TELEMETRY") === undefined) {
+        Deno.env.set("ORT_DISABLE_TELEMETRY", "1");
+      }
       ort = await load(NODE);
       sessionOpts = { intraOpNumThreads: threads, graphOptimizationLevel: "all" };
     } else if (kind === "ort-wasm") {
