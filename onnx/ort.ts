@@ -4,7 +4,9 @@
  * which downloads CUDA files, is not needed and Deno does not run it), the web build's
  * wasm backend (multi-threaded through the default entry) and its WebGPU backend (the
  * `onnxruntime-web/webgpu` entry, single-threaded). Nothing is imported until asked for,
- * so the engine runs without them.
+ * so the engine runs without them. The native build's telemetry is turned off
+ * (`ORT_DISABLE_TELEMETRY=1` unless the user set it): it wrote files into TMPDIR on every
+ * run.
  *
  * @module
  */
