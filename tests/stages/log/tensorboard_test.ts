@@ -46,8 +46,11 @@ interface Server {
 
 /** Starts TensorBoard and resolves once it prints the address it serves. */
 async function serve(bin: string, logdir: string, loadFast: string): Promise<Server> {
+  // TensorBoard keeps a .tensorboard-info folder in TMPDIR: give it one that goes away.
+  const tmp = await tempDir("tensorboard_");
   const child = new Deno.Command(bin, {
     args: ["--logdir", logdir, "--host", "127.0.0.1", "--port", "0", `--load_fast=${loadFast}`],
+    env: { TMPDIR: tmp },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
