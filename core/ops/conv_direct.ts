@@ -38,7 +38,7 @@ import { decls, main1d } from "./kernel.ts";
 import { u32 } from "./matmul_spec.ts";
 import { place, stagePitch } from "./texture_layout.ts";
 import { staged } from "./conv_texture.ts";
-import { PAD_TEXELS, pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
+import { PAD_TEXELS, type PadDims, pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
 import {
   directProduct,
   directWeightGrad,
@@ -79,7 +79,25 @@ export function directApplies(p: ConvGeometry): boolean {
     p.Cout * p.KH * p.KW <= max && Math.ceil(Math.max(p.C, p.Cout) / 4) <= max;
 }
 
-/** Texels of the window holding KW taps of 4 neighbouring positions. */
+/** A padded-row texture's layout (`PadDims`) and the source's rows and columns. */
+type SourcePad = PadDims & { H: number; W: number };
+
+/**
+ * The packing kernels' invocation decode: piece `tg` (`U` texels from texel tg·U) of line
+ * (n·C + c, r), the source row it holds (`sr`, `rowOk`), that row's first float
+ * (`rowBase`, clamped to row 0 past the edges) and the piece's first staged texel (`dst`).
+ */
+function lineHead(d: SourcePad, U: number, TG: number, pitch: number): string {
+  return `  let tg = i % ${u32(TG)};
+  let line = i / ${u32(TG)};
+  let r = line % ${u32(d.rows)};
+  let nc = line / ${u32(d.rows)};
+  let sr = i32(r) - ${d.pt};
+  let rowOk = sr >= 0 && sr < ${d.H};
+  let rowBase = (nc * ${u32(d.H)} + u32(max(sr, 0))) * ${u32(d.W)};
+  let dst = line * ${u32(pitch)} + tg * ${u32(U)};`;
+}
+
 /**
  * Packs src [N][C][H][W] (times the mask `mask > 0` when given) into a texture of `rows`
  * padded rows per channel and `texels` texels per row: line (n, c, r), texel t holds
@@ -89,16 +107,7 @@ export function directApplies(p: ConvGeometry): boolean {
 export function padTexture(
   src: Tensor,
   mask: Tensor | null,
-  d: {
-    N: number;
-    C: number;
-    H: number;
-    W: number;
-    rows: number;
-    texels: number;
-    pt: number;
-    pl: number;
-  },
+  d: SourcePad,
   pooled: PooledSource | null = null,
 ): PlacedTexture | null {
   const g = gpu();
@@ -147,14 +156,7 @@ ${[0, 1, 2, 3].filter((q) => q % V === 0).map(piece).join("\n")}
   const code = `${decls(mask ? ["s", "m"] : ["s"], 0, ty)}
 @group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
-  let tg = i % ${u32(TG)};
-  let line = i / ${u32(TG)};
-  let r = line % ${u32(d.rows)};
-  let nc = line / ${u32(d.rows)};
-  let sr = i32(r) - ${d.pt};
-  let rowOk = sr >= 0 && sr < ${d.H};
-  let rowBase = (nc * ${u32(d.H)} + u32(sr)) * ${u32(d.W)};
-  let dst = line * ${u32(stagePitch(pl))} + tg * ${u32(U)};
+${lineHead(d, U, TG, stagePitch(pl))}
 ${[...Array(U).keys()].map(texel).join("\n")}
 }`;
   staged(code, mask ? [src, mask] : [src], n, pl, tex);
@@ -170,16 +172,7 @@ ${[...Array(U).keys()].map(texel).join("\n")}
  * padding, or a neighbouring row's floats in a shared vec4 — are zeroed.
  */
 function shiftedPadCode(
-  d: {
-    N: number;
-    C: number;
-    H: number;
-    W: number;
-    rows: number;
-    texels: number;
-    pt: number;
-    pl: number;
-  },
+  d: SourcePad,
   mask: boolean,
   U: number,
   TG: number,
@@ -209,17 +202,10 @@ function shiftedPadCode(
 ${mask ? "@group(0) @binding(1) var<storage, read> ms: array<vec4<f32>>;\n" : ""}\
 @group(0) @binding(${mask ? 2 : 1}) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
-  let tg = i % ${u32(TG)};
-  let line = i / ${u32(TG)};
-  let r = line % ${u32(d.rows)};
-  let nc = line / ${u32(d.rows)};
-  let sr = i32(r) - ${d.pt};
-  let rowOk = sr >= 0 && sr < ${d.H};
-  let rowBase = i32((nc * ${u32(d.H)} + u32(max(sr, 0))) * ${u32(d.W)});
-  let dst = line * ${u32(pitch)} + tg * ${u32(U)};
+${lineHead(d, U, TG, pitch)}
   // The piece's first source column, and its float in the source: 4·k0 + sh.
   let c0 = i32(tg * ${u32(4 * U)}) - ${d.pl};
-  let a0 = rowBase + c0;
+  let a0 = i32(rowBase) + c0;
   let k0 = a0 >> 2u;
   let sh = a0 & 3;
 ${vecs("w")}

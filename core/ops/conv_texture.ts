@@ -16,7 +16,7 @@
 import { gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
-import { grid, main1d } from "./kernel.ts";
+import { grid, main1d, run } from "./kernel.ts";
 import { type Placement, stagedCopies, stagePitch, type TexSize } from "./matmul_texture.ts";
 import { address, packSteps, place } from "./texture_layout.ts";
 import { packOperand } from "./matmul.ts";
@@ -51,9 +51,7 @@ export function staged(
 ) {
   const g = gpu(), bytes = place.mats * place.lines * stagePitch(place) * 16;
   const staging = g.acquire(bytes);
-  const bind = (t: Tensor | GPUTextureView) =>
-    t instanceof GPUTextureView ? t : { buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) };
-  g.dispatch(code, [...inputs.map(bind), { buffer: staging, offset: 0, size: bytes }], grid(n));
+  run(code, [...inputs, { buffer: staging, offset: 0, size: bytes }], grid(n));
   for (const st of stagedCopies(place)) {
     if (st.kind !== "copy") continue;
     g.copyToTexture(staging, 0, st, tex);

@@ -26,10 +26,10 @@
  *
  * @module
  */
-import { type Bindable, gpu } from "../gpu.ts";
+import { gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
-import { grid, main1d } from "./kernel.ts";
+import { grid, main1d, run } from "./kernel.ts";
 import { gemmInto, packOperand, texturePlanFor } from "./matmul.ts";
 import { u32 } from "./matmul_spec.ts";
 import {
@@ -397,13 +397,7 @@ ${
   }  ${[0, 1, 2, 3].map(store).join("")}
 }`;
   const src = tex ? gpu().view(tex.tex) : mt as Tensor;
-  gpu().dispatch(code, [src, y, ...(bias ? [bias] : [])].map(bindOf), grid(n));
-}
-
-function bindOf(t: Tensor | GPUTextureView): Bindable {
-  return t instanceof GPUTextureView
-    ? t
-    : { buffer: t.buffer, offset: 0, size: Math.max(4, t.bytes) };
+  run(code, [src, y, ...(bias ? [bias] : [])], grid(n));
 }
 
 /**

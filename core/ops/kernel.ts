@@ -3,7 +3,7 @@
  * helper), 1-D dispatch grids that respect the 65,535-workgroup limit, binding
  * declarations, workgroup tree sums, and running a kernel on tensors.
  */
-import { type Binding, gpu } from "../gpu.ts";
+import { type Bindable, gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
 
 /** Invocations per workgroup for 1-D kernels. */
@@ -91,14 +91,16 @@ export function decls(names: string[], writes = 1, type = "f32"): string {
 /** Dispatches `code` with the tensors' buffers bound in order. */
 export function run(
   code: string,
-  bindings: (Tensor | Binding)[],
+  bindings: (Tensor | Bindable)[],
   workgroups: [number, number?, number?],
 ): void {
   const g = gpu();
   g.dispatch(
     code,
     bindings.map((b) =>
-      "shape" in b ? { buffer: b.buffer, offset: 0, size: Math.max(4, b.bytes) } : b
+      b instanceof GPUTextureView || !("shape" in b)
+        ? b
+        : { buffer: b.buffer, offset: 0, size: Math.max(4, b.bytes) }
     ),
     workgroups,
   );
