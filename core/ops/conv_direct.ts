@@ -25,8 +25,9 @@
  *   over all output positions, 4 at a time, reading the output gradient's texture and the
  *   input's; one extra column sums the bias gradient. A layer with few such invocations an
  *   image (a grey-scale first layer has 4) splits the output rows into slices, each with
- *   its own partial sums. The images' (and slices') partial sums are then added into dW
- *   and db by one more kernel.
+ *   its own partial sums; a layer with many (small images) sums a group of images in one
+ *   invocation's loop instead. The groups' (and slices') partial sums are then added into
+ *   dW and db by one more kernel, or written there directly when there is only one.
  *
  * @module
  */
@@ -46,7 +47,11 @@ import {
   windowTexels,
 } from "./conv_direct_kernels.ts";
 
-export { type DirectDims, setDirectPartialBytes } from "./conv_direct_kernels.ts";
+export {
+  type DirectDims,
+  setDirectGradLanes,
+  setDirectPartialBytes,
+} from "./conv_direct_kernels.ts";
 export type { PlacedTexture };
 
 let enabled = true;

@@ -4,12 +4,18 @@
  * at every coordinate, on sizes that fit no tile: channel counts that are not multiples
  * of 4 or 8, rows of odd, even and multiple-of-4 length (the three store widths), one to
  * nine kernel columns (one to three window texels), rows packed in several pieces, asymmetric padding, a batch spread
- * over two texture layers, and the weight gradient's images split over dispatches.
+ * over two texture layers, and the weight gradient's images split over dispatches and
+ * grouped into one invocation's loop (one group, several with a remainder, a group that
+ * crosses texture layers).
  */
 import { assert } from "../../assert.ts";
 import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
-import { directApplies, setDirectPartialBytes } from "../../../core/ops/conv_direct.ts";
+import {
+  directApplies,
+  setDirectGradLanes,
+  setDirectPartialBytes,
+} from "../../../core/ops/conv_direct.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import type { Tensor } from "../../../core/tensor.ts";
 import { checkOp } from "./check.ts";
@@ -71,6 +77,24 @@ Deno.test("direct conv: a batch over two texture layers, weight gradient over 3 
     await check([40, 16, 30, 6], [3, 16, 3, 3], { padding: 1 }, true, 48);
   } finally {
     setDirectPartialBytes(old);
+  }
+});
+
+Deno.test("direct conv: the weight gradient sums groups of images in one invocation", async () => {
+  // 40 channels × 32 padded rows = 1,280 lines an image: 12 images a 16,384-row layer, so
+  // images 12 and 13 of the input's texture sit on its second layer. (40 + 1) columns × 2 channel tiles = 82
+  // invocations an image; 1,148 in all.
+  const x = [14, 40, 30, 4], w = [9, 40, 3, 3];
+  const oldLanes = setDirectGradLanes(1), oldBytes = setDirectPartialBytes(64 * 2 ** 20);
+  try {
+    await check(x, w, { padding: 1 }, true, 40); // one group of 14: dW and db written directly
+    setDirectGradLanes(229); // groups of 5: 0–4, 5–9, 10–13 (across the layers)
+    await check(x, w, { padding: 1 }, true, 40);
+    setDirectPartialBytes(2 * 9 * (40 * 9 + 1) * 4); // two groups a dispatch: 10 images, then 4
+    await check(x, w, { padding: 1 }, true, 40);
+  } finally {
+    setDirectGradLanes(oldLanes);
+    setDirectPartialBytes(oldBytes);
   }
 });
 
