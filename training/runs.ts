@@ -47,6 +47,7 @@ import { planStudy } from "./search/run_study.ts";
 import { loadedPlugins, loadPlugins } from "./plugin_files.ts";
 import { isOff } from "./choices.ts";
 import { runPlugins } from "./run_plugins.ts";
+import { checkInputPrints, type FilePrint, inputPrints } from "./input_files.ts";
 
 export { launcher, resumeCommand };
 export type { GridSpec, RunPlan, RunSpec };
@@ -79,11 +80,13 @@ export async function planRuns<O extends Options>(
   let options: Options = { ...o };
   let resumeVersion: string | undefined;
   let only: string | undefined;
+  let savedInputs: Record<string, FilePrint> | undefined;
   if (o.resume !== undefined) {
     const target = await resolveResume(String(o.resume));
     // The run's --plugin files come back first: its options may name their plugins.
-    const recorded = (await readSavedOptions(target.versionDir))?.plugins ?? [];
-    await loadPlugins(recorded, `--resume: ${target.versionDir}/options.json`);
+    const saved = await readSavedOptions(target.versionDir);
+    await loadPlugins(saved?.plugins ?? [], `--resume: ${target.versionDir}/options.json`);
+    savedInputs = saved?.inputs;
     options = await restoreOptions(o, target);
     if (options.search !== undefined && options.search !== "grid") {
       throw new UsageError(
@@ -134,13 +137,16 @@ export async function planRuns<O extends Options>(
   const runs = only ? planned.filter((p) => p.name === only) : planned;
   const out = String(options.out);
   checkOutFolder(out);
+  // The model's files (--weights): the ones the resumed run was trained on, or recorded.
+  const inputs = await inputPrints(options);
+  if (resumeVersion) checkInputPrints(savedInputs, inputs, options, `--resume: ${resumeVersion}`);
   return {
     options: options as O,
     out,
     resumeVersion,
     execute: (runOne, top) =>
       execute(
-        { options, out, resumeVersion, runs, all: planned },
+        { options, out, resumeVersion, runs, all: planned, inputs },
         runOne as (r: RunSpec) => Promise<EpochMetrics[]>,
         top,
       ),
@@ -148,7 +154,14 @@ export async function planRuns<O extends Options>(
 }
 
 async function execute(
-  p: { options: Options; out: string; resumeVersion?: string; runs: Planned[]; all: Planned[] },
+  p: {
+    options: Options;
+    out: string;
+    resumeVersion?: string;
+    runs: Planned[];
+    all: Planned[];
+    inputs: Record<string, FilePrint>;
+  },
   runOne: (r: RunSpec) => Promise<EpochMetrics[]>,
   opts: { top?: number; summary?: () => string } = {},
 ): Promise<void> {
@@ -167,6 +180,7 @@ async function execute(
         created: new Date().toISOString(),
         options: saved,
         ...(plugins.length ? { plugins } : {}),
+        ...(Object.keys(p.inputs).length ? { inputs: p.inputs } : {}),
       });
       console.log(`runs of this invocation: ${versionDir}`);
     } else console.log(`resuming ${versionDir}`);

@@ -4,6 +4,7 @@
  * resolution of a resume target (an `--out` folder, a version folder, a run folder or a
  * checkpoint file) to the run it continues, with the run's own options restored.
  */
+import type { FilePrint } from "./input_files.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import { givenOptions, invocation, kebab, type Options, UsageError } from "./pipeline.ts";
 import type { HValue } from "../stages/evaluate.ts";
@@ -41,6 +42,8 @@ export interface SavedOptions {
   plugins?: string[];
   /** Set when the version folder holds a study's trials: its name and where it lives. */
   study?: { name: string; storage: string };
+  /** The model's input files (`--weights`) when the folder was made (`input_files.ts`). */
+  inputs?: Record<string, FilePrint>;
 }
 
 /** Where a `--resume` argument points. */

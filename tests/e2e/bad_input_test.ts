@@ -50,6 +50,9 @@ function cases(d: Record<string, string>): Case[] {
     p("grid epochs=0", ["intel.ts", "--grid", "epochs=0"], /--grid run epochs=0: --epochs must/),
     p("grid unknown key", ["intel.ts", "--grid", "nosuch=1,2"], /"nosuch" is not a hyper-param/),
     p("grid dropout", ["intel.ts", "--grid", "dropout=0.1,3"], /dropout=3: --dropout must be/),
+    // Read once an invocation: a grid over them would log values no run used.
+    p("grid weights", ["intel.ts", "--grid", "weights=a.onnx,b.onnx"], /"weights" is not a hyp/),
+    p("grid features", ["intel.ts", "--grid", "features=ort,engine"], /"features" is not a hyp/),
     p("missing data", ["intel.ts", "--data", "/nonexistent"], /data folder not found/),
     p("empty data", ["intel.ts", "--data", d.empty], /no images in data folder/),
     p("one class", ["intel.ts", "--data", d.oneClass], /1 class folder\(s\) \(a\)/),

@@ -39,9 +39,15 @@ export const STORAGE_ENV = "WEBGPU_TRAIN_STUDY_STORAGE";
 /** The metric the pruners and the study's value read, and which way it is better. */
 export const STUDY_METRIC = "TestAccuracy";
 
-/** Options that are no hyper-parameter (never a grid or space key). */
+/**
+ * Options that are no hyper-parameter (never a grid or space key). `weights` and
+ * `features` are read once per invocation (one backbone file, one frozen-part backend for
+ * every run), so a grid over them would log values the runs never used.
+ */
 export const NOT_HYPERPARAMETERS = [
   "out",
+  "weights",
+  "features",
   "resume",
   "grid",
   "data",

@@ -56,6 +56,7 @@ import {
   writeStudyReport,
 } from "./results.ts";
 import { formatSpace } from "./space.ts";
+import { checkInputPrints, type FilePrint, inputPrints } from "../input_files.ts";
 
 /** Options that may change between invocations of one study (not compared). */
 const FREE = ["workers", "searchWorker", "resume", "storage"];
@@ -66,10 +67,12 @@ interface Planned {
   definition: StudyDefinition;
   tracked: string[];
   check: (o: Options) => void;
+  /** The model's input files (`--weights`), fingerprinted. */
+  inputs: Record<string, FilePrint>;
 }
 
 /** Checks a study's flags and space (UsageError, exit 2); `execute` runs it. */
-export function planStudy<O extends Options>(
+export async function planStudy<O extends Options>(
   o: O,
   spec: GridSpec<O>,
   flags: SearchFlags,
@@ -79,14 +82,33 @@ export function planStudy<O extends Options>(
   checkTraining(options);
   check(options);
   const definition = studyDefinition(options, flags, spec.tracked, check);
-  const p: Planned = { options, flags, definition, tracked: spec.tracked, check };
   checkOutFolder(String(options.out));
-  return Promise.resolve({
+  // The model's files (--weights), recorded with the study's folder and compared on a rerun.
+  const inputs = await inputPrints(options);
+  const p: Planned = { options, flags, definition, tracked: spec.tracked, check, inputs };
+  const found = findStudyVersion(String(options.out), flags.study, await storeName(flags));
+  if (found) {
+    const saved = (await readSavedOptions(found))?.inputs;
+    checkInputPrints(
+      saved,
+      inputs,
+      options,
+      `study "${flags.study}" in ${found}`,
+      "its trials were",
+    );
+  }
+  return {
     options: options as O,
     out: String(options.out),
     execute: (runOne, opts) =>
       execute(p, runOne as (r: RunSpec) => Promise<EpochMetrics[]>, opts ?? {}),
-  });
+  };
+}
+
+/** How options.json names the study's store (a PostgreSQL URL masked). */
+async function storeName(flags: SearchFlags): Promise<string> {
+  if (!flags.storage) return "sqlite";
+  return (await import("./study_postgres.ts")).maskUrl(flags.storage);
 }
 
 /** The store's opener, and how options.json names it (a PostgreSQL URL masked). */
@@ -140,6 +162,7 @@ async function versionFolder(p: Planned, saved: Options, shown: string): Promise
     created: new Date().toISOString(),
     options: saved,
     ...(loadedPlugins().length ? { plugins: loadedPlugins() } : {}),
+    ...(Object.keys(p.inputs).length ? { inputs: p.inputs } : {}),
     study: { name, storage: shown },
   });
   console.log(`study "${name}": this machine's trials in ${dir}`);
