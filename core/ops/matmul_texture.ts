@@ -116,12 +116,15 @@ export function matmulTexturePlan(
   // With `kMajor` an operand stored N- or M-major is packed K-major (A as [M][K], B as
   // [N][K], transposed while packing), which the kernel reads fastest — when the product
   // amortises that pack's strided loads (≥ 512 columns of the other operand and K ≥ 256:
-  // measured on lavapipe, smaller products ran slower that way). B stays N-major up to
-  // N = 1024 (its rows then stay in cache: alternating in one process, 1.15× at n = 512
-  // and 1.05× at 1024 without the pack, 0.76× at 2048). Else operands keep their stored
-  // layout: A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
+  // measured on lavapipe, smaller products ran slower that way). B is N-major up to
+  // N = 1024 instead — a B stored [N][K] (A·Bᵀ) transposed into it while packing — since
+  // its rows then stay in cache: alternating in one process, 1.15× at n = 512 and 1.05× at
+  // 1024 without the pack of a [K][N] B, 0.76× at 2048; A·Bᵀ 1.3× at n = 512 and 1.57× at
+  // 1024 with the transposing pack (AMD EPYC; the batch-16 and 64 products of the CNNs'
+  // dense layers, M < 512, ran alike both ways and keep the stored layout). Else operands
+  // keep their stored layout: A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
   const big = (other: number) => kMajor && other >= 512 && s.K >= 256;
-  const aK = !s.transA || big(s.N), bK = s.transB || (big(s.M) && s.N > 1024);
+  const aK = !s.transA || big(s.N), bK = big(s.M) ? s.N > 1024 : s.transB;
   const pa = place(aMats, aK ? s.M : s.K, aK ? s.K : s.M, limits);
   const pb = place(bMats, bK ? s.N : s.K, bK ? s.K : s.N, limits);
   if (!pa || !pb) return null;
@@ -138,7 +141,7 @@ export function matmulTexturePlan(
     size: pb.size,
     place: pb,
     steps: s.transB
-      ? packSteps(pb, s.K, s.bBatchStride)
+      ? (bK ? packSteps(pb, s.K, s.bBatchStride) : transposedPackSteps(pb, s.N, s.bBatchStride))
       : bK
       ? transposedPackSteps(pb, s.K, s.bBatchStride)
       : packSteps(pb, s.N, s.bBatchStride),

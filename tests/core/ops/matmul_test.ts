@@ -98,6 +98,36 @@ Deno.test("matmul: large products pack N- and M-major operands K-major (transpos
   }
 });
 
+Deno.test("matmul: large A·Bᵀ products transpose a B of up to 1024 rows N-major while packing", async () => {
+  await initGpu();
+  const spec = { batch: 1, M: 513, N: 1021, K: 259, aBatchStride: 0, bBatchStride: 0 };
+  const plan = (N: number, M = 513) =>
+    texturePlanFor({ ...spec, M, N, transA: false, transB: true, bias: false, relu: false }, true);
+  const p = plan(1021);
+  if (p) {
+    assertEquals(p.b.place.lines, 259, "B N-major (K lines)");
+    assertEquals(plan(1025)!.b.place.lines, 1025, "past 1024 columns B stays K-major");
+    assertEquals(plan(1021, 64)!.b.place.lines, 1021, "a small product keeps B's layout");
+  }
+  for (
+    const [sa, sb] of [
+      [[513, 259], [1021, 259]],
+      [[2, 513, 259], [2, 1021, 259]], // per-batch B
+      [[2, 515, 257], [1021, 257]], // shared B
+      // Lines (K) a multiple of 4: the 4 × 4 block transpose.
+      [[516, 260], [1020, 260]],
+      [[3, 516, 260], [3, 1020, 260]],
+    ] as [number[], number[]][]
+  ) {
+    const a = Float32Array.from({ length: R.size(sa) }, (_, i) => Math.sin(i * 0.37));
+    const b = Float32Array.from({ length: R.size(sb) }, (_, i) => Math.cos(i * 0.11));
+    const y = matmul(fromArray(a, sa), fromArray(b, sb), { transB: true });
+    const want = R.matmul(Float64Array.from(a), sa, Float64Array.from(b), sb, false, true);
+    const err = relErr(await y.data(), want.data);
+    assert(err < 1e-5, `[${sa}]·[${sb}]ᵀ: relative error ${err}`);
+  }
+});
+
 Deno.test("matmul: a 2-D operand broadcast across the other's batch", async () => {
   for (const [transA, transB] of TRANS) {
     const [a, b] = dimsOf([63, 7, 65], transA, transB);
