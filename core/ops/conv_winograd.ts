@@ -67,6 +67,16 @@ export function setWinogradChunkBytes(bytes: number): number {
   return old;
 }
 
+/** Whether the product reads U N-major (`MatmulSpec.bNMajor`; Cout ≤ 1024, a multiple of 4). */
+let nMajorU = true;
+
+/** Sets that (tests run both layouts, benchmarks compare them). Returns the old setting. */
+export function setWinogradNMajorU(on: boolean): boolean {
+  const old = nMajorU;
+  nMajorU = on;
+  return old;
+}
+
 const F: Record<number, Transforms> = {
   2: winogradTransforms(2),
   4: winogradTransforms(4),
@@ -146,6 +156,7 @@ function productSpec(p: ConvGeometry, T: number, f: Transforms) {
     bBatchStride: p.Cout * p.C,
     bias: false,
     relu: false,
+    bNMajor: nMajorU && p.Cout % 4 === 0 && p.Cout <= 1024,
   };
 }
 
@@ -444,12 +455,15 @@ export function conv2dWinograd(
     pt: p.PT,
     pl: p.PL,
   })!;
-  // U straight into the B texture when its lines are U's rows ([α²][Cout] lines of C/4
-  // texels), else (or for a chunk planned otherwise) a buffer the matmul packs.
-  const pb = texturePlanFor(productSpec(p, nc * TH * TW, f))!.b.place;
-  const rowsOfU = p.C % 4 === 0 && pb.mats === f.a * f.a && pb.lines === p.Cout &&
-    pb.texels === p.C / 4;
-  const cached = rowsOfU ? transformedWeights(w, p, f, pb) : null, ub = cached?.tex;
+  // U straight into the B texture when its lines are U's rows or columns ([α²][Cout] lines
+  // of C/4 texels, or N-major [α²][C] lines of Cout/4), else (or for a chunk planned
+  // otherwise) a buffer the matmul packs.
+  const spec0 = productSpec(p, nc * TH * TW, f), pb = texturePlanFor(spec0)!.b.place;
+  const [lines, cols] = spec0.bNMajor ? [p.C, p.Cout] : [p.Cout, p.C];
+  const direct = cols % 4 === 0 && pb.mats === f.a * f.a && pb.lines === lines &&
+    pb.texels === cols / 4;
+  const cached = direct ? transformedWeights(w, p, f, pb, !!spec0.bNMajor) : null;
+  const ub = cached?.tex;
   let u: Tensor | null = null;
   const y = empty(
     pool ? [p.N, p.Cout, Math.floor(p.OH / 2), Math.floor(p.OW / 2)] : [p.N, p.Cout, p.OH, p.OW],

@@ -17,21 +17,26 @@ import { lin, type Transforms } from "./winograd_matrices.ts";
 /**
  * U [α²][Cout][C] = G g Gᵀ for every (output, input) channel pair; 4 input channels an
  * invocation, stored as vec4s, when C is a multiple of 4 (else one). With `into` (C a
- * multiple of 4) U goes straight into the staging layout of the matmul's A operand and
- * from there into its texture: no U buffer, no pack per chunk.
+ * multiple of 4) U goes straight into the staging layout of the matmul's B operand and
+ * from there into its texture: no U buffer, no pack per chunk. With `into.nMajor` (Cout a
+ * multiple of 4) that layout is U's transpose [α²][C] lines of Cout/4 texels, and an
+ * invocation takes 4 output channels of one input channel.
  */
 export function weightTransform(
   w: Tensor,
   p: ConvGeometry,
   f: Transforms,
-  into?: { place: Placement; tex: GPUTexture },
+  into?: { place: Placement; tex: GPUTexture; nMajor?: boolean },
 ): Tensor | null {
-  const V = p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V;
+  const nMajor = !!into?.nMajor;
+  const V = nMajor || p.C % 4 === 0 ? 4 : 1, n = (p.Cout * p.C) / V;
   const ty = V === 4 ? "vec4<f32>" : "f32";
-  // Tap (r, c) of the V kernels: w[(pair + v)·9 + 3r + c], v = 0 … V − 1.
+  // Invocation i: 4 output channels 4·(i / C) … of input channel i % C (N-major), or V
+  // input channels of one output channel (pair i·V: w[(pair + v)·9 + 3r + c]).
+  const step = nMajor ? p.C * 9 : 9;
   const tap = (r: number, c: number) =>
     V === 4
-      ? `vec4<f32>(${[0, 1, 2, 3].map((v) => `w[b + ${v * 9 + 3 * r + c}u]`).join(", ")})`
+      ? `vec4<f32>(${[0, 1, 2, 3].map((v) => `w[b + ${v * step + 3 * r + c}u]`).join(", ")})`
       : `w[b + ${3 * r + c}u]`;
   const g = [0, 1, 2].map((r) => [0, 1, 2].map((c) => `g${r}${c}`));
   const L = g.flatMap((row, r) => row.map((name, c) => `  let ${name} = ${tap(r, c)};`));
@@ -42,7 +47,11 @@ export function weightTransform(
     }
     for (let j = 0; j < f.a; j++) {
       const v = lin(f.G[j], [0, 1, 2].map((c) => `r${i}_${c}`));
-      const at = into
+      const at = nMajor
+        ? `(${u32(i * f.a + j)} * ${u32(p.C)} + i % ${u32(p.C)}) * ${
+          u32(stagePitch(into!.place))
+        } + i / ${u32(p.C)}`
+        : into
         ? `(${u32(i * f.a + j)} * ${u32(p.Cout)} + i / ${u32(p.C / 4)}) * ${
           u32(stagePitch(into.place))
         } + i % ${u32(p.C / 4)}`
@@ -53,7 +62,11 @@ export function weightTransform(
   const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> u: array<${ty}>;
 ${main1d(n)}
-  let b = i * ${u32(9 * V)};
+  let b = ${
+    nMajor
+      ? `(i / ${u32(p.C)}) * ${u32(4 * p.C * 9)} + (i % ${u32(p.C)}) * 9u`
+      : `i * ${u32(9 * V)}`
+  };
 ${L.join("\n")}
 }`;
   if (into) {
@@ -115,9 +128,11 @@ export function transformedWeights(
   p: ConvGeometry,
   f: Transforms,
   pb: Placement,
+  nMajor: boolean,
 ): { tex: GPUTexture; owned: boolean } {
   const g = gpu(), buf = w.buffer, version = g.version(buf);
-  const key = `${f.m} ${p.C} ${p.Cout} ${pb.size.width}x${pb.size.height}x${pb.size.layers}`;
+  const size = `${pb.size.width}x${pb.size.height}x${pb.size.layers}`;
+  const key = `${f.m} ${p.C} ${p.Cout} ${size} ${nMajor ? "n" : "k"}`;
   const hit = w.base.kept ? uCache.get(buf) : undefined;
   if (hit) {
     uCache.delete(buf);
@@ -128,7 +143,7 @@ export function transformedWeights(
     if (hit.gpu === g) g.releaseTexture(hit.tex);
   }
   const tex = textureFor(pb.size);
-  weightTransform(w, p, f, { place: pb, tex });
+  weightTransform(w, p, f, { place: pb, tex, nMajor });
   const bytes = pb.size.width * pb.size.height * pb.size.layers * 16;
   if (!w.base.kept || bytes > uCacheBytes) return { tex, owned: true };
   evictU(bytes);

@@ -34,6 +34,12 @@ export interface MatmulSpec {
   alpha?: number;
   /** `C += result` instead of `C = result` (`C` is `[batch][M][N]`, contiguous). */
   accumulate?: boolean;
+  /**
+   * Software adapters: a transposed `B` is read N-major from its texture (lines of `N`
+   * floats, as a `[K][N]` B is stored), the faster layout for up to 1024 columns where a
+   * caller fills the texture once for many products (Winograd's transformed weights).
+   */
+  bNMajor?: boolean;
   /** Kernel family: `"cpu"` for software adapters, `"gpu"` for real GPUs. */
   variant: "cpu" | "gpu";
 }

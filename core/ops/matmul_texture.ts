@@ -124,7 +124,8 @@ export function matmulTexturePlan(
   // dense layers, M < 512, ran alike both ways and keep the stored layout). Else operands
   // keep their stored layout: A is [M][K] (or [K][M] transposed), B is [K][N] (or [N][K]).
   const big = (other: number) => kMajor && other >= 512 && s.K >= 256;
-  const aK = !s.transA || big(s.N), bK = big(s.M) ? s.N > 1024 : s.transB;
+  const aK = !s.transA || big(s.N);
+  const bK = s.transB && s.bNMajor ? false : big(s.M) ? s.N > 1024 : s.transB;
   const pa = place(aMats, aK ? s.M : s.K, aK ? s.K : s.M, limits);
   const pb = place(bMats, bK ? s.N : s.K, bK ? s.K : s.N, limits);
   if (!pa || !pb) return null;

@@ -5,7 +5,7 @@
  * that leave partial tiles, channel counts that are not multiples of 4, tile counts that are not multiples
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
  * M read through a texture (Cout a multiple of 64) and from its buffer (others), over
- * several texture layers; the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
+ * several texture layers; U read N-major (Cout a multiple of 4, the default) and K-major; the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
  * routing: recorded gradients, other kernels and few channels stay elsewhere.
  */
 import { assert, assertEquals } from "../../assert.ts";
@@ -14,6 +14,7 @@ import { maxPool2d } from "../../../plugins/pooling/max.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import {
   setWinogradChunkBytes,
+  setWinogradNMajorU,
   setWinogradTile,
   setWinogradWeightCache,
   winogradApplies,
@@ -79,6 +80,16 @@ for (const m of [6, 4, 2] as const) {
       }
     }));
 }
+
+Deno.test("winograd conv: U K-major (lines of C), written by the transform or packed from a buffer", async () => {
+  const old = setWinogradNMajorU(false);
+  try {
+    await check([2, 64, 7, 9], [64, 64, 3, 3], { padding: 1 }); // straight into the texture
+    await check([1, 66, 7, 5], [64, 66, 3, 3], { relu: true }, false); // C = 66: a U buffer
+  } finally {
+    setWinogradNMajorU(old);
+  }
+});
 
 Deno.test("winograd conv: M's texture spans several array layers (66×66 outputs, F(2×2))", async () => {
   // 33 × 33 tiles: 16 matrices of 1,089 lines, more than one layer holds at 8,192 or 16,384.
