@@ -17,6 +17,7 @@ import {
   UsageError,
 } from "./training/pipeline.ts";
 import { DataError } from "./stages/types.ts";
+import { WorkerNoSpaceError } from "./core/errors.ts";
 import { InterruptedError } from "./training/interrupt.ts";
 import { LockHeldError } from "./training/lock.ts";
 import { loadPlugins, takePluginFlags } from "./training/plugin_files.ts";
@@ -62,7 +63,7 @@ export function exitCodeOf(e: unknown, usageLine: string): number {
   }
   if (e instanceof TrainingError) {
     console.error(`training failed: ${e.message}`);
-    return 1;
+    return e instanceof WorkerNoSpaceError ? e.exitCode : 1;
   }
   console.error(`error: ${(e as Error).message ?? e}`);
   return 1;

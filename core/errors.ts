@@ -32,3 +32,18 @@ export class NoSpaceError extends TrainingError {
     super(`${reason}\nresume with: ${resume}`, options);
   }
 }
+
+/**
+ * A study's worker process stopped by a full disk: exit code 75 (`WORKER_NO_SPACE_EXIT`, as
+ * sysexits' EX_TEMPFAIL), which only its parent sees; the parent ends the invocation with a
+ * `NoSpaceError` (exit 1) naming the file and the command that resumes the study.
+ */
+export class WorkerNoSpaceError extends TrainingError {
+  /** Always "WorkerNoSpaceError". */
+  override name = "WorkerNoSpaceError";
+  /** 75. */
+  readonly exitCode = WORKER_NO_SPACE_EXIT;
+}
+
+/** The exit code of a worker process stopped by a full disk (see `WorkerNoSpaceError`). */
+export const WORKER_NO_SPACE_EXIT = 75;

@@ -15,6 +15,8 @@ import { STORAGE_ENV } from "./flags.ts";
 export interface ChildExit {
   worker: number;
   code: number;
+  /** The last line the worker wrote to stderr (its error, when it failed). */
+  last?: string;
 }
 
 /** The command line of a worker: the parent's arguments without --storage, plus the flag. */
@@ -74,11 +76,15 @@ export async function runWorkers(
     }).spawn();
     const writer = child.stdin.getWriter();
     const prefix = `[w${k + 1}] `;
+    const seen = { last: undefined as string | undefined };
     const pumped = Promise.all([
       pump(child.stdout, prefix, (l) => console.log(l)),
-      pump(child.stderr, prefix, (l) => console.error(l)),
+      pump(child.stderr, prefix, (l) => {
+        seen.last = l.slice(prefix.length);
+        console.error(l);
+      }),
     ]);
-    return { child, writer, pumped };
+    return { child, writer, pumped, seen };
   });
   const send = (line: string) => {
     for (const c of children) c.writer.write(enc.encode(line + "\n")).catch(() => {});
@@ -96,7 +102,11 @@ export async function runWorkers(
     for (const [k, c] of children.entries()) {
       const s = await c.child.status;
       await c.pumped;
-      exits.push({ worker: k + 1, code: s.signal ? 128 + signalNumber(s.signal) : s.code });
+      exits.push({
+        worker: k + 1,
+        code: s.signal ? 128 + signalNumber(s.signal) : s.code,
+        last: c.seen.last,
+      });
     }
     return exits;
   } finally {

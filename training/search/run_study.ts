@@ -28,7 +28,7 @@ import { loadedPlugins } from "../plugin_files.ts";
 import { Interrupt, InterruptedError } from "../interrupt.ts";
 import { acquireLock } from "../lock.ts";
 import { type Options, TrainingError, UsageError } from "../pipeline.ts";
-import { NoSpaceError } from "../../core/errors.ts";
+import { NoSpaceError, WORKER_NO_SPACE_EXIT, WorkerNoSpaceError } from "../../core/errors.ts";
 import { checkTraining } from "../options.ts";
 import type { GridSpec, RunPlan, RunSpec } from "../run_spec.ts";
 import { launcher } from "../run_spec.ts";
@@ -202,10 +202,11 @@ async function execute(
     const study = await s.open();
     try {
       const r = await work(ctx(study, p.flags.workerOf));
+      // A full disk first (whatever stopped the worker): the parent tells how to go on.
+      if (r.noSpace) throw new WorkerNoSpaceError(r.noSpace);
       if (r.interrupted) {
         throw new InterruptedError(interrupt.signal!, `worker stopped by ${interrupt.signal}`);
       }
-      if (r.noSpace) throw new TrainingError(r.noSpace); // the parent tells how to go on
       if (r.failed.length) throw new TrainingError(`trial(s) ${r.failed.join(", ")} failed`);
     } finally {
       unlisten();
@@ -254,6 +255,16 @@ async function execute(
       const n = Math.min(p.flags.workers, left);
       console.log(`starting ${n} worker process(es)`);
       const exits = await runWorkers(n, versionDir, p.flags.storage, interrupt);
+      // A worker stopped by a full disk: as one process would end (no report: no space).
+      const full = exits.find((e) => e.code === WORKER_NO_SPACE_EXIT);
+      if (full) {
+        const why = full.last?.replace(/^training failed: /, "") ??
+          `no space left on device (worker w${full.worker})`;
+        throw new NoSpaceError(
+          `${why} (a rerun resumes the trial; free some space)`,
+          rerunCommand(s.mask),
+        );
+      }
       const stopped = exits.find((e) => e.code === 130 || e.code === 143);
       signal = interrupt.signal ??
         (stopped ? (stopped.code === 130 ? "SIGINT" : "SIGTERM") : undefined);
