@@ -48,7 +48,7 @@ import {
 } from "./conv_texture.ts";
 import { stridedCopy } from "./shape.ts";
 import { conv2dDirect, directApplies } from "./conv_direct.ts";
-import { sumParts } from "./conv_direct_kernels.ts";
+import { sumParts } from "./conv_direct_grad.ts";
 import { conv2dWinograd, winogradApplies } from "./conv_winograd.ts";
 import { type ConvGeometry, convGeometry, type ConvOptions } from "./conv_ref.ts";
 

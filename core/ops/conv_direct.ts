@@ -40,18 +40,11 @@ import { u32 } from "./matmul_spec.ts";
 import { place, stagePitch } from "./texture_layout.ts";
 import { staged } from "./conv_texture.ts";
 import { PAD_TEXELS, type PadDims, pooledPadCode, type PooledSource } from "./conv_direct_pool.ts";
-import {
-  directProduct,
-  directWeightGrad,
-  type PlacedTexture,
-  windowTexels,
-} from "./conv_direct_kernels.ts";
+import { directProduct, type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
+import { directWeightGrad } from "./conv_direct_grad.ts";
 
-export {
-  type DirectDims,
-  setDirectGradLanes,
-  setDirectPartialBytes,
-} from "./conv_direct_kernels.ts";
+export { type DirectDims } from "./conv_direct_kernels.ts";
+export { setDirectGradLanes, setDirectPartialBytes } from "./conv_direct_grad.ts";
 export type { PlacedTexture };
 
 let enabled = true;
