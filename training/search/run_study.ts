@@ -114,16 +114,17 @@ async function storeName(flags: SearchFlags): Promise<string> {
 /** The store's opener, and how options.json names it (a PostgreSQL URL masked). */
 async function store(p: Planned) {
   const out = String(p.options.out), name = p.flags.study, url = p.flags.storage;
+  const shown = await storeName(p.flags);
   if (!url) {
     return {
-      shown: "sqlite",
+      shown,
       mask: (s: string) => s,
       open: () => openSqliteStudy(defaultStudyPath(out), name, p.definition),
     };
   }
   const pg = await import("./study_postgres.ts");
   return {
-    shown: pg.maskUrl(url),
+    shown,
     mask: pg.maskUrl,
     open: () => pg.openPostgresStudy(url, name, p.definition),
   };
