@@ -37,3 +37,21 @@ export function ensureRuntimeDir(): void {
     // Only a warning's worth: leave the environment as it is.
   }
 }
+
+let avx512: boolean | null = null;
+
+/**
+ * Whether the host CPU has AVX-512 (Linux: the `avx512f` flag in /proc/cpuinfo; false where
+ * that cannot be read). A software adapter (lavapipe) compiles its kernels for this CPU,
+ * and the texture matmul's fastest tile depends on it (`core/ops/matmul.ts`).
+ */
+export function hostHasAvx512(): boolean {
+  if (avx512 === null) {
+    try {
+      avx512 = /^flags\s*:.*\bavx512f\b/m.test(Deno.readTextFileSync("/proc/cpuinfo"));
+    } catch {
+      avx512 = false;
+    }
+  }
+  return avx512;
+}

@@ -9,12 +9,13 @@
  *
  * How: the input is packed once into an `rgba32float` texture of padded rows (zeros around
  * it): line (n, c, r) holds row r − PT of channel c of image n, texel t its columns
- * 4t − PL … 4t + 3 − PL. An invocation owns 8 output channels × 8 output positions (two
+ * 4t − PL … 4t + 3 − PL. An invocation owns 8 output channels × 16 output positions (four
  * groups of 4 neighbouring positions of one output row; rows are padded to a multiple of 4
  * positions, so a group never straddles two). For each input channel and kernel row it
- * loads the ⌈(KW + 3)/4⌉ texels that hold the window of all KW taps of its 4 positions,
- * and per tap one texel of the weights (stored transposed, 4 output channels a texel):
- * for a 5×5 kernel 14 loads per 320 multiply-adds, against the texture matmul's 16 per 256.
+ * loads, per group, the ⌈(KW + 3)/4⌉ texels that hold the window of all KW taps of its 4
+ * positions, and per tap two texels of the weights (stored transposed, 4 output channels a
+ * texel): for a 5×5 kernel 18 loads per 640 multiply-adds, against the texture matmul's 16
+ * per 256.
  *
  * - Forward: y = conv(x, w) + bias, ReLU fused.
  * - Input gradient: the same kernel on the output gradient padded by KH − 1 − PT (…),

@@ -9,7 +9,15 @@ import { type Binding, type BufferWindow, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { fitsBinding, run } from "./kernel.ts";
 import { matmulPlan, type MatmulSpec } from "./matmul_wgsl.ts";
-import { matmulTexturePlan, type OperandTexture, type TexturePlan } from "./matmul_texture.ts";
+import {
+  DEFAULT_TEX_TUNING,
+  matmulTexturePlan,
+  type OperandTexture,
+  type TexTuning,
+  type TexturePlan,
+  WIDE_TEX_TUNING,
+} from "./matmul_texture.ts";
+import { hostHasAvx512 } from "../gpu_env.ts";
 import { elementwise } from "./raw.ts";
 import { sum } from "./reduce.ts";
 import { reshape, slice, stridedCopy } from "./shape.ts";
@@ -44,6 +52,25 @@ export function setCpuMatmulKernel(kind: "texture" | "storage"): "texture" | "st
   const old = forceStorage ? "storage" : "texture";
   forceStorage = kind === "storage";
   return old;
+}
+
+/** The texture matmul's tile: per host CPU (`"auto"`), or fixed (tests run both). */
+let tile: "auto" | "8x8" | "16x8" = "auto";
+
+/**
+ * Fixes the software adapters' texture matmul tile, or (`"auto"`, the default) takes 16×8
+ * where the host CPU has AVX-512 and 8×8 elsewhere (see `WIDE_TEX_TUNING`). The tile
+ * changes no result. Returns the previous setting.
+ */
+export function setCpuMatmulTile(t: "auto" | "8x8" | "16x8"): "auto" | "8x8" | "16x8" {
+  const old = tile;
+  tile = t;
+  return old;
+}
+
+function baseTuning(): TexTuning {
+  const wide = tile === "16x8" || (tile === "auto" && hostHasAvx512());
+  return wide ? WIDE_TEX_TUNING : DEFAULT_TEX_TUNING;
 }
 
 /** A tensor or binding as a buffer window. */
@@ -85,11 +112,12 @@ export function texturePlanFor(
   if (g.variant !== "cpu" || forceStorage) return null;
   // Plans are pure functions of the spec: generating the WGSL each call cost the host
   // more than recording the dispatch.
-  const key = JSON.stringify(spec) + (kMajor ? "k" : "");
+  const base = baseTuning();
+  const key = JSON.stringify(spec) + (kMajor ? "k" : "") + base.tm;
   let plan = plans.get(key);
   if (plan === undefined) {
     const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
-    plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim, undefined, kMajor);
+    plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim, undefined, kMajor, base);
     if (plans.size >= 1024) plans.clear();
     plans.set(key, plan);
   }

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
-import { linear, matmul, texturePlanFor } from "../../../core/ops/matmul.ts";
+import { linear, matmul, setCpuMatmulTile, texturePlanFor } from "../../../core/ops/matmul.ts";
 import type { Rng } from "../../../core/random.ts";
 import { fromArray, type Tensor } from "../../../core/tensor.ts";
 import { checkOp, relErr } from "./check.ts";
@@ -49,6 +49,37 @@ TRANS.forEach(([transA, transB], t) => {
       await checkMatmul(a, b, transA, transB);
     }
   });
+});
+
+Deno.test("matmul: both texture tiles (8×8, and 16×8 for AVX-512 hosts) match the reference", async () => {
+  // Whichever tile this host picks, the other one is checked too: odd sizes past both
+  // tiles, all transposes, and a product small enough for the tile to shrink.
+  await initGpu();
+  for (const t of ["8x8", "16x8"] as const) {
+    const old = setCpuMatmulTile(t);
+    try {
+      const plan = texturePlanFor({
+        batch: 1,
+        M: 67,
+        N: 45,
+        K: 37,
+        aBatchStride: 0,
+        bBatchStride: 0,
+        transA: false,
+        transB: false,
+        bias: false,
+        relu: false,
+      });
+      if (plan) assertEquals(plan.tuning.tm, t === "8x8" ? 8 : 16, `tile ${t}`);
+      for (const [transA, transB] of TRANS) {
+        const [a, b] = dimsOf([67, 37, 45], transA, transB);
+        await checkMatmul(a, b, transA, transB);
+      }
+      await checkMatmul([5, 3], [3, 6]);
+    } finally {
+      setCpuMatmulTile(old);
+    }
+  }
 });
 
 Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
