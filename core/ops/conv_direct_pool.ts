@@ -127,10 +127,11 @@ ${[...Array(U).keys()].map(texel).join("\n")}
 }
 
 /**
- * The pooled epilogue: for each channel, the two windows of the invocation's 2 × 4
- * positions (window h holds columns 2h, 2h + 1 of both rows), their maximum and winning
- * tap (the first maximum, or the first NaN, in row-major order as `maxPool2d`), stored at
- * pooled column 2·xt + h when it exists.
+ * The pooled epilogue: for each channel and each of the invocation's `PT` texel columns q,
+ * the two windows of its 2 × 4 positions (groups q and PT + q: window h holds columns
+ * 2h, 2h + 1 of both rows), their maximum and winning tap (the first maximum, or the first
+ * NaN, in row-major order as `maxPool2d`), stored at pooled column 2·xt_q + h when it
+ * exists (`xq_q`: the texel before clamping).
  */
 export function pooledStores(
   L: string[],
@@ -139,49 +140,52 @@ export function pooledStores(
     OHp: number;
     OWp: number;
     TMp: number;
+    PT: number;
     V: number;
     bias: boolean;
     relu: boolean;
     arg: boolean;
   },
 ): void {
-  L.push(`  let pc = xt0 * 2u;`);
-  L.push(`  let prow = (oh0 / 2u) * ${u32(o.OWp)} + pc;`);
+  for (let q = 0; q < o.PT; q++) {
+    L.push(`  let pc${q} = xq${q} * 2u;`);
+    L.push(`  let prow${q} = (oh0 / 2u) * ${u32(o.OWp)} + pc${q};`);
+  }
   for (let i = 0; i < o.TMp; i++) {
     L.push(`  if (m0 + ${u32(i)} < ${u32(o.M)}) {`);
-    L.push(`    let ob = (bz * ${u32(o.M)} + m0 + ${u32(i)}) * ${u32(o.OHp * o.OWp)} + prow;`);
+    L.push(`    let ob = (bz * ${u32(o.M)} + m0 + ${u32(i)}) * ${u32(o.OHp * o.OWp)};`);
     if (o.bias) L.push(`    let bv = bias[m0 + ${u32(i)}];`);
-    for (let h = 0; h < 2; h++) {
-      const taps = [
-        `c${i}_${2 * h}`,
-        `c${i}_${2 * h + 1}`,
-        `c${i}_${4 + 2 * h}`,
-        `c${i}_${5 + 2 * h}`,
-      ]
-        .map((c) => {
-          const v = o.bias ? `${c} + bv` : c;
-          return o.relu ? `max(${v}, 0.0)` : v;
-        });
-      L.push(`    var b${h} = ${taps[0]};`);
-      L.push(`    var w${h} = 0;`);
-      for (let t = 1; t < 4; t++) {
-        L.push(`    let v${h}_${t} = ${taps[t]};`);
-        L.push(
-          `    if (v${h}_${t} > b${h} || (v${h}_${t} != v${h}_${t} && b${h} == b${h})) { b${h} = v${h}_${t}; w${h} = ${t}; }`,
-        );
-      }
-    }
-    if (o.V === 2) {
-      L.push(`    if (pc < ${u32(o.OWp)}) {`);
-      L.push(`      Y[ob / 2u] = vec2<f32>(b0, b1);`);
-      if (o.arg) L.push(`      AM[ob / 2u] = vec2<i32>(w0, w1);`);
-      L.push(`    }`);
-    } else {
+    for (let q = 0; q < o.PT; q++) {
+      const j0 = 4 * q, j1 = 4 * (o.PT + q); // the texel's positions in rows 0 and 1
       for (let h = 0; h < 2; h++) {
-        L.push(`    if (pc + ${u32(h)} < ${u32(o.OWp)}) {`);
-        L.push(`      Y[ob + ${u32(h)}] = b${h};`);
-        if (o.arg) L.push(`      AM[ob + ${u32(h)}] = w${h};`);
+        const taps = [j0 + 2 * h, j0 + 2 * h + 1, j1 + 2 * h, j1 + 2 * h + 1]
+          .map((j) => {
+            const v = o.bias ? `c${i}_${j} + bv` : `c${i}_${j}`;
+            return o.relu ? `max(${v}, 0.0)` : v;
+          });
+        const b = `b${q}_${h}`, w = `w${q}_${h}`;
+        L.push(`    var ${b} = ${taps[0]};`);
+        L.push(`    var ${w} = 0;`);
+        for (let t = 1; t < 4; t++) {
+          const v = `v${q}_${h}_${t}`;
+          L.push(`    let ${v} = ${taps[t]};`);
+          L.push(
+            `    if (${v} > ${b} || (${v} != ${v} && ${b} == ${b})) { ${b} = ${v}; ${w} = ${t}; }`,
+          );
+        }
+      }
+      if (o.V === 2) {
+        L.push(`    if (pc${q} < ${u32(o.OWp)}) {`);
+        L.push(`      Y[(ob + prow${q}) / 2u] = vec2<f32>(b${q}_0, b${q}_1);`);
+        if (o.arg) L.push(`      AM[(ob + prow${q}) / 2u] = vec2<i32>(w${q}_0, w${q}_1);`);
         L.push(`    }`);
+      } else {
+        for (let h = 0; h < 2; h++) {
+          L.push(`    if (pc${q} + ${u32(h)} < ${u32(o.OWp)}) {`);
+          L.push(`      Y[ob + prow${q} + ${u32(h)}] = b${q}_${h};`);
+          if (o.arg) L.push(`      AM[ob + prow${q} + ${u32(h)}] = w${q}_${h};`);
+          L.push(`    }`);
+        }
       }
     }
     L.push(`  }`);
