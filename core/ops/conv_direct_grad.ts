@@ -119,12 +119,13 @@ export function directWeightGrad(
           `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
         );
         L.push(grd.decode);
-        // Lane → (column, channel tile, row slice), the column fastest.
+        // Lane → (channel tile, row slice, column), the column slowest: the bias column's
+        // lanes, which take the other branch, then fill vectors of their own.
         L.push(`  let lane = tx * ${u32(WG)} + lid.x;`);
         L.push(`  if (lane >= ${u32(lanes)}) { return; }`);
-        L.push(`  let col = lane % ${u32(cols)};`);
-        L.push(`  let rt = (lane / ${u32(cols)}) % ${u32(rowTiles)};`);
-        L.push(`  let sl = lane / ${u32(pairs)};`);
+        L.push(`  let rt = lane % ${u32(rowTiles)};`);
+        L.push(`  let sl = (lane / ${u32(rowTiles)}) % ${u32(S)};`);
+        L.push(`  let col = lane / ${u32(rowTiles * S)};`);
         L.push(`  let oh0 = sl * ${u32(rowsPer)};`);
         L.push(`  let oh1 = min(oh0 + ${u32(rowsPer)}, ${u32(OH)});`);
         L.push(`  let m0 = rt * ${u32(TM)};`);
