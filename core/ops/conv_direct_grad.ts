@@ -125,13 +125,17 @@ export function directWeightGrad(
           `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
         );
         L.push(grd.decode);
-        // Lane → (channel tile, row slice, column), the column slowest: the bias column's
-        // lanes, which take the other branch, then fill vectors of their own.
+        // Lane → (column, channel tile, row slice), the column fastest, but the bias
+        // column's lanes, which take the other branch, last: they fill vectors of their own.
+        const dataLanes = (cols - 1) * rowTiles * S;
         L.push(`  let lane = tx * ${u32(WG)} + lid.x;`);
         L.push(`  if (lane >= ${u32(lanes)}) { return; }`);
-        L.push(`  let rt = lane % ${u32(rowTiles)};`);
-        L.push(`  let sl = (lane / ${u32(rowTiles)}) % ${u32(S)};`);
-        L.push(`  let col = lane / ${u32(rowTiles * S)};`);
+        L.push(`  let onBias = lane >= ${u32(dataLanes)};`);
+        L.push(`  let li = select(lane, lane - ${u32(dataLanes)}, onBias);`);
+        L.push(`  let col = select(li % ${u32(cols - 1)}, ${u32(cols - 1)}, onBias);`);
+        L.push(`  let q = select(li / ${u32(cols - 1)}, li, onBias);`);
+        L.push(`  let rt = q % ${u32(rowTiles)};`);
+        L.push(`  let sl = q / ${u32(rowTiles)};`);
         L.push(`  let oh0 = sl * ${u32(rowsPer)};`);
         L.push(`  let oh1 = min(oh0 + ${u32(rowsPer)}, ${u32(OH)});`);
         L.push(`  let m0 = rt * ${u32(TM)};`);
