@@ -19,13 +19,12 @@ import { type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
 const TM = 8;
 
 /**
- * Invocations a workgroup of the weight-gradient kernel, and its least per image: 16. A
- * grey-scale first layer then splits its rows into 4 slices, not 14 (each slice ends in
- * its partial sums' stores), and an image's last workgroup has fewer idle lanes. Against
- * 64, alternating rounds (AVX-512 Xeon): Fashion-MNIST conv1 forward + backward 13–15%
- * faster, the other benchmarked layers within ±2%.
+ * Invocations a workgroup of the weight-gradient kernel: 64, or 16 for a layer with fewer than
+ * 64 of them an image (its least per image). A grey-scale first layer then splits its rows into
+ * 4 slices, not 14 (each slice ends in its partial sums' stores). Against 64, alternating
+ * rounds (AVX-512 Xeon): Fashion-MNIST conv1 forward + backward 13–15% faster.
  */
-const WG = 16;
+const WG_SIZES = [16, 64];
 
 /**
  * Where the weight gradient finds the output gradient in its texture: `rows` lines a
@@ -95,7 +94,7 @@ export function directWeightGrad(
   // A layer with few input channels has few (column, channel tile) pairs an image (the
   // first layer of a grey-scale network: 4): its output rows are then split into slices,
   // each an invocation with its own partial sums, so that an image has at least WG of them.
-  const pairs = cols * rowTiles;
+  const pairs = cols * rowTiles, WG = pairs >= WG_SIZES[1] ? WG_SIZES[1] : WG_SIZES[0];
   const rowsPer = pairs >= WG ? OH : Math.ceil(OH / Math.min(OH, Math.ceil(WG / pairs)));
   const S = Math.ceil(OH / rowsPer), lanes = pairs * S;
   // Images an invocation: as many as keep `gradLanes` invocations in all.
@@ -125,15 +124,23 @@ export function directWeightGrad(
           `fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
         );
         L.push(grd.decode);
-        // Lane → (column, channel tile, row slice), the column fastest, but the bias
-        // column's lanes, which take the other branch, last: they fill vectors of their own.
+        // Lane → (column, channel tile, row slice), the column fastest, so that a vector's
+        // 8 lanes read one output-gradient texel when the columns are a multiple of 8. Else
+        // the bias column's lanes, which take the other branch, come last: they fill vectors
+        // of their own, and the other columns (C·KH/RB: a multiple of 8 for most layers)
+        // keep a vector on one channel tile.
         const dataLanes = (cols - 1) * rowTiles * S;
         L.push(`  let lane = tx * ${u32(WG)} + lid.x;`);
         L.push(`  if (lane >= ${u32(lanes)}) { return; }`);
-        L.push(`  let onBias = lane >= ${u32(dataLanes)};`);
-        L.push(`  let li = select(lane, lane - ${u32(dataLanes)}, onBias);`);
-        L.push(`  let col = select(li % ${u32(cols - 1)}, ${u32(cols - 1)}, onBias);`);
-        L.push(`  let q = select(li / ${u32(cols - 1)}, li, onBias);`);
+        if (cols % 8 === 0) {
+          L.push(`  let col = lane % ${u32(cols)};`);
+          L.push(`  let q = lane / ${u32(cols)};`);
+        } else {
+          L.push(`  let onBias = lane >= ${u32(dataLanes)};`);
+          L.push(`  let li = select(lane, lane - ${u32(dataLanes)}, onBias);`);
+          L.push(`  let col = select(li % ${u32(cols - 1)}, ${u32(cols - 1)}, onBias);`);
+          L.push(`  let q = select(li / ${u32(cols - 1)}, li, onBias);`);
+        }
         L.push(`  let rt = q % ${u32(rowTiles)};`);
         L.push(`  let sl = q / ${u32(rowTiles)};`);
         L.push(`  let oh0 = sl * ${u32(rowsPer)};`);
