@@ -158,6 +158,9 @@ export function directWeightGrad(
         L.push(`  let tap0 = ((cy / ${u32(blocks)}) * ${u32(KH)} + ky0) * ${u32(KW)};`);
         L.push(`  let xr = (cy / ${u32(blocks)}) * ${u32(rows)} + ky0;`);
         const T = RB * KW; // taps per invocation, tap j = row j / KW, column j % KW
+        // Texel t of output row oh of channel m0 + i's output gradient.
+        const gLoad = (i: number) =>
+          `        let a${i} = textureLoad(G, vec2<u32>(t + ${u32(gp.t0)}, gb + gr${i} + oh), gl);`;
         for (let i = 0; i < TM; i++) for (let k = 0; k < T; k++) L.push(`  var c${i}_${k} = 0.0;`);
         const ga = address(gt.place, "n", "0u"), xa = address(xin.place, "n", "0u");
         const nA = `${u32(n0)} + bz * ${u32(IB)}`;
@@ -170,11 +173,7 @@ export function directWeightGrad(
         L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
         for (let i = 0; i < TM; i++) {
-          L.push(
-            `        let a${i} = textureLoad(G, vec2<u32>(t + ${
-              u32(gp.t0)
-            }, gb + gr${i} + oh), gl);`,
-          );
+          L.push(gLoad(i));
           L.push(`        c${i}_0 = c${i}_0 + (a${i}.x + a${i}.y) + (a${i}.z + a${i}.w);`);
         }
         L.push(`      }`);
@@ -182,13 +181,7 @@ export function directWeightGrad(
         L.push(`  } else {`);
         L.push(`    for (var oh = oh0; oh < oh1; oh++) {`);
         L.push(`      for (var t = 0u; t < ${u32(OWG)}; t++) {`);
-        for (let i = 0; i < TM; i++) {
-          L.push(
-            `        let a${i} = textureLoad(G, vec2<u32>(t + ${
-              u32(gp.t0)
-            }, gb + gr${i} + oh), gl);`,
-          );
-        }
+        for (let i = 0; i < TM; i++) L.push(gLoad(i));
         for (let r = 0; r < RB; r++) {
           for (let e = 0; e < nt; e++) {
             L.push(

@@ -25,7 +25,7 @@ interface DirectTile {
 }
 
 /**
- * The product's tile: 8 channels × 4 groups (32 positions). On an AVX-512 Xeon (lavapipe
+ * The product's tile: 8 channels × 4 groups (16 positions). On an AVX-512 Xeon (lavapipe
  * 256 bits, 32 vector registers) it beat 8 × 2 by 5–20% on every benchmarked layer in
  * alternating rounds (scene conv1 forward 91 → 73 ms, Fashion-MNIST conv2 4.8 → 4.5 ms);
  * 4 × 4, 4 × 8, 8 × 3, 8 × 5, 8 × 6, 8 × 8, 12 × 3, 12 × 4, 16 × 2 and 16 × 4 were slower
