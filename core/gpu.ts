@@ -9,6 +9,7 @@
 
 import type { DispatchHook } from "./gpu_hook.ts";
 import { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
+import { measureTextureReads } from "./gpu_reads.ts";
 
 export type { DispatchHook, RecordedDispatch } from "./gpu_hook.ts";
 export { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
@@ -72,6 +73,11 @@ export class Gpu {
   readonly maxTextureLayers: number;
   /** Whether the device was created with `timestamp-query` (profiling with timestamps). */
   readonly timestamps: boolean;
+  /**
+   * Whether memory-bound kernels read large inputs through textures (`core/gpu_reads.ts`
+   * measures it at `initGpu()`; `core/ops/texture_read.ts` `setTextureReads` overrides it).
+   */
+  textureReads = false;
   #free = new Map<number, GPUBuffer[]>();
   #freeTex = new Map<string, GPUTexture[]>();
   #views = new WeakMap<GPUTexture, GPUTextureView>();
@@ -451,6 +457,7 @@ export function initGpu(): Promise<Gpu> {
         "maxStorageBuffersPerShaderStage",
         "maxTextureDimension2D",
         "maxTextureArrayLayers",
+        "maxStorageTexturesPerShaderStage",
       ] as const
     ) want[k] = adapter.limits[k];
     // timestamp-query costs nothing unless used; the profiler (core/profile.ts) uses it.
@@ -458,7 +465,9 @@ export function initGpu(): Promise<Gpu> {
       ? ["timestamp-query"]
       : [];
     const device = await adapter.requestDevice({ requiredLimits: want, requiredFeatures });
-    current = new Gpu(device, adapter.info);
+    const g = new Gpu(device, adapter.info);
+    g.textureReads = await measureTextureReads(g);
+    current = g;
     return current;
   })();
 }

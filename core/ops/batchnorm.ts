@@ -19,11 +19,13 @@
  * Backward (eval): dx = g·γ/√(running_var + ε); dγ, dβ as above.
  *
  * Forward is two dispatches in training (per-channel statistics, then the normalisation)
- * and one in eval; backward is two (per-channel sums, then dx).
+ * and one in eval; backward is two (per-channel sums, then dx). Large inputs are read
+ * through textures where the adapter's storage loads are slow (`runReading`).
  */
 import { gpu } from "../gpu.ts";
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
+import { runReading } from "./texture_read.ts";
 import {
   fitsBinding,
   grid,
@@ -215,7 +217,7 @@ ${reduceTo(p, [["part", a.fold("q"), "sq"]])}
   const binds = [x, stats];
   if (running) binds.push(rm!, rv!);
   if (useNbt) binds.push(nbt!);
-  run(code, binds, channelGrid(C, p));
+  runReading(code, binds, ["x"], channelGrid(C, p));
 }
 
 /** y = (x − stats.μ)·stats.invstd·γ + β; optionally bumps the batch counter. */
@@ -245,7 +247,8 @@ ${mainEach(x.size / v.V, per)}
     y[i] = ${relu ? `max(yv, ${zero})` : "yv"};
   }
 }`;
-  run(code, binds, grid(Math.ceil(x.size / v.V / per)));
+  const reads = names.map(([n, k]) => (k === "elem" ? n : null));
+  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)));
 }
 
 /** How a binding of a per-element kernel is read: per element, per channel, out, counter. */
@@ -355,7 +358,8 @@ ${channelHeader(C, p, ["pg", "pgx"])}
 ${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
   if (l == 0u) { db[c] = ts; dw[c] = tsx; }
 }`;
-  run(code, y ? [g, x, stats, dw, db, y] : [g, x, stats, dw, db], channelGrid(C, p));
+  const binds = y ? [g, x, stats, dw, db, y] : [g, x, stats, dw, db];
+  runReading(code, binds, ["g", "x", null, null, null, "y"], channelGrid(C, p));
 }
 
 /** dx from g (and, in training, the per-channel sums). */
@@ -393,7 +397,8 @@ ${mainEach(x.size / v.V, per)}
     ${body}
   }
 }`;
-  run(code, binds, grid(Math.ceil(x.size / v.V / per)));
+  const reads = names.map(([n, k]) => (k === "elem" ? n : null));
+  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)));
 }
 
 /**

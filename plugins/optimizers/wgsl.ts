@@ -8,6 +8,7 @@
  * @module
  */
 import { main1d } from "../../core/ops/kernel.ts";
+import { flatDecl, flatLoad } from "../../core/ops/texture_read.ts";
 import type { SlotKey } from "./layout.ts";
 import type { Link, LinkVars } from "./link.ts";
 
@@ -56,6 +57,7 @@ export function updateKernel(
   slots: readonly SlotKey[],
   hasNorm: boolean,
   vec: 1 | 4 = 1,
+  tex: FlatLayout | null = null,
 ): string {
   const names = ["r", "gr", ...(hasNorm ? ["nrm"] : [])];
   const rw = ["wt", ...slots.map((_, j) => `s${j}`)];
@@ -82,6 +84,7 @@ ${body}
 ${stores.join("\n")}
 }`;
   }
+  if (tex) return textureUpdate(n, links, index, slots, hasNorm, tex);
   const lanes = ["x", "y", "z", "w"].map((c) => {
     const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = S${j}.${c};`);
     const stores = slots.map((s, j) => `    S${j}.${c} = L${s.link}_${s.name};`);
@@ -177,5 +180,58 @@ ${slots.map((_, j) => `  s${j}_${k}[q] = S${j};`).join("\n")}
 ${main1d(end)}
   _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
 ${branches.join("")}
+}`;
+}
+
+/** The layout of the flat textures the update reads (`core/ops/texture_read.ts`). */
+export interface FlatLayout {
+  rows: number;
+  layers: number;
+}
+
+/**
+ * `updateKernel`'s vec4 form reading the gradient, the weight and the slots through flat
+ * textures (bindings: records, the norm when used, then the textures gr, wt, s0 …, then the
+ * storage buffers wt, s0 … it writes), for adapters whose storage loads are slow.
+ */
+function textureUpdate(
+  n: number,
+  links: readonly Link[],
+  index: readonly Map<string, number>[],
+  slots: readonly SlotKey[],
+  hasNorm: boolean,
+  t: FlatLayout,
+): string {
+  const decl = [`@group(0) @binding(0) var<storage, read> r: array<f32>;`];
+  if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
+  const reads = ["gr", "wt", ...slots.map((_, j) => `s${j}`)];
+  const first = decl.length;
+  reads.forEach((v, k) => decl.push(flatDecl(first + k, `T${v}`)));
+  const base = decl.length;
+  reads.slice(1).forEach((v, k) =>
+    decl.push(`@group(0) @binding(${base + k}) var<storage, read_write> ${v}: array<vec4<f32>>;`)
+  );
+  const body = linkCode(links, index, 0, links.length);
+  const lanes = ["x", "y", "z", "w"].map((c) => {
+    const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = S${j}.${c};`);
+    const stores = slots.map((s, j) => `    S${j}.${c} = L${s.link}_${s.name};`);
+    return `  {
+    var g = G.${c};
+    var w = W.${c};
+${loads.join("\n")}
+${body.replace(/^/gm, "  ")}
+    W.${c} = w;
+${stores.join("\n")}
+  }`;
+  });
+  return `${decl.join("\n")}
+${main1d(n / 4)}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+  let G = ${flatLoad("Tgr", "i", t)};
+  var W = ${flatLoad("Twt", "i", t)};
+${slots.map((_, j) => `  var S${j} = ${flatLoad(`Ts${j}`, "i", t)};`).join("\n")}
+${lanes.join("\n")}
+  wt[i] = W;
+${slots.map((_, j) => `  s${j}[i] = S${j};`).join("\n")}
 }`;
 }

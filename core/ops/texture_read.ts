@@ -1,0 +1,175 @@
+/**
+ * Reading a buffer through a texture, for memory-bound kernels on adapters whose storage
+ * loads are slow (`gpu().textureReads`, measured by `core/gpu_reads.ts`): the buffer's
+ * vec4s are copied, in order, into a "flat" `rgba32float` texture of `FLAT_WIDTH` texels a
+ * row (rows of 16 KiB, so whole rows go in one `copyBufferToTexture`), and the kernel reads
+ * vec4 f with `textureLoad`. The values are the same bits either way; only the speed
+ * differs.
+ *
+ * @module
+ */
+import { FLAT_WIDTH } from "../gpu_reads.ts";
+import { type Bindable, gpu } from "../gpu.ts";
+import type { Tensor } from "../tensor.ts";
+import { run } from "./kernel.ts";
+
+let forced: boolean | null = null;
+
+/** Rows a layer at most (tests lower it to exercise several layers); null: the device's. */
+let maxRows: number | null = null;
+
+/** Sets that cap (tests). Returns the old one. */
+export function setFlatMaxRows(rows: number | null): number | null {
+  const old = maxRows;
+  maxRows = rows;
+  return old;
+}
+
+/** Whether memory-bound kernels read through textures now (`setTextureReads` overrides). */
+export function textureReads(): boolean {
+  return forced ?? gpu().textureReads;
+}
+
+/**
+ * Forces texture reads on or off (`null`: back to the measured choice); tests run both
+ * paths. Returns the old setting.
+ */
+export function setTextureReads(on: boolean | null): boolean | null {
+  const old = forced;
+  forced = on;
+  return old;
+}
+
+/** A flat texture holding `texels` vec4s of a buffer, and how a kernel addresses it. */
+export interface FlatTexture {
+  tex: GPUTexture;
+  /** Rows a layer. */
+  rows: number;
+  /** Layers. */
+  layers: number;
+}
+
+/** The layout of `texels` vec4s: rows a layer (as few layers as the device allows). */
+function flatRows(texels: number): { rows: number; layers: number } | null {
+  const g = gpu(), lines = Math.ceil(texels / FLAT_WIDTH);
+  const rows = Math.min(lines, maxRows ?? g.maxTextureDim), layers = Math.ceil(lines / rows);
+  return layers > g.maxTextureLayers ? null : { rows, layers };
+}
+
+/**
+ * Records the copies that fill a pooled flat texture with the `texels` vec4s of `buffer`
+ * from byte `offset` (a multiple of 16); null when they do not fit the device's textures.
+ * Release the texture with `gpu().releaseTexture` once the reading kernel is recorded.
+ */
+export function flatTexture(buffer: GPUBuffer, offset: number, texels: number): FlatTexture | null {
+  const g = gpu(), f = flatRows(texels);
+  if (!f) return null;
+  const tex = g.acquireTexture(FLAT_WIDTH, f.rows, f.layers);
+  const perLayer = FLAT_WIDTH * f.rows, bytesPerRow = FLAT_WIDTH * 16;
+  const full = Math.floor(texels / perLayer);
+  if (full > 0) {
+    g.copyToTexture(buffer, offset, {
+      offset: 0,
+      bytesPerRow,
+      width: FLAT_WIDTH,
+      rows: f.rows,
+      y: 0,
+      layer: 0,
+      layers: full,
+    }, tex);
+  }
+  const rest = texels - full * perLayer, lines = Math.floor(rest / FLAT_WIDTH);
+  const at = offset + full * perLayer * 16;
+  if (lines > 0) {
+    g.copyToTexture(buffer, at, {
+      offset: 0,
+      bytesPerRow,
+      width: FLAT_WIDTH,
+      rows: lines,
+      y: 0,
+      layer: full,
+    }, tex);
+  }
+  const tail = rest - lines * FLAT_WIDTH;
+  if (tail > 0) {
+    g.copyToTexture(buffer, at + lines * bytesPerRow, {
+      offset: 0,
+      bytesPerRow,
+      width: tail,
+      rows: 1,
+      y: lines,
+      layer: full,
+    }, tex);
+  }
+  return { tex, rows: f.rows, layers: f.layers };
+}
+
+/** WGSL declaring a flat texture at `binding` (read-only storage texture). */
+export function flatDecl(binding: number, name: string): string {
+  return `@group(0) @binding(${binding}) var ${name}: texture_storage_2d_array<rgba32float, read>;`;
+}
+
+/** WGSL reading vec4 `idx` (a u32 expression) of the flat texture `name` laid out as `t`. */
+export function flatLoad(name: string, idx: string, t: Omit<FlatTexture, "tex">): string {
+  const x = `(${idx}) % ${FLAT_WIDTH}u`, line = `(${idx}) / ${FLAT_WIDTH}u`;
+  if (t.layers === 1) return `textureLoad(${name}, vec2<u32>(${x}, ${line}), 0)`;
+  return `textureLoad(${name}, vec2<u32>(${x}, ${line} % ${t.rows}u), ${line} / ${t.rows}u)`;
+}
+
+/** The layout `flatTexture` gives `texels` vec4s (null: they do not fit), for kernel keys. */
+export function flatLayout(texels: number): { rows: number; layers: number } | null {
+  return flatRows(texels);
+}
+
+/** Vec4s a tensor needs before a kernel reads it through a texture (the copy is a command). */
+export const TEXTURE_MIN = 16384;
+
+/**
+ * `run(code, bindings, workgroups)`, with each binding named in `reads` (reads[k] for
+ * binding k, null for the others: a read-only
+ * `array<vec4<f32>>` of the kernel, indexed as `name[expr]` with no brackets inside `expr`)
+ * read through a flat texture when `textureReads()` holds and the tensor is at least
+ * `TEXTURE_MIN` whole vec4s: its declaration becomes a texture and a function `name_at`,
+ * and its loads calls of it. Other bindings, and every binding elsewhere, are left as they
+ * are.
+ */
+export function runReading(
+  code: string,
+  bindings: (Tensor | Bindable)[],
+  reads: readonly (string | null)[],
+  workgroups: [number, number?, number?],
+): void {
+  const g = gpu(), texs: GPUTexture[] = [];
+  const binds = [...bindings];
+  let src = code;
+  if (textureReads()) {
+    let budget = g.device.limits.maxStorageTexturesPerShaderStage - countTextures(code);
+    for (const [k, name] of reads.entries()) {
+      const t = bindings[k];
+      if (name === null) continue;
+      if (!(t instanceof Object) || !("shape" in t) || budget <= 0) continue;
+      if (t.size % 4 !== 0 || t.size / 4 < TEXTURE_MIN) continue;
+      const decl = new RegExp(
+        `@group\\(0\\) @binding\\(${k}\\) var<storage, read> ${name}: array<vec4<f32>>;`,
+      );
+      if (!decl.test(src)) continue;
+      const f = flatTexture(t.buffer, 0, t.size / 4);
+      if (!f) continue;
+      src = src.replace(
+        decl,
+        `${flatDecl(k, `${name}_t`)}
+fn ${name}_at(f: u32) -> vec4<f32> { return ${flatLoad(`${name}_t`, "f", f)}; }`,
+      ).replace(new RegExp(`\\b${name}\\[([^\\[\\]]+)\\]`, "g"), `${name}_at($1)`);
+      binds[k] = g.view(f.tex);
+      texs.push(f.tex);
+      budget--;
+    }
+  }
+  run(src, binds, workgroups);
+  for (const t of texs) g.releaseTexture(t);
+}
+
+/** Storage textures a kernel already declares. */
+function countTextures(code: string): number {
+  return (code.match(/texture_storage_/g) ?? []).length;
+}
