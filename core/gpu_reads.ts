@@ -12,7 +12,20 @@
  *
  * @module
  */
-import type { Gpu } from "./gpu.ts";
+import type { Bindable, TextureCopy } from "./gpu_types.ts";
+
+/** What the measurement uses of the GPU context (`Gpu` in gpu.ts, which calls it). */
+export interface ReadsGpu {
+  variant: "cpu" | "gpu";
+  acquire(bytes: number): GPUBuffer;
+  release(buf: GPUBuffer): void;
+  acquireTexture(width: number, height: number, layers: number): GPUTexture;
+  releaseTexture(tex: GPUTexture): void;
+  view(tex: GPUTexture): GPUTextureView;
+  copyToTexture(src: GPUBuffer, base: number, c: TextureCopy, tex: GPUTexture): void;
+  dispatch(code: string, bindings: Bindable[], workgroups: [number, number?, number?]): void;
+  sync(): Promise<void>;
+}
 
 /** Texels a line of the flat textures (`core/ops/texture_read.ts`): rows of 16 KiB. */
 export const FLAT_WIDTH = 1024;
@@ -27,7 +40,7 @@ const ROUNDS = 2, REPS = 4;
  * Whether texture reads pay on `g`: false on real GPUs, `WEBGPU_TEXTURE_READS` when set,
  * else a storage-read kernel timed against a copy plus a texture-read kernel (about 0.1 s).
  */
-export async function measureTextureReads(g: Gpu): Promise<boolean> {
+export async function measureTextureReads(g: ReadsGpu): Promise<boolean> {
   const env = Deno.env.get("WEBGPU_TEXTURE_READS");
   if (env === "1" || env === "0") return env === "1";
   if (g.variant !== "cpu") return false;
