@@ -85,18 +85,7 @@ ${stores.join("\n")}
 }`;
   }
   if (tex) return textureUpdate(n, links, index, slots, hasNorm, tex);
-  const lanes = ["x", "y", "z", "w"].map((c) => {
-    const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = S${j}.${c};`);
-    const stores = slots.map((s, j) => `    S${j}.${c} = L${s.link}_${s.name};`);
-    return `  {
-    var g = G.${c};
-    var w = W.${c};
-${loads.join("\n")}
-${body.replace(/^/gm, "  ")}
-    W.${c} = w;
-${stores.join("\n")}
-  }`;
-  });
+  const lanes = vec4Lanes(slots, body);
   return `${head}
   let G = gr[i];
   var W = wt[i];
@@ -212,7 +201,22 @@ function textureUpdate(
     decl.push(`@group(0) @binding(${base + k}) var<storage, read_write> ${v}: array<vec4<f32>>;`)
   );
   const body = linkCode(links, index, 0, links.length);
-  const lanes = ["x", "y", "z", "w"].map((c) => {
+  const lanes = vec4Lanes(slots, body);
+  return `${decl.join("\n")}
+${main1d(n / 4)}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+  let G = ${flatLoad("Tgr", "i", t)};
+  var W = ${flatLoad("Twt", "i", t)};
+${slots.map((_, j) => `  var S${j} = ${flatLoad(`Ts${j}`, "i", t)};`).join("\n")}
+${lanes.join("\n")}
+  wt[i] = W;
+${slots.map((_, j) => `  s${j}[i] = S${j};`).join("\n")}
+}`;
+}
+
+/** The update `body` run on each component of the loaded vec4s G, W and S0 … (then stored back). */
+function vec4Lanes(slots: readonly SlotKey[], body: string): string[] {
+  return ["x", "y", "z", "w"].map((c) => {
     const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = S${j}.${c};`);
     const stores = slots.map((s, j) => `    S${j}.${c} = L${s.link}_${s.name};`);
     return `  {
@@ -224,14 +228,4 @@ ${body.replace(/^/gm, "  ")}
 ${stores.join("\n")}
   }`;
   });
-  return `${decl.join("\n")}
-${main1d(n / 4)}
-  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
-  let G = ${flatLoad("Tgr", "i", t)};
-  var W = ${flatLoad("Twt", "i", t)};
-${slots.map((_, j) => `  var S${j} = ${flatLoad(`Ts${j}`, "i", t)};`).join("\n")}
-${lanes.join("\n")}
-  wt[i] = W;
-${slots.map((_, j) => `  s${j}[i] = S${j};`).join("\n")}
-}`;
 }
