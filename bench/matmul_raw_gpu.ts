@@ -128,6 +128,7 @@ export function bindTextureMatmul(
     let staging: GPUBuffer | null = null;
     return o.steps.map((st: PackStep) => {
       if (st.kind === "copy") return { ...st, src: st.staged ? staging! : buffers[i] };
+      if (st.kind === "flat") throw new Error("no flat operands here (the plan has no flatRows)");
       staging = device.createBuffer({
         size: st.bytes,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,

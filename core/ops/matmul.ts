@@ -18,6 +18,7 @@ import {
   WIDE_TEX_TUNING,
 } from "./matmul_texture.ts";
 import { hostHasAvx512 } from "../gpu_env.ts";
+import { flatMaxRows, flatTexture } from "./texture_read.ts";
 import { elementwise } from "./raw.ts";
 import { sum } from "./reduce.ts";
 import { reshape, slice, stridedCopy } from "./shape.ts";
@@ -54,6 +55,20 @@ export function setCpuMatmulKernel(kind: "texture" | "storage"): "texture" | "st
   return old;
 }
 
+let flatOperands = true;
+
+/**
+ * Whether operands that gemmInto packs itself, whose lines are whole vec4s but not a
+ * multiple of 64 floats, are copied flat into a texture (the default) or go through a
+ * staging kernel (kept for side-by-side benchmarks). The choice changes no result.
+ * Returns the previous choice.
+ */
+export function setFlatOperands(on: boolean): boolean {
+  const old = flatOperands;
+  flatOperands = on;
+  return old;
+}
+
 /** The texture matmul's tile: per host CPU (`"auto"`), or fixed (tests run both). */
 let tile: "auto" | "8x8" | "16x8" = "auto";
 
@@ -82,9 +97,17 @@ function windowOf(t: Tensor | Binding): BufferWindow {
 /** Records the filling of a pooled texture with an operand; returns the texture. */
 export function packOperand(src: BufferWindow, o: OperandTexture): GPUTexture {
   const g = gpu();
+  if (o.steps[0]?.kind === "flat") {
+    const f = flatTexture(src.buffer, src.offset, o.steps[0].texels), want = o.place.flat!;
+    if (!f || f.rows !== want.rows || f.layers !== want.layers) {
+      throw new Error(`packOperand: the flat texture's layout is not the plan's`);
+    }
+    return f.tex;
+  }
   const tex = g.acquireTexture(o.size.width, o.size.height, o.size.layers);
   let staging: GPUBuffer | null = null;
   for (const st of o.steps) {
+    if (st.kind === "flat") throw new Error("packOperand: a flat step after others");
     if (st.kind === "copy") {
       const [buf, off] = st.staged ? [staging!, 0] : [src.buffer, src.offset];
       g.copyToTexture(buf, off, st, tex);
@@ -113,10 +136,12 @@ export function texturePlanFor(
   // Plans are pure functions of the spec: generating the WGSL each call cost the host
   // more than recording the dispatch.
   const base = baseTuning();
-  const key = JSON.stringify(spec) + (kMajor ? "k" : "") + base.tm;
+  // Operands gemmInto packs itself that would need a staging kernel are read flat.
+  const flatRows = kMajor && flatOperands ? flatMaxRows() : undefined;
+  const key = JSON.stringify(spec) + (kMajor ? "k" : "") + base.tm + "f" + flatRows;
   let plan = plans.get(key);
   if (plan === undefined) {
-    const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers };
+    const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers, flatRows };
     plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim, undefined, kMajor, base);
     if (plans.size >= 1024) plans.clear();
     plans.set(key, plan);

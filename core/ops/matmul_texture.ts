@@ -22,6 +22,9 @@
 import { epilogue, type MatmulSpec, shrinkTile, storeC, tileGrid, u32 } from "./matmul_spec.ts";
 import {
   address,
+  flatPlace,
+  flatSteps,
+  flatTexel,
   type OperandTexture,
   packSteps,
   place,
@@ -138,25 +141,29 @@ export function matmulTexturePlan(
   const pa = place(aMats, aK ? s.M : s.K, aK ? s.K : s.M, limits);
   const pb = place(bMats, bK ? s.N : s.K, bK ? s.K : s.N, limits);
   if (!pa || !pb) return null;
-  const a = {
-    size: pa.size,
-    place: pa,
-    steps: !s.transA
-      ? packSteps(pa, s.K, s.aBatchStride)
-      : aK
-      ? transposedPackSteps(pa, s.K, s.aBatchStride)
-      : packSteps(pa, s.M, s.aBatchStride),
+  // An operand in its stored layout: copied where its lines allow, else (with
+  // `limits.flatRows`) copied as it is into a flat texture, else through a staging kernel.
+  const stored = (p: Placement, cols: number, stride: number): OperandTexture => {
+    const steps = packSteps(p, cols, stride);
+    const f = steps[0].kind === "stage" ? flatPlace(p.mats, p.lines, cols, stride, limits) : null;
+    return f ? { size: f.size, place: f, steps: flatSteps(f) } : { size: p.size, place: p, steps };
   };
-  const b = {
-    size: pb.size,
-    place: pb,
-    steps: s.transB
-      ? (bK ? packSteps(pb, s.K, s.bBatchStride) : transposedPackSteps(pb, s.N, s.bBatchStride))
-      : bK
-      ? transposedPackSteps(pb, s.K, s.bBatchStride)
-      : packSteps(pb, s.N, s.bBatchStride),
-  };
-  const { code, workgroups } = kernel(s, t, pa, pb, aK, bK);
+  const transposed = (p: Placement, cols: number, stride: number): OperandTexture => ({
+    size: p.size,
+    place: p,
+    steps: transposedPackSteps(p, cols, stride),
+  });
+  const a = !s.transA
+    ? stored(pa, s.K, s.aBatchStride)
+    : aK
+    ? transposed(pa, s.K, s.aBatchStride)
+    : stored(pa, s.M, s.aBatchStride);
+  const b = s.transB
+    ? (bK ? stored(pb, s.K, s.bBatchStride) : transposed(pb, s.N, s.bBatchStride))
+    : bK
+    ? transposed(pb, s.K, s.bBatchStride)
+    : stored(pb, s.N, s.bBatchStride);
+  const { code, workgroups } = kernel(s, t, a.place, b.place, aK, bK);
   return { code, workgroups, bindings: s.bias ? 4 : 3, a, b, tuning: t };
 }
 
@@ -215,7 +222,21 @@ function kernel(
     idx: (i: number) => string,
     last: number,
   ) => {
-    if (kPacked) {
+    if (p.flat) {
+      // A flat copy of the buffer: each line's first texel (K-packed), or the matrix's.
+      const m = p.flat.stride ? `m${name} * ${u32(p.flat.stride)}` : "0u";
+      if (kPacked) {
+        for (let i = 0; i < count; i++) {
+          L.push(
+            `  let ${name}f${i} = ${m} + min(${idx(i)}, ${u32(last - 1)}) * ${u32(p.texels)};`,
+          );
+        }
+      } else {
+        for (let g4 = 0; g4 < count / 4; g4++) {
+          L.push(`  let ${name}x${g4} = ${m} + min((${idx(4 * g4)}) / 4u, ${u32(p.texels - 1)});`);
+        }
+      }
+    } else if (kPacked) {
       for (let i = 0; i < count; i++) {
         const ad = address(p, `m${name}`, `min(${idx(i)}, ${u32(last - 1)})`);
         L.push(`  let ${name}y${i} = ${ad.y};`);
@@ -250,6 +271,21 @@ function kernel(
     ind: string,
   ): (i: number, q: number) => string => {
     const n = name.toLowerCase(), tx = `T${name}`;
+    if (p.flat && kPacked) {
+      for (let i = 0; i < count; i++) {
+        L.push(`${ind}let ${n}${i} = ${flatTexel(p, tx, `${n}f${i} + ${kt}`)};`);
+      }
+      return (i, q) => `${n}${i}.${comp[q]}`;
+    }
+    if (p.flat) {
+      for (let q = 0; q < kc; q++) {
+        const line = `(${kt} * 4u + ${u32(q)}) * ${u32(p.texels)}`;
+        for (let g4 = 0; g4 < count / 4; g4++) {
+          L.push(`${ind}let ${n}${q}_${g4} = ${flatTexel(p, tx, `${n}x${g4} + ${line}`)};`);
+        }
+      }
+      return (i, q) => `${n}${q}_${i >> 2}.${comp[i & 3]}`;
+    }
     if (kPacked) {
       for (let i = 0; i < count; i++) {
         L.push(`${ind}let ${n}${i} = textureLoad(${tx}, vec2<u32>(${kt}, ${n}y${i}), ${n}l${i});`);

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { FLAT_WIDTH } from "../gpu_reads.ts";
 import type { TextureCopy } from "../gpu.ts";
 import { u32 } from "./matmul_spec.ts";
 
@@ -31,6 +32,11 @@ export interface TexLimits {
   maxDim: number;
   /** `maxTextureArrayLayers`. */
   maxLayers: number;
+  /**
+   * Rows a layer of a flat texture (`core/ops/texture_read.ts`). When set, an operand that
+   * would need a staging kernel is copied as it is into a flat texture instead (`flatPlace`).
+   */
+  flatRows?: number;
 }
 
 /** One command that fills (part of) an operand's texture. */
@@ -61,6 +67,15 @@ export type PackStep =
     workgroups: [number, number, number];
     /** Size of the staging buffer. */
     bytes: number;
+  }
+  | {
+    /**
+     * The operand's buffer copied as it is into a flat texture (`flatTexture` of
+     * `core/ops/texture_read.ts`: `texels` vec4s from the binding's offset, `FLAT_WIDTH` a
+     * row), which is then the whole texture (placement `flat`).
+     */
+    kind: "flat";
+    texels: number;
   };
 
 /** How one operand becomes a texture. */
@@ -91,6 +106,12 @@ export interface Placement {
   /** Rows per layer used. */
   height: number;
   size: TexSize;
+  /**
+   * Set when the texture is a flat copy of the operand's buffer (`flatPlace`): texel t of
+   * line l of matrix m is flat texel m·stride + l·texels + t, at (that % FLAT_WIDTH,
+   * row that / FLAT_WIDTH) of `rows` rows a layer.
+   */
+  flat?: { stride: number; rows: number; layers: number };
 }
 
 export function place(mats: number, lines: number, cols: number, lim: TexLimits): Placement | null {
@@ -123,6 +144,52 @@ export function place(mats: number, lines: number, cols: number, lim: TexLimits)
     height,
     size: sz(texels, height, layersPer * mats),
   };
+}
+
+/**
+ * The flat placement of `mats` matrices of `lines` × `cols` floats stored row-major, `stride`
+ * floats apart: the buffer copied as it is (one `copyBufferToTexture` a layer, where the
+ * line-by-line layout needs a staging kernel and its copies when lines are not a multiple
+ * of 64 floats). Null unless `lim.flatRows` is set, lines and stride are whole vec4s, and it
+ * fits the layers.
+ */
+export function flatPlace(
+  mats: number,
+  lines: number,
+  cols: number,
+  stride: number,
+  lim: TexLimits,
+): Placement | null {
+  if (!lim.flatRows || cols % 4 !== 0 || (mats > 1 && stride % 4 !== 0)) return null;
+  const texels = cols / 4, step = mats > 1 ? stride / 4 : 0;
+  const all = Math.ceil(((mats - 1) * step + lines * texels) / FLAT_WIDTH);
+  const rows = Math.min(all, lim.flatRows), layers = Math.ceil(all / rows);
+  if (layers > lim.maxLayers) return null;
+  return {
+    mats,
+    lines,
+    texels,
+    perLayer: 0,
+    layersPer: 0,
+    height: rows,
+    size: sz(FLAT_WIDTH, rows, layers),
+    flat: { stride: step, rows, layers },
+  };
+}
+
+/** The one step that fills a flat placement. */
+export function flatSteps(p: Placement): PackStep[] {
+  return [{ kind: "flat", texels: (p.mats - 1) * p.flat!.stride + p.lines * p.texels }];
+}
+
+/**
+ * WGSL reading texel `idx` (u32 expr) of a flat placement from texture `tex`: the flat
+ * texture's row and layer of it.
+ */
+export function flatTexel(p: Placement, tex: string, idx: string): string {
+  const f = p.flat!, x = `(${idx}) % ${u32(FLAT_WIDTH)}`, row = `(${idx}) / ${u32(FLAT_WIDTH)}`;
+  if (f.layers === 1) return `textureLoad(${tex}, vec2<u32>(${x}, ${row}), 0)`;
+  return `textureLoad(${tex}, vec2<u32>(${x}, ${row} % ${u32(f.rows)}), ${row} / ${u32(f.rows)})`;
 }
 
 function sz(width: number, height: number, layers: number): TexSize {

@@ -25,6 +25,11 @@ export function setFlatMaxRows(rows: number | null): number | null {
   return old;
 }
 
+/** Rows a layer of a flat texture now: the device's, or the cap `setFlatMaxRows` set. */
+export function flatMaxRows(): number {
+  return Math.min(maxRows ?? Infinity, gpu().maxTextureDim);
+}
+
 /** Whether memory-bound kernels read through textures now (`setTextureReads` overrides). */
 export function textureReads(): boolean {
   return forced ?? gpu().textureReads;
