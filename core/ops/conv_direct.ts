@@ -127,7 +127,7 @@ export function padTexture(
   const aligned = d.pl % 4 === 0 && d.W % 4 === 0;
   if (!aligned && src.size % 4 === 0 && (!mask || mask.size % 4 === 0)) {
     const code = shiftedPadCode(d, !!mask, U, TG, src.size / 4, stagePitch(pl));
-    staged(code, mask ? [src, mask] : [src], n, pl, tex);
+    staged(code, mask ? [src, mask] : [src], n, pl, tex, ["ws", mask ? "ms" : null]);
     return { tex, place: pl };
   }
   // Source columns 4t − pl … 4t + 3 − pl: one aligned vec4 load a texel, or (a source whose
@@ -158,7 +158,8 @@ ${main1d(n)}
 ${lineHead(d, U, TG, stagePitch(pl))}
 ${[...Array(U).keys()].map(texel).join("\n")}
 }`;
-  staged(code, mask ? [src, mask] : [src], n, pl, tex);
+  // (Scalar loads only where the source's size is not a multiple of 4: no flat texture.)
+  staged(code, mask ? [src, mask] : [src], n, pl, tex, V === 4 ? ["s", mask ? "m" : null] : []);
   return { tex, place: pl };
 }
 

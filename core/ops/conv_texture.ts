@@ -17,6 +17,7 @@ import { gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
 import { grid, main1d, run } from "./kernel.ts";
+import { runReading } from "./texture_read.ts";
 import { type Placement, stagedCopies, stagePitch, type TexSize } from "./matmul_texture.ts";
 import { address, packSteps, place } from "./texture_layout.ts";
 import { packOperand } from "./matmul.ts";
@@ -41,6 +42,8 @@ export function textureFor(size: TexSize): GPUTexture {
 /**
  * Records `code` (binding 0..k−1 `inputs`, binding k the staging buffer of placement
  * `place`: its lines `stagePitch` texels apart), then the copies from there into `tex`.
+ * Inputs named in `reads` (read-only `array<vec4<f32>>` bindings) are read through textures
+ * where the adapter's storage loads are slow (`runReading`).
  */
 export function staged(
   code: string,
@@ -48,10 +51,13 @@ export function staged(
   n: number,
   place: Placement,
   tex: GPUTexture,
+  reads: (string | null)[] = [],
 ) {
   const g = gpu(), bytes = place.mats * place.lines * stagePitch(place) * 16;
   const staging = g.acquire(bytes);
-  run(code, [...inputs, { buffer: staging, offset: 0, size: bytes }], grid(n));
+  const binds = [...inputs, { buffer: staging, offset: 0, size: bytes }];
+  if (reads.some((r) => r !== null)) runReading(code, binds, reads, grid(n));
+  else run(code, binds, grid(n));
   for (const st of stagedCopies(place)) {
     if (st.kind !== "copy") continue;
     g.copyToTexture(staging, 0, st, tex);
