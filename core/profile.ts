@@ -59,6 +59,7 @@ const GENERIC: Record<string, string> = {
   gemm: "",
   windowPool: "pool",
   runPlanes: "",
+  runReading: "",
   run: "",
   noGrad: "",
   staged: "",

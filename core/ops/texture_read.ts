@@ -3,8 +3,8 @@
  * loads are slow (`gpu().textureReads`, measured by `core/gpu_reads.ts`): the buffer's
  * vec4s are copied, in order, into a "flat" `rgba32float` texture of `FLAT_WIDTH` texels a
  * row (rows of 16 KiB, so whole rows go in one `copyBufferToTexture`), and the kernel reads
- * vec4 f with `textureLoad`. The values are the same bits either way; only the speed
- * differs.
+ * vec4 f with `textureLoad` (an f32 e as component e % 4 of texel e / 4). The values are the
+ * same bits either way; only the speed differs.
  *
  * @module
  */
@@ -129,20 +129,46 @@ export function flatLayout(texels: number): { rows: number; layers: number } | n
 /** Vec4s a tensor needs before a kernel reads it through a texture (the copy is a command). */
 export const TEXTURE_MIN = 16384;
 
+/** Options of `runReading`. */
+export interface ReadingOptions {
+  /**
+   * Also read `array<f32>` bindings named in `reads` through flat textures (f32 e is
+   * component e % 4 of texel e / 4); false (the default): only `array<vec4<f32>>` ones.
+   */
+  scalars?: boolean;
+}
+
+/**
+ * The buffer, byte offset and vec4s of a binding a flat texture can hold: a tensor (from
+ * its start), or a window whose offset and size are multiples of 16 bytes; else null.
+ */
+function source(
+  b: Tensor | Bindable,
+): { buffer: GPUBuffer; offset: number; texels: number } | null {
+  if (b instanceof GPUTextureView || b instanceof GPUBuffer) return null;
+  if ("shape" in b) {
+    return b.size % 4 === 0 ? { buffer: b.buffer, offset: 0, texels: b.size / 4 } : null;
+  }
+  if (b.offset % 16 !== 0 || b.size % 16 !== 0) return null;
+  return { buffer: b.buffer, offset: b.offset, texels: b.size / 16 };
+}
+
 /**
  * `run(code, bindings, workgroups)`, with each binding named in `reads` (reads[k] for
- * binding k, null for the others: a read-only
- * `array<vec4<f32>>` of the kernel, indexed as `name[expr]` with no brackets inside `expr`)
- * read through a flat texture when `textureReads()` holds and the tensor is at least
- * `TEXTURE_MIN` whole vec4s: its declaration becomes a texture and a function `name_at`,
- * and its loads calls of it. Other bindings, and every binding elsewhere, are left as they
- * are.
+ * binding k, null for the others: a read-only `array<vec4<f32>>` of the kernel, or with
+ * `opts.scalars` also `array<f32>`, indexed as `name[expr]` with no brackets inside
+ * `expr`) read through a flat texture when `textureReads()` holds and the binding is at
+ * least `TEXTURE_MIN` whole vec4s — a tensor whose size is a multiple of 4, or a window
+ * whose byte offset and size are multiples of 16: its declaration becomes a texture and a
+ * function `name_at` (of a vec4 or an f32 index), and its loads calls of it. Other bindings,
+ * and every binding elsewhere, are left as they are.
  */
 export function runReading(
   code: string,
   bindings: (Tensor | Bindable)[],
   reads: readonly (string | null)[],
   workgroups: [number, number?, number?],
+  opts: ReadingOptions = {},
 ): void {
   const g = gpu(), texs: GPUTexture[] = [];
   const binds = [...bindings];
@@ -150,21 +176,21 @@ export function runReading(
   if (textureReads()) {
     let budget = g.device.limits.maxStorageTexturesPerShaderStage - countTextures(code);
     for (const [k, name] of reads.entries()) {
-      const t = bindings[k];
-      if (name === null) continue;
-      if (!(t instanceof Object) || !("shape" in t) || budget <= 0) continue;
-      if (t.size % 4 !== 0 || t.size / 4 < TEXTURE_MIN) continue;
-      const decl = new RegExp(
-        `@group\\(0\\) @binding\\(${k}\\) var<storage, read> ${name}: array<vec4<f32>>;`,
-      );
-      if (!decl.test(src)) continue;
-      const f = flatTexture(t.buffer, 0, t.size / 4);
+      if (name === null || bindings[k] === undefined || budget <= 0) continue;
+      const s = source(bindings[k]);
+      if (!s || s.texels < TEXTURE_MIN) continue;
+      const head = `@group\\(0\\) @binding\\(${k}\\) var<storage, read> ${name}: array<`;
+      const vec4 = new RegExp(`${head}vec4<f32>>;`), f32 = new RegExp(`${head}f32>;`);
+      const scalar = !vec4.test(src);
+      if (scalar && !(opts.scalars && f32.test(src))) continue;
+      const f = flatTexture(s.buffer, s.offset, s.texels);
       if (!f) continue;
-      src = src.replace(
-        decl,
-        `${flatDecl(k, `${name}_t`)}
-fn ${name}_at(f: u32) -> vec4<f32> { return ${flatLoad(`${name}_t`, "f", f)}; }`,
-      ).replace(new RegExp(`\\b${name}\\[([^\\[\\]]+)\\]`, "g"), `${name}_at($1)`);
+      const t = `${name}_t`;
+      const fn = scalar
+        ? `fn ${name}_at(e: u32) -> f32 { return ${flatLoad(t, "e / 4u", f)}[e % 4u]; }`
+        : `fn ${name}_at(f: u32) -> vec4<f32> { return ${flatLoad(t, "f", f)}; }`;
+      src = src.replace(scalar ? f32 : vec4, `${flatDecl(k, t)}\n${fn}`)
+        .replace(new RegExp(`\\b${name}\\[([^\\[\\]]+)\\]`, "g"), `${name}_at($1)`);
       binds[k] = g.view(f.tex);
       texs.push(f.tex);
       budget--;

@@ -5,13 +5,17 @@
  * generator that max, average and Lp pooling are made of (they differ only in their
  * reduction: init, accumulate, finish, and the backward rule), and the base of the layers.
  * Windows that tile each row exactly run through the vector kernels of `window_vector.ts`.
+ * Where the adapter's storage loads are slow (`core/ops/texture_read.ts`) the scalar
+ * kernels read their large inputs (forward x; backward g, and x and y where the reduction
+ * uses them) through flat textures; the vector kernels and the argmax keep storage reads.
  *
  * @module
  */
 import { record } from "../../core/autograd.ts";
-import { gpu } from "../../core/gpu.ts";
+import { type BufferWindow, gpu } from "../../core/gpu.ts";
 import { Module } from "../../core/nn/module.ts";
 import { grid, main1d, run } from "../../core/ops/kernel.ts";
+import { runReading } from "../../core/ops/texture_read.ts";
 import {
   type Padding,
   type Pair,
@@ -68,13 +72,20 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 export interface PlaneBinding {
   t: Tensor;
   perPlane: number;
+  /**
+   * The kernel's name of this binding when it is a read-only `array<f32>` or
+   * `array<vec4<f32>>` the kernel may read through a flat texture (`runReading`).
+   */
+  read?: string;
 }
 
 /**
  * Dispatches a per-plane kernel over `planes` NCHW planes. When the bound tensors exceed
  * one storage binding the planes are processed in chunks (each binding a window starting
  * at an aligned offset); `code(planes)` makes the WGSL for a chunk of that many planes,
- * indexing the bindings from 0, and `invocations(planes)` gives its 1-D size.
+ * indexing the bindings from 0, and `invocations(planes)` gives its 1-D size. Bindings
+ * with a `read` name are read through flat textures where the adapter's storage loads are
+ * slow (`runReading`; in chunks too, when a chunk's window starts and ends on 16 bytes).
  */
 export function runPlanes(
   op: string,
@@ -83,10 +94,14 @@ export function runPlanes(
   code: (planes: number) => string,
   workgroups: (planes: number) => [number, number],
 ): void {
-  const g = gpu();
+  const g = gpu(), reads = bindings.map((b) => b.read ?? null);
+  const dispatch = (wgsl: string, binds: (Tensor | BufferWindow)[], wg: [number, number]) =>
+    reads.some((r) => r !== null)
+      ? runReading(wgsl, binds, reads, wg, { scalars: true })
+      : run(wgsl, binds, wg);
   const largest = Math.max(...bindings.map((b) => b.perPlane * 4));
   if (largest * planes <= g.maxBindingBytes) {
-    run(code(planes), bindings.map((b) => b.t), workgroups(planes));
+    dispatch(code(planes), bindings.map((b) => b.t), workgroups(planes));
     return;
   }
   // Chunks of `unit` planes keep every binding's offset a multiple of the alignment.
@@ -104,15 +119,12 @@ export function runPlanes(
   }
   for (let p0 = 0; p0 < planes; p0 += chunk) {
     const n = Math.min(chunk, planes - p0);
-    run(
-      code(n),
-      bindings.map((b) => ({
-        buffer: b.t.buffer,
-        offset: p0 * b.perPlane * 4,
-        size: Math.max(4, n * b.perPlane * 4),
-      })),
-      workgroups(n),
-    );
+    const windows = bindings.map((b) => ({
+      buffer: b.t.buffer,
+      offset: p0 * b.perPlane * 4,
+      size: Math.max(4, n * b.perPlane * 4),
+    }));
+    dispatch(code(n), windows, workgroups(n));
   }
 }
 
@@ -272,9 +284,13 @@ export function windowPool(
   const y = empty([q.N, q.C, q.OH, q.OW]);
   if (y.size === 0) return y;
   const am = r.argmax && needGrad ? empty(y.shape) : null;
-  const io = [{ t: x, perPlane: perIn }, { t: y, perPlane: perOut }];
-  if (am) io.push({ t: am, perPlane: perOut });
   const vp = vectorPlan(q), per = vp ? perOut / vp.P : perOut;
+  // The scalar kernels (the backward's gather among them) may read their f32 inputs through
+  // textures (`runPlanes`); the vector kernels keep theirs on storage.
+  const named = (name: string, scalar = !vp) => (scalar ? name : undefined);
+  const io: PlaneBinding[] = [{ t: x, perPlane: perIn, read: named("x") }];
+  io.push({ t: y, perPlane: perOut });
+  if (am) io.push({ t: am, perPlane: perOut });
   runPlanes(
     op,
     planes,
@@ -287,10 +303,12 @@ export function windowPool(
   const out = record(op, y, [x], (g, saved) => {
     const dx = empty(x.shape);
     const [sx, ...rest] = saved;
-    const bound = [{ t: g, perPlane: perOut }];
-    if (r.uses?.x) bound.push({ t: sx, perPlane: perIn });
-    for (const t of rest) bound.push({ t, perPlane: perOut });
-    if (windowsDisjoint(q)) {
+    const gather = !windowsDisjoint(q), scalar = gather || !vp;
+    const bound: PlaneBinding[] = [{ t: g, perPlane: perOut, read: named("g", scalar) }];
+    if (r.uses?.x) bound.push({ t: sx, perPlane: perIn, read: named("x", scalar) });
+    if (r.uses?.y) bound.push({ t: rest.shift()!, perPlane: perOut, read: named("y", scalar) });
+    for (const t of rest) bound.push({ t, perPlane: perOut }); // the argmax (i32)
+    if (!gather) {
       if (!windowsCover(q)) gpu().clear(dx.buffer, 0, dx.bytes);
       bound.push({ t: dx, perPlane: perIn });
       runPlanes(

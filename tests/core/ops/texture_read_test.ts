@@ -1,13 +1,25 @@
 /**
  * Flat textures (`core/ops/texture_read.ts`): a kernel reading every vec4 of a buffer
  * through one gets the buffer's values back, for sizes that fill no row (1 texel, a row
- * less one, rows and a tail), from an offset into the buffer, and over several layers.
+ * less one, rows and a tail), from an offset into the buffer, and over several layers;
+ * `runReading` rewrites a kernel's f32 loads (with `scalars`) and vec4 loads, of tensors
+ * and of windows at 16-byte offsets, into texture loads of the same values, and leaves the
+ * bindings it cannot take on storage.
  */
 import { assertEquals } from "../../assert.ts";
-import { gpu, initGpu } from "../../../core/gpu.ts";
+import { type BufferWindow, gpu, initGpu } from "../../../core/gpu.ts";
 import { grid, main1d } from "../../../core/ops/kernel.ts";
-import { flatDecl, flatLoad, flatTexture, setFlatMaxRows } from "../../../core/ops/texture_read.ts";
-import { empty, fromArray } from "../../../core/tensor.ts";
+import {
+  flatDecl,
+  flatLoad,
+  flatTexture,
+  type ReadingOptions,
+  runReading,
+  setFlatMaxRows,
+  setTextureReads,
+  TEXTURE_MIN,
+} from "../../../core/ops/texture_read.ts";
+import { empty, fromArray, type Tensor } from "../../../core/tensor.ts";
 
 await initGpu();
 
@@ -51,5 +63,92 @@ Deno.test("flat texture: several layers (rows a layer capped), full layers and a
     }
   } finally {
     setFlatMaxRows(old);
+  }
+});
+
+/**
+ * Runs `y[i] = x[i] * 2` over `n` elements of `x` (a tensor or a window of one) through
+ * `runReading` with texture reads forced on; returns y and whether x was read through a
+ * texture (the rewritten kernel was dispatched).
+ */
+async function copyThrough(
+  x: Tensor | BufferWindow,
+  n: number,
+  type: "f32" | "vec4<f32>",
+  opts: ReadingOptions,
+): Promise<{ y: Float32Array; viaTexture: boolean }> {
+  const g = gpu(), y = empty([n * (type === "f32" ? 1 : 4)]);
+  const code = `@group(0) @binding(0) var<storage, read> x: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> y: array<${type}>;
+${main1d(n)}
+  y[i] = x[i] * 2.0;
+}`;
+  const codes: string[] = [];
+  const prev = g.setHook({
+    dispatch: (d) => void codes.push(d.code),
+    command: () => {},
+    beforeSubmit: () => {},
+  });
+  const old = setTextureReads(true);
+  try {
+    runReading(code, [x, y], ["x", null], grid(n), opts);
+  } finally {
+    setTextureReads(old);
+    g.setHook(prev);
+  }
+  const out = await y.data();
+  y.dispose();
+  return { y: out, viaTexture: codes.length === 1 && codes[0].includes("fn x_at(") };
+}
+
+/** Asserts the route `copyThrough` took and its values (the first difference reported). */
+function expect(r: { y: Float32Array; viaTexture: boolean }, texture: boolean, want: number[]) {
+  assertEquals(r.viaTexture, texture, "route");
+  assertEquals(r.y.length, want.length, "length");
+  const k = r.y.findIndex((v, i) => v !== want[i]);
+  assertEquals(k, -1, `first difference at ${k}: ${r.y[k]} vs ${want[k]}`);
+}
+
+Deno.test("runReading: f32 bindings through textures with `scalars` (tensors, windows at offsets)", async () => {
+  const n = TEXTURE_MIN * 4 + 36, lead = 64; // floats; a window from byte 256
+  const values = Float32Array.from({ length: lead + n + 3 }, (_, k) => (k % 1013) * 0.25 - 99);
+  const t = fromArray(values.subarray(lead, lead + n), [n]);
+  const all = fromArray(values, [values.length]);
+  const want = (from: number, len: number) =>
+    [...values.subarray(from, from + len)].map((v) => v * 2);
+  try {
+    let r = await copyThrough(t, n, "f32", { scalars: true });
+    expect(r, true, want(lead, n));
+    r = await copyThrough({ buffer: all.buffer, offset: lead * 4, size: n * 4 }, n, "f32", {
+      scalars: true,
+    });
+    expect(r, true, want(lead, n));
+    // without `scalars`, f32 bindings stay on storage (the vec4-only behaviour)
+    r = await copyThrough(t, n, "f32", {});
+    expect(r, false, want(lead, n));
+    // a window whose size is not a multiple of 16 bytes (storage offsets are 256-byte
+    // aligned), a tensor of n − 1 floats and one under TEXTURE_MIN vec4s stay on storage
+    const w = { buffer: all.buffer, offset: lead * 4, size: n * 4 - 4 };
+    r = await copyThrough(w, n - 1, "f32", { scalars: true });
+    expect(r, false, want(lead, n - 1));
+    for (const len of [n - 1, TEXTURE_MIN * 4 - 4]) {
+      const s = fromArray(values.subarray(0, len), [len]);
+      r = await copyThrough(s, len, "f32", { scalars: true });
+      s.dispose();
+      expect(r, false, want(0, len));
+    }
+    // vec4 bindings: a tensor as before, and now windows at offsets
+    r = await copyThrough(t, n / 4, "vec4<f32>", {});
+    expect(r, true, want(lead, n));
+    r = await copyThrough(
+      { buffer: all.buffer, offset: lead * 4, size: n * 4 },
+      n / 4,
+      "vec4<f32>",
+      {},
+    );
+    expect(r, true, want(lead, n));
+  } finally {
+    t.dispose();
+    all.dispose();
   }
 });

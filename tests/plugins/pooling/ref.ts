@@ -30,37 +30,74 @@ export function outLen(
 }
 
 /**
- * A windowed pool: `reduce(values, padInsideCount, window)` per window, where `values` are
- * the taps inside the input and `padInsideCount` counts the taps inside the padded input.
+ * Visits every window of a pool over an NCHW input of `shape`: `visit(o, idx, padded)`
+ * with `o` the window's flat output index, `idx` the flat input indices of its taps inside
+ * the input (row by row) and `padded` how many of its taps lie inside the padded input.
+ * Returns the output shape.
  */
-export function windowRef(
-  x: Float64Array,
+function eachWindowRef(
   [N, C, H, W]: number[],
   w: RefWindow,
-  reduce: (vals: number[], padded: number) => number,
-): { y: Float64Array; shape: number[] } {
+  visit: (o: number, idx: number[], padded: number) => void,
+): number[] {
   const [kh, kw] = w.k, [sh, sw] = w.s, [dh, dw] = w.d ?? [1, 1];
   const [pt, pl, pb, pr] = w.p ?? [0, 0, 0, 0];
   const OH = outLen(H, kh, sh, dh, pt, pb, !!w.ceil);
   const OW = outLen(W, kw, sw, dw, pl, pr, !!w.ceil);
-  const y = new Float64Array(N * C * OH * OW);
   for (let pc = 0; pc < N * C; pc++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let ow = 0; ow < OW; ow++) {
-        const vals: number[] = [];
+        const idx: number[] = [];
         let padded = 0;
         for (let a = 0; a < kh; a++) {
           for (let b = 0; b < kw; b++) {
             const ih = oh * sh - pt + a * dh, iw = ow * sw - pl + b * dw;
             if (ih >= -pt && ih < H + pb && iw >= -pl && iw < W + pr) padded++;
-            if (ih >= 0 && ih < H && iw >= 0 && iw < W) vals.push(x[(pc * H + ih) * W + iw]);
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W) idx.push((pc * H + ih) * W + iw);
           }
         }
-        y[(pc * OH + oh) * OW + ow] = reduce(vals, padded);
+        visit((pc * OH + oh) * OW + ow, idx, padded);
       }
     }
   }
-  return { y, shape: [N, C, OH, OW] };
+  return [N, C, OH, OW];
+}
+
+/**
+ * A windowed pool: `reduce(values, padInsideCount, window)` per window, where `values` are
+ * the taps inside the input and `padInsideCount` counts the taps inside the padded input.
+ */
+export function windowRef(
+  x: Float64Array,
+  shape: number[],
+  w: RefWindow,
+  reduce: (vals: number[], padded: number) => number,
+): { y: Float64Array; shape: number[] } {
+  const out: number[] = [];
+  const s = eachWindowRef(shape, w, (o, idx, padded) => {
+    out[o] = reduce(idx.map((i) => x[i]), padded);
+  });
+  return { y: Float64Array.from(out), shape: s };
+}
+
+/**
+ * The input gradient of a windowed pool given the output gradient `g`: `taps(vals, padded,
+ * go)` gives the gradient of each tap of a window inside the input (in `windowRef`'s
+ * order), and the gradients of windows sharing an input add up.
+ */
+export function windowGradRef(
+  x: Float64Array,
+  shape: number[],
+  w: RefWindow,
+  g: Float64Array,
+  taps: (vals: number[], padded: number, go: number) => number[],
+): Float64Array {
+  const dx = new Float64Array(x.length);
+  eachWindowRef(shape, w, (o, idx, padded) => {
+    const d = taps(idx.map((i) => x[i]), padded, g[o]);
+    idx.forEach((i, k) => (dx[i] += d[k]));
+  });
+  return dx;
 }
 
 /** Max pooling. */
