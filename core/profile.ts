@@ -60,6 +60,7 @@ const GENERIC: Record<string, string> = {
   windowPool: "pool",
   runPlanes: "",
   runReading: "",
+  runChunk: "",
   run: "",
   noGrad: "",
   staged: "",

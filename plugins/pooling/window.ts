@@ -95,13 +95,13 @@ export function runPlanes(
   workgroups: (planes: number) => [number, number],
 ): void {
   const g = gpu(), reads = bindings.map((b) => b.read ?? null);
-  const dispatch = (wgsl: string, binds: (Tensor | BufferWindow)[], wg: [number, number]) =>
+  const runChunk = (wgsl: string, binds: (Tensor | BufferWindow)[], wg: [number, number]) =>
     reads.some((r) => r !== null)
       ? runReading(wgsl, binds, reads, wg, { scalars: true })
       : run(wgsl, binds, wg);
   const largest = Math.max(...bindings.map((b) => b.perPlane * 4));
   if (largest * planes <= g.maxBindingBytes) {
-    dispatch(code(planes), bindings.map((b) => b.t), workgroups(planes));
+    runChunk(code(planes), bindings.map((b) => b.t), workgroups(planes));
     return;
   }
   // Chunks of `unit` planes keep every binding's offset a multiple of the alignment.
@@ -124,7 +124,7 @@ export function runPlanes(
       offset: p0 * b.perPlane * 4,
       size: Math.max(4, n * b.perPlane * 4),
     }));
-    dispatch(code(n), windows, workgroups(n));
+    runChunk(code(n), windows, workgroups(n));
   }
 }
 
