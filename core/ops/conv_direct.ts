@@ -118,7 +118,9 @@ export function padTexture(
   const tex = g.acquireTexture(pl.size.width, pl.size.height, pl.size.layers);
   if (pooled) {
     const k = pooledPadCode(d, pooled, !!mask, stagePitch(pl));
-    staged(k.code, [src, ...(mask ? [mask] : []), pooled.am], k.n, pl, tex);
+    // The pooled gradient and output through textures (not the i32 winners).
+    const reads = ["s", mask ? "m" : null];
+    staged(k.code, [src, ...(mask ? [mask] : []), pooled.am], k.n, pl, tex, reads, true);
     return { tex, place: pl };
   }
   // PAD_TEXELS neighbouring texels of one line an invocation.

@@ -42,8 +42,9 @@ export function textureFor(size: TexSize): GPUTexture {
 /**
  * Records `code` (binding 0..k−1 `inputs`, binding k the staging buffer of placement
  * `place`: its lines `stagePitch` texels apart), then the copies from there into `tex`.
- * Inputs named in `reads` (read-only `array<vec4<f32>>` bindings) are read through textures
- * where the adapter's storage loads are slow (`runReading`).
+ * Inputs named in `reads` (read-only `array<vec4<f32>>` bindings, or with `scalars` also
+ * `array<f32>` ones) are read through textures where the adapter's storage loads are slow
+ * (`runReading`).
  */
 export function staged(
   code: string,
@@ -52,11 +53,12 @@ export function staged(
   place: Placement,
   tex: GPUTexture,
   reads: (string | null)[] = [],
+  scalars = false,
 ) {
   const g = gpu(), bytes = place.mats * place.lines * stagePitch(place) * 16;
   const staging = g.acquire(bytes);
   const binds = [...inputs, { buffer: staging, offset: 0, size: bytes }];
-  if (reads.some((r) => r !== null)) runReading(code, binds, reads, grid(n));
+  if (reads.some((r) => r !== null)) runReading(code, binds, reads, grid(n), { scalars });
   else run(code, binds, grid(n));
   for (const st of stagedCopies(place)) {
     if (st.kind !== "copy") continue;
