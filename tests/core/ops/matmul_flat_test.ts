@@ -6,10 +6,13 @@
  * operands), the flat texture over several layers, and the fused linear layer's gradients.
  */
 import { assert, assertEquals } from "../../assert.ts";
+import { backward } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
-import { linear, matmul, texturePlanFor } from "../../../core/ops/matmul.ts";
+import { linear, matmul, setFlatOperands, texturePlanFor } from "../../../core/ops/matmul.ts";
+import { mul } from "../../../core/ops/elementwise.ts";
+import { sum } from "../../../core/ops/reduce.ts";
 import { setFlatMaxRows } from "../../../core/ops/texture_read.ts";
-import { fromArray } from "../../../core/tensor.ts";
+import { fromArray, tidy } from "../../../core/tensor.ts";
 import { checkOp, relErr } from "./check.ts";
 import * as R from "./ref.ts";
 
@@ -95,4 +98,35 @@ Deno.test("linear: flat weights (rows of 36 inputs) match the reference and its 
     },
     [[16, 36], [40, 36], [40]],
   );
+});
+
+Deno.test("linear: flat operands give the staged packs' bits (forward and both gradients)", async () => {
+  await initGpu();
+  if (gpu().variant !== "cpu") return;
+  // The scene CNN's first dense layer in miniature: rows of 144 inputs, batch 16.
+  const spec = { batch: 1, M: 16, N: 52, K: 144, aBatchStride: 0, bBatchStride: 0, ...plain };
+  assertEquals(firstSteps({ ...spec, transA: false, transB: true }), ["flat", "flat"]);
+  const old = setFlatOperands(false);
+  assertEquals(firstSteps({ ...spec, transA: false, transB: true }), ["stage", "stage"]);
+  setFlatOperands(old);
+  const run = async (flat: boolean) => {
+    const old = setFlatOperands(flat);
+    const gen = (n: number, f: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * f));
+    const x = fromArray(gen(16 * 144, 0.31), [16, 144]),
+      w = fromArray(gen(52 * 144, 0.17), [52, 144]);
+    const b = fromArray(gen(52, 0.7), [52]), seed = fromArray(gen(16 * 52, 0.05), [16, 52]);
+    for (const t of [x, w, b]) t.requiresGrad = true;
+    const y = tidy(() => {
+      const y = linear(x, w, b, true);
+      backward(sum(mul(y, seed)));
+      return y.detach();
+    });
+    setFlatOperands(old);
+    const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.data()));
+    for (const t of [x, w, b, seed, y]) (t.grad?.dispose(), t.dispose());
+    return out;
+  };
+  const a = await run(true), b = await run(false);
+  for (let k = 0; k < a.length; k++) assertEquals([...a[k]], [...b[k]], `output ${k}`);
 });
