@@ -22,20 +22,25 @@
  * and one in eval; backward is two (per-channel sums, then dx). Large inputs are read
  * through textures where the adapter's storage loads are slow (`runReading`).
  */
-import { gpu } from "../gpu.ts";
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import { runReading } from "./texture_read.ts";
 import {
-  fitsBinding,
-  grid,
-  lit,
-  main1d,
-  mainEach,
-  perInvocation,
-  run,
-  workgroupSum,
-} from "./kernel.ts";
+  acc,
+  channelGrid,
+  channelHeader,
+  channelLoop,
+  checkVec,
+  decl,
+  type Kind,
+  layout,
+  plan,
+  reduceTo,
+  reduceWidth,
+  vdecl,
+  vectorOf,
+} from "./batchnorm_wgsl.ts";
+import { fitsBinding, grid, lit, main1d, mainEach, perInvocation, run } from "./kernel.ts";
 
 /** Options of `batchNorm`. */
 export interface BatchNormOpOptions {
@@ -54,120 +59,6 @@ export interface BatchNormOpOptions {
   numBatchesTracked?: Tensor | null;
   /** Apply ReLU to the result in the same kernel (default false). */
   relu?: boolean;
-}
-
-/**
- * Threads a channel's reduction takes: 64 on GPUs; 8 (one SIMD vector) on Mesa's software
- * adapters, which run a workgroup with barriers as one coroutine per vector of 8: measured on
- * lavapipe on the scene CNN, the backward sums took about 0.5× the time of 64 threads, the
- * statistics 0.6–0.7× (16 threads: 0.7–0.8×, 32 or 256: no better than 64).
- */
-function reduceThreads(): number {
-  return gpu().variant === "cpu" ? 8 : 64;
-}
-
-function layout(x: Tensor): { C: number; S: number; M: number } {
-  if (x.shape.length < 2) {
-    throw new Error(`batchNorm: input [${x.shape}] must be [N, C] or [N, C, d1, …]`);
-  }
-  const C = x.shape[1];
-  const S = x.shape.slice(2).reduce((p, d) => p * d, 1);
-  return { C, S, M: x.shape[0] * S };
-}
-
-function checkVec(name: string, t: Tensor | null | undefined, C: number): void {
-  if (t && t.size !== C) throw new Error(`batchNorm: ${name} [${t.shape}] must have ${C} values`);
-}
-
-/** A storage declaration (of vec4s with `vec`). */
-function decl(k: number, name: string, write: boolean, vec = false): string {
-  return `@group(0) @binding(${k}) var<storage, ${write ? "read_write" : "read"}> ${name}: array<${
-    vec ? "vec4<f32>" : "f32"
-  }>;`;
-}
-
-/** WGSL for the flat index of the j-th value (0 ≤ j < M) of channel c. */
-function at(C: number, S: number): string {
-  return S === 1 ? `j * ${C}u + c` : `(j / ${S}u) * ${C * S}u + c * ${S}u + j % ${S}u`;
-}
-
-/**
- * A loop of thread `l` (of T) over the M values of channel c, with `k` their flat index:
- * rows of S contiguous values when S ≥ T (no division per element), else a flat stride.
- * With `V` = 4 (rows a multiple of 4 and S/4 ≥ T) `k` indexes vec4s of a row instead.
- */
-function channelLoop(C: number, S: number, M: number, T: number, body: string, V = 1): string {
-  if (S >= T * V) {
-    return `for (var rn = 0u; rn < ${M / S}u; rn = rn + 1u) {
-    for (var rs = l; rs < ${S / V}u; rs = rs + ${T}u) {
-      let k = rn * ${(C * S) / V}u + c * ${S / V}u + rs;
-      ${body}
-    }
-  }`;
-  }
-  return `for (var j = l; j < ${M}u; j = j + ${T}u) {
-    let k = ${at(C, S)};
-    ${body}
-  }`;
-}
-
-/** The vector width of a per-channel reduction's loads: 4 when rows allow it. */
-function reduceWidth(S: number, p: Plan): 1 | 4 {
-  return !p.perThread && S % 4 === 0 && S / 4 >= p.T ? 4 : 1;
-}
-
-/** WGSL: a zero accumulator and the sum of its components, for width V. */
-function acc(V: number): { zero: string; fold: (v: string) => string } {
-  return V === 4
-    ? { zero: "vec4<f32>(0.0)", fold: (v) => `(${v}.x + ${v}.y + ${v}.z + ${v}.w)` }
-    : { zero: "0.0", fold: (v) => v };
-}
-
-/**
- * How a per-channel reduction runs: one workgroup of T threads per channel with a tree
- * reduction in workgroup memory (many values per channel), or one thread per channel with
- * no workgroup memory and no barriers (few values per channel, or [N, C] inputs, where
- * neighbouring threads then read neighbouring addresses).
- */
-interface Plan {
-  T: number;
-  perThread: boolean;
-}
-
-function plan(S: number, M: number): Plan {
-  if (S === 1 || M <= 64) return { T: 1, perThread: true };
-  let T = 1;
-  const max = reduceThreads();
-  while (T < M && T < max) T *= 2;
-  return { T, perThread: false };
-}
-
-/** The kernel header: defines the channel `c` and the thread index `l` within it. */
-function channelHeader(C: number, p: Plan, arrays: string[]): string {
-  if (p.perThread) {
-    return `${main1d(C)}
-  let c = i;
-  let l = 0u;`;
-  }
-  return `${arrays.map((a) => `var<workgroup> ${a}: array<f32, ${p.T}>;`).join("\n")}
-@compute @workgroup_size(${p.T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) l: u32) {
-  let c = wid.x + wid.y * nwg.x;
-  if (c >= ${C}u) { return; }`;
-}
-
-/** Sums each thread's partial `local` over the channel's threads into `let total`. */
-function reduceTo(p: Plan, pairs: [array: string, local: string, total: string][]): string {
-  if (p.perThread) return pairs.map(([, v, t]) => `  let ${t} = ${v};`).join("\n");
-  return `${workgroupSum(pairs.map(([a, v]) => [a, v]), p.T)}
-${pairs.map(([a, , t]) => `  let ${t} = ${a}[0];`).join("\n")}
-  workgroupBarrier();`;
-}
-
-/** The dispatch size of a per-channel kernel. */
-function channelGrid(C: number, p: Plan): [number, number] {
-  return p.perThread ? grid(C) : grid(C, 1);
 }
 
 /**
@@ -249,40 +140,6 @@ ${mainEach(x.size / v.V, per)}
 }`;
   const reads = names.map(([n, k]) => (k === "elem" ? n : null));
   runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)));
-}
-
-/** How a binding of a per-element kernel is read: per element, per channel, out, counter. */
-type Kind = "elem" | "chan" | "out" | "count";
-
-/**
- * The vector width of a per-element kernel over [N, C, S…] data: 4 elements an invocation
- * when planes are a multiple of 4 (one channel per vec4) or, for [N, C] data, when C is
- * (channel vectors: the per-channel values read as vec4 too), else 1. On Mesa's software
- * adapters each storage access costs about as much scalar as vec4.
- */
-function vectorOf(C: number, S: number, size: number): {
-  V: number;
-  chanVec: boolean;
-  /** WGSL of the channel index (in channel vectors when `chanVec`). */
-  channel: string;
-  /** The channel count in units of the channel index. */
-  C: number;
-} {
-  if (S > 1 && S % 4 === 0) {
-    return { V: 4, chanVec: false, channel: `((i * 4u) / ${S}u) % ${C}u`, C };
-  }
-  if (S === 1 && C % 4 === 0 && size % 4 === 0) {
-    return { V: 4, chanVec: true, channel: `i % ${C / 4}u`, C: C / 4 };
-  }
-  return { V: 1, chanVec: false, channel: S === 1 ? `i % ${C}u` : `(i / ${S}u) % ${C}u`, C };
-}
-
-function vdecl(k: number, name: string, kind: Kind, v: { V: number; chanVec: boolean }): string {
-  const vec = kind === "count" ? false : kind === "chan" ? v.chanVec : v.V === 4;
-  const rw = kind === "out" || kind === "count" ? "read_write" : "read";
-  return `@group(0) @binding(${k}) var<storage, ${rw}> ${name}: array<${
-    vec ? "vec4<f32>" : "f32"
-  }>;`;
 }
 
 /** stats = [running_mean, 1/√(running_var + ε)] (eval mode, when a backward needs them). */
