@@ -24,7 +24,7 @@
  */
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
-import { runReading } from "./texture_read.ts";
+import { runReading, SharedReads } from "./texture_read.ts";
 import {
   acc,
   channelGrid,
@@ -73,6 +73,7 @@ function statsKernel(
   momentum: number | null,
   eps: number,
   unbiased: boolean,
+  shared?: SharedReads,
 ): void {
   const { C, S, M } = layout(x);
   const p = plan(S, M);
@@ -108,7 +109,7 @@ ${reduceTo(p, [["part", a.fold("q"), "sq"]])}
   const binds = [x, stats];
   if (running) binds.push(rm!, rv!);
   if (useNbt) binds.push(nbt!);
-  runReading(code, binds, ["x"], channelGrid(C, p));
+  runReading(code, binds, ["x"], channelGrid(C, p), { shared });
 }
 
 /** y = (x − stats.μ)·stats.invstd·γ + β; optionally bumps the batch counter. */
@@ -120,6 +121,7 @@ function normalizeKernel(
   y: Tensor,
   nbt: Tensor | null,
   relu = false,
+  shared?: SharedReads,
 ): void {
   const { C, S } = layout(x);
   const v = vectorOf(C, S, x.size), per = perInvocation();
@@ -139,7 +141,7 @@ ${mainEach(x.size / v.V, per)}
   }
 }`;
   const reads = names.map(([n, k]) => (k === "elem" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)));
+  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)), { shared });
 }
 
 /** stats = [running_mean, 1/√(running_var + ε)] (eval mode, when a backward needs them). */
@@ -195,6 +197,7 @@ function sumsKernel(
   dw: Tensor,
   db: Tensor,
   y: Tensor | null,
+  shared?: SharedReads,
 ): void {
   const { C, S, M } = layout(x);
   const p = plan(S, M);
@@ -216,7 +219,7 @@ ${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
   if (l == 0u) { db[c] = ts; dw[c] = tsx; }
 }`;
   const binds = y ? [g, x, stats, dw, db, y] : [g, x, stats, dw, db];
-  runReading(code, binds, ["g", "x", null, null, null, "y"], channelGrid(C, p));
+  runReading(code, binds, ["g", "x", null, null, null, "y"], channelGrid(C, p), { shared });
 }
 
 /** dx from g (and, in training, the per-channel sums). */
@@ -228,6 +231,7 @@ function dxKernel(
   sums: { dw: Tensor; db: Tensor } | null,
   dx: Tensor,
   y: Tensor | null,
+  shared?: SharedReads,
 ): void {
   const { C, S, M } = layout(x);
   const v = vectorOf(C, S, x.size), per = perInvocation();
@@ -255,7 +259,7 @@ ${mainEach(x.size / v.V, per)}
   }
 }`;
   const reads = names.map(([n, k]) => (k === "elem" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)));
+  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)), { shared });
 }
 
 /**
@@ -305,6 +309,8 @@ export function batchNorm(
       throw new Error("batchNorm: momentum null (cumulative average) needs numBatchesTracked");
     }
     stats = empty([2, C]);
+    // x is copied for the texture reads once, for both kernels.
+    const shared = new SharedReads();
     statsKernel(
       x,
       stats,
@@ -314,8 +320,10 @@ export function batchNorm(
       momentum,
       eps,
       opts.unbiasedRunningVar ?? true,
+      shared,
     );
-    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null, relu);
+    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null, relu, shared);
+    shared.release();
   } else {
     if (!runningMean || !runningVar) {
       throw new Error("batchNorm: eval mode needs running_mean and running_var");
@@ -338,15 +346,17 @@ export function batchNorm(
     const sy = relu ? saved[k] : null;
     const needSums = training || !!(weight?.requiresGrad || bias?.requiresGrad);
     let sums: { dw: Tensor; db: Tensor } | null = null;
+    const shared = new SharedReads(); // g, x and y copied once for both kernels
     if (needSums) {
       sums = { dw: empty([C]), db: empty([C]) };
-      sumsKernel(g, sx, st, sums.dw, sums.db, sy);
+      sumsKernel(g, sx, st, sums.dw, sums.db, sy, shared);
     }
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape);
-      dxKernel(g, sx, st, sw, training ? sums : null, dx, sy);
+      dxKernel(g, sx, st, sw, training ? sums : null, dx, sy, shared);
     }
+    shared.release();
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(weight.requiresGrad && sums ? sums.dw : null);
     if (bias) grads.push(bias.requiresGrad && sums ? sums.db : null);

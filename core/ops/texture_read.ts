@@ -136,6 +136,35 @@ export interface ReadingOptions {
    * component e % 4 of texel e / 4); false (the default): only `array<vec4<f32>>` ones.
    */
   scalars?: boolean;
+  /** Flat copies shared with the op's other kernels (see `SharedReads`). */
+  shared?: SharedReads;
+}
+
+/**
+ * Flat copies shared by the kernels of one op that read the same unchanged inputs (batch
+ * normalisation's statistics and normalisation both read x; its backward's sums and dx read
+ * g, x and y): each is copied once, on first use. `release()` once the last kernel is
+ * recorded.
+ */
+export class SharedReads {
+  #copies = new Map<GPUBuffer, Map<string, FlatTexture | null>>();
+
+  /** The flat texture of `texels` vec4s of `buffer` from byte `offset` (null: too large). */
+  get(buffer: GPUBuffer, offset: number, texels: number): FlatTexture | null {
+    let m = this.#copies.get(buffer);
+    if (!m) this.#copies.set(buffer, m = new Map());
+    const key = `${offset}:${texels}`;
+    if (!m.has(key)) m.set(key, flatTexture(buffer, offset, texels));
+    return m.get(key)!;
+  }
+
+  /** Returns the textures to the pool (the kernels already recorded still see them). */
+  release(): void {
+    for (const m of this.#copies.values()) {
+      for (const f of m.values()) if (f) gpu().releaseTexture(f.tex);
+    }
+    this.#copies.clear();
+  }
 }
 
 /**
@@ -161,7 +190,8 @@ function source(
  * least `TEXTURE_MIN` whole vec4s — a tensor whose size is a multiple of 4, or a window
  * whose byte offset and size are multiples of 16: its declaration becomes a texture and a
  * function `name_at` (of a vec4 or an f32 index), and its loads calls of it. Other bindings,
- * and every binding elsewhere, are left as they are.
+ * and every binding elsewhere, are left as they are. With `opts.shared` the copies come from
+ * (and stay with) that set.
  */
 export function runReading(
   code: string,
@@ -183,7 +213,9 @@ export function runReading(
       const vec4 = new RegExp(`${head}vec4<f32>>;`), f32 = new RegExp(`${head}f32>;`);
       const scalar = !vec4.test(src);
       if (scalar && !(opts.scalars && f32.test(src))) continue;
-      const f = flatTexture(s.buffer, s.offset, s.texels);
+      const f = opts.shared
+        ? opts.shared.get(s.buffer, s.offset, s.texels)
+        : flatTexture(s.buffer, s.offset, s.texels);
       if (!f) continue;
       const t = `${name}_t`;
       const fn = scalar
@@ -192,7 +224,7 @@ export function runReading(
       src = src.replace(scalar ? f32 : vec4, `${flatDecl(k, t)}\n${fn}`)
         .replace(new RegExp(`\\b${name}\\[([^\\[\\]]+)\\]`, "g"), `${name}_at($1)`);
       binds[k] = g.view(f.tex);
-      texs.push(f.tex);
+      if (!opts.shared) texs.push(f.tex);
       budget--;
     }
   }
