@@ -4,13 +4,16 @@
 #   libonnx-testdata     ONNX's operator test vectors (tests)
 #   dataset-fashion-mnist  the real Fashion-MNIST (fashion_mnist pipeline)
 #   postgresql           a PostgreSQL server (tests of the retraining history's PostgreSQL store)
+#   chromium             headless Chromium (tests of the HTML reports)
 # Usage: sh scripts/setup.sh [--test] [--fashion] [--postgres]
-#   --test adds what only the tests need; --fashion adds the Fashion-MNIST data set;
-#   --postgres adds PostgreSQL (initdb and pg_ctl land in /usr/lib/postgresql/<version>/bin)
+#   --test adds what only the tests need (the vectors, PostgreSQL and Chromium: installed here,
+#   before the test files run side by side, since two apt-get runs at once fail on dpkg's lock);
+#   --fashion adds the Fashion-MNIST data set; --postgres adds PostgreSQL (initdb and pg_ctl
+#   land in /usr/lib/postgresql/<version>/bin)
 set -e
 want="mesa-vulkan-drivers"
 for a in "$@"; do
-  [ "$a" = "--test" ] && want="$want libonnx-testdata"
+  [ "$a" = "--test" ] && want="$want libonnx-testdata postgresql chromium"
   [ "$a" = "--fashion" ] && want="$want dataset-fashion-mnist"
   [ "$a" = "--postgres" ] && want="$want postgresql"
 done
@@ -26,7 +29,9 @@ fi
 sudo=""
 [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
 echo "setup: installing$missing" >&2
-if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing; } >/tmp/setup-apt.log 2>&1; then
+# Another apt-get (a test file installing what it needs by itself) is waited for, not failed on.
+wait="-o DPkg::Lock::Timeout=600"
+if ! { $sudo apt-get $wait update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get $wait install -y -qq --no-install-recommends $missing; } >/tmp/setup-apt.log 2>&1; then
   echo "setup: could not install$missing (see /tmp/setup-apt.log); continuing" >&2
 fi
 exit 0

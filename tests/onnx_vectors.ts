@@ -82,8 +82,10 @@ export function ensureOnnxTestdata(): string {
   }
   const prefix = isRoot() ? [] : ["sudo", "-n"];
   const env = ["env", "DEBIAN_FRONTEND=noninteractive"];
-  const update = run([...prefix, ...env, "apt-get", "update"]);
-  const install = run([...prefix, ...env, "apt-get", "install", "-y", "libonnx-testdata"]);
+  // Another apt-get (a test file running beside this one) is waited for, not failed on.
+  const apt = [...prefix, ...env, "apt-get", "-o", "DPkg::Lock::Timeout=600"];
+  const update = run([...apt, "update"]);
+  const install = run([...apt, "install", "-y", "libonnx-testdata"]);
   if (isDir(root)) return root;
   const why = install.ok ? "installed, but the directory is still missing" : install.text ||
     update.text;

@@ -12,6 +12,8 @@ async function sh(cmd: string, args: string[]): Promise<{ ok: boolean; out: stri
   return { ok: o.success, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
 }
 
+const LOCK_WAIT = "-o DPkg::Lock::Timeout=600";
+
 /** Path of a Chromium binary, installing Debian's package when needed and possible. */
 async function chromium(): Promise<string> {
   for (const p of ["/usr/bin/chromium", "/usr/bin/chromium-browser"]) if (existsSync(p)) return p;
@@ -27,8 +29,9 @@ async function chromium(): Promise<string> {
   console.error("report test: installing Debian's chromium package (apt-get)…");
   const r = await sh("sh", [
     "-c",
-    `${pre}apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${pre}apt-get install -y -qq ` +
-    "--no-install-recommends chromium",
+    // Another apt-get (a test file running beside this one) is waited for, not failed on.
+    `${pre}apt-get ${LOCK_WAIT} update -qq && DEBIAN_FRONTEND=noninteractive ${pre}apt-get ` +
+    `${LOCK_WAIT} install -y -qq --no-install-recommends chromium`,
   ]);
   if (!r.ok || !existsSync("/usr/bin/chromium")) {
     throw new Error(`report test: apt-get install chromium failed:\n${r.out.slice(-2000)}`);
