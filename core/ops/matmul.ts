@@ -60,7 +60,7 @@ let flatOperands = true;
 /**
  * Whether operands that gemmInto packs itself, whose lines are whole vec4s but not a
  * multiple of 64 floats, are copied flat into a texture (the default) or go through a
- * staging kernel (kept for side-by-side benchmarks). The choice changes no result.
+ * staging kernel (tests and side-by-side runs compare the two). The choice changes no result.
  * Returns the previous choice.
  */
 export function setFlatOperands(on: boolean): boolean {

@@ -5,7 +5,7 @@
  * themselves are checked against float64 references in batchnorm_test.ts.)
  */
 import { assert, assertEquals } from "../../assert.ts";
-import { gpu, initGpu } from "../../../core/gpu.ts";
+import { initGpu } from "../../../core/gpu.ts";
 import { backward } from "../../../core/autograd.ts";
 import { batchNorm } from "../../../core/ops/batchnorm.ts";
 import { mul } from "../../../core/ops/elementwise.ts";
@@ -13,6 +13,7 @@ import { sum } from "../../../core/ops/reduce.ts";
 import { setTextureReads } from "../../../core/ops/texture_read.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
+import { countTextureCopies } from "./check.ts";
 
 await initGpu();
 
@@ -25,18 +26,13 @@ async function run(shape: number[], relu: boolean, textures: boolean) {
   const rm = fromArray(new Float32Array(C), [C]), rv = fromArray(new Float32Array(C).fill(1), [C]);
   const seed = fromArray(Float32Array.from({ length: n }, () => rng.uniform(-1, 1)), shape);
   for (const t of [x, w, b]) t.requiresGrad = true;
-  let copies = 0;
-  const prev = gpu().setHook({
-    dispatch: () => undefined,
-    command: (kind) => void (kind === "copyToTexture" && copies++),
-    beforeSubmit: () => {},
-  });
-  const y = tidy(() => {
-    const y = batchNorm(x, w, b, rm, rv, { training: true, relu });
-    backward(sum(mul(y, seed)));
-    return y.detach();
-  });
-  gpu().setHook(prev);
+  const { value: y, copies } = countTextureCopies(() =>
+    tidy(() => {
+      const y = batchNorm(x, w, b, rm, rv, { training: true, relu });
+      backward(sum(mul(y, seed)));
+      return y.detach();
+    })
+  );
   setTextureReads(old);
   const out = await Promise.all([y, x.grad!, w.grad!, b.grad!, rm, rv].map((t) => t.data()));
   for (const t of [x, w, b, rm, rv, seed, y]) (t.grad?.dispose(), t.dispose());

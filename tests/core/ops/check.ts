@@ -4,7 +4,7 @@
  */
 import { assert } from "../../assert.ts";
 import { backward } from "../../../core/autograd.ts";
-import { initGpu } from "../../../core/gpu.ts";
+import { gpu, initGpu } from "../../../core/gpu.ts";
 import { mul } from "../../../core/ops/elementwise.ts";
 import { sum } from "../../../core/ops/reduce.ts";
 import { Rng } from "../../../core/random.ts";
@@ -111,3 +111,18 @@ export async function checkOp(
 
 /** The shapes tests run every op on: sizes that are not multiples of any tile. */
 export const ODD = [1, 7, 63, 65, 257];
+
+/** Runs `f` and counts the copies into textures it records (the texture-read routes' copies). */
+export function countTextureCopies<T>(f: () => T): { value: T; copies: number } {
+  let copies = 0;
+  const prev = gpu().setHook({
+    dispatch: () => undefined,
+    command: (kind) => void (kind === "copyToTexture" && copies++),
+    beforeSubmit: () => {},
+  });
+  try {
+    return { value: f(), copies };
+  } finally {
+    gpu().setHook(prev);
+  }
+}

@@ -16,6 +16,7 @@ import { sum } from "../../../core/ops/reduce.ts";
 import { setTextureReads } from "../../../core/ops/texture_read.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
+import { countTextureCopies } from "./check.ts";
 
 await initGpu();
 
@@ -39,18 +40,13 @@ async function run(
   const [OH, OW] = pool ? [(H - 4) >> 1, (W - 4) >> 1] : [H - 4, W - 4];
   const seed = fromArray(gen(N * cout * OH * OW), [N, cout, OH, OW]);
   for (const t of [x, w, b]) t.requiresGrad = true;
-  let copies = 0;
-  const prev = gpu().setHook({
-    dispatch: () => undefined,
-    command: (kind) => void (kind === "copyToTexture" && copies++),
-    beforeSubmit: () => {},
-  });
-  const y = tidy(() => {
-    const y = pool ? conv2dMaxPool2(x, w, b, { relu })! : conv2d(x, w, b, { relu });
-    backward(sum(mul(y, seed)));
-    return y.detach();
-  });
-  gpu().setHook(prev);
+  const { value: y, copies } = countTextureCopies(() =>
+    tidy(() => {
+      const y = pool ? conv2dMaxPool2(x, w, b, { relu })! : conv2d(x, w, b, { relu });
+      backward(sum(mul(y, seed)));
+      return y.detach();
+    })
+  );
   setTextureReads(old);
   const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.data()));
   for (const t of [x, w, b, seed, y]) (t.grad?.dispose(), t.dispose());

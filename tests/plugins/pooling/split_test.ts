@@ -1,16 +1,11 @@
 /** Pooling inputs larger than one storage binding are processed in chunks of planes. */
 import { assert } from "../../assert.ts";
+import { childJson } from "../../_child.ts";
 
 Deno.test("pooling ops split inputs larger than one binding into chunks of planes", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./split_child.ts", import.meta.url).pathname],
-    env: { WEBGPU_MAX_BINDING_BYTES: "65536" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}`);
-  const r = JSON.parse(text.trim().split("\n").pop()!);
+  const r = await childJson(new URL("./split_child.ts", import.meta.url), {
+    WEBGPU_MAX_BINDING_BYTES: "65536",
+  });
   assert(r.maxBindingBytes === 65536 && r.inputBytes > 2 * r.maxBindingBytes, JSON.stringify(r));
   assert(Object.keys(r.errs).length === 4, JSON.stringify(r));
   assert(r.chunks === 3, `expected 3 chunks of 256 planes, got ${r.chunks} dispatches`);

@@ -4,17 +4,12 @@
  * the float64 references' values (run in a child process with the binding size lowered).
  */
 import { assert, assertEquals } from "../../assert.ts";
+import { childJson } from "../../_child.ts";
 
 Deno.test("pooling texture reads: chunks of planes read their windows through textures", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./texture_split_child.ts", import.meta.url).pathname],
-    env: { WEBGPU_MAX_BINDING_BYTES: "300000" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}`);
-  const r = JSON.parse(text.trim().split("\n").pop()!);
+  const r = await childJson(new URL("./texture_split_child.ts", import.meta.url), {
+    WEBGPU_MAX_BINDING_BYTES: "300000",
+  });
   assertEquals(r.maxBindingBytes, 300000);
   const results = Object.entries(r.out) as [string, {
     sameBits: boolean;
