@@ -7,6 +7,7 @@
  * @module
  */
 import { gpu } from "../gpu.ts";
+import { hostHasAvx512 } from "../gpu_env.ts";
 import type { Tensor } from "../tensor.ts";
 import { tileGrid, u32 } from "./matmul_spec.ts";
 import { address, type Placement } from "./texture_layout.ts";
@@ -25,18 +26,46 @@ interface DirectTile {
 }
 
 /**
- * The product's tile: 8 channels × 4 groups (16 positions). On an AVX-512 Xeon (lavapipe
- * 256 bits, 32 vector registers) it beat 8 × 2 by 5–20% on every benchmarked layer in
- * alternating rounds (scene conv1 forward 91 → 73 ms, Fashion-MNIST conv2 4.8 → 4.5 ms);
- * 4 × 4, 4 × 8, 8 × 3, 8 × 5, 8 × 6, 8 × 8, 12 × 3, 12 × 4, 16 × 2 and 16 × 4 were slower
- * on at least one. On an AVX2 EPYC (16 registers) 8 × 4 measured within the noise of 8 × 2.
- * The tile changes no result: each output sums its terms in the same order.
+ * The product's tile where the host CPU has AVX-512: 8 channels × 4 groups (16 positions).
+ * On an AVX-512 Xeon (lavapipe 256 bits, 32 vector registers) it beat 8 × 2 by 5–20% on
+ * every benchmarked layer in alternating rounds (scene conv1 forward 91 → 73 ms,
+ * Fashion-MNIST conv2 4.8 → 4.5 ms); 4 × 4, 4 × 8, 8 × 3, 8 × 5, 8 × 6, 8 × 8, 12 × 3,
+ * 12 × 4, 16 × 2 and 16 × 4 were slower on at least one.
  */
-const TILE: DirectTile = { tm: 8, ng: 4 };
+const WIDE_TILE: DirectTile = { tm: 8, ng: 4 };
+
+/**
+ * The tile elsewhere: 8 channels × 2 groups. On an AVX2 EPYC (16 vector registers), forward
+ * ms a call in alternating rounds (8 × 4 → 8 × 2): scene conv1 138 → 116, conv2 137 → 90,
+ * conv3 3.05 → 2.72, Fashion-MNIST conv2 7.2 → 6.3; the scene CNN's training step 1,269 →
+ * 1,198 ms (5 rounds of 5, each in its favour). 4 × 2, 4 × 3, 4 × 4, 8 × 1, 8 × 3 and 12 × 1
+ * were slower on the large layers.
+ */
+const NARROW_TILE: DirectTile = { tm: 8, ng: 2 };
+
+/** The product tile setting: per host CPU (`"auto"`), or fixed (tests run both). */
+let tileSetting: "auto" | "8x4" | "8x2" = "auto";
+
+/**
+ * Fixes the direct convolution's product tile, or (`"auto"`, the default) takes 8 × 4
+ * where the host CPU has AVX-512 and 8 × 2 elsewhere. The tile changes no result: each
+ * output sums its terms in the same order. Returns the previous setting.
+ */
+export function setDirectTile(t: "auto" | "8x4" | "8x2"): "auto" | "8x4" | "8x2" {
+  const old = tileSetting;
+  tileSetting = t;
+  return old;
+}
+
+function productTile(): DirectTile {
+  const wide = tileSetting === "8x4" || (tileSetting === "auto" && hostHasAvx512());
+  return wide ? WIDE_TILE : NARROW_TILE;
+}
 
 /**
  * Texels of one row a pooled product's invocation owns (its windows' two rows of them): 2,
- * so its 4 groups match `TILE`. The Fashion-MNIST CNN's pooled layers forward, alternating
+ * so its 4 groups match `WIDE_TILE` (on the AVX2 EPYC, 1 texel measured within the noise:
+ * the Fashion-MNIST CNN's step 32.8 against 35.9 ms). The Fashion-MNIST CNN's pooled layers forward, alternating
  * rounds on the AVX-512 Xeon: conv1 1.37 → 1.32 ms, conv2 4.70 → 4.50 ms against 1 texel;
  * 3 texels 1.64 and 5.75 ms.
  */
@@ -88,7 +117,7 @@ export function directProduct(
 ): void {
   const g = gpu();
   // A pooled invocation's groups are the two rows of its windows, POOL_TEXELS texels each.
-  const tile = pool ? { tm: TILE.tm, ng: 2 * POOL_TEXELS } : TILE;
+  const tile = pool ? { tm: 8, ng: 2 * POOL_TEXELS } : productTile();
   const pk = pool ? (pool.am ? 2 : 1) : 0;
   const key = JSON.stringify([
     d,
