@@ -344,6 +344,7 @@ export type { Stateful } from "./core/nn/module.ts";
 export type { Fused, FusionRule } from "./core/nn/sequential.ts";
 export type { BatchNormOptions } from "./core/nn/batchnorm.ts";
 export type { BatchNormOpOptions } from "./core/ops/batchnorm.ts";
+export type { AvgPoolWindow } from "./core/ops/batchnorm_pool.ts";
 export type { ConvOptions, Padding, Pair } from "./core/ops/conv_ref.ts";
 export type { NllLossOptions } from "./core/ops/nll.ts";
 /** The ONNX graph as read (nodes, tensors, attributes, types), and what importers and exporters are given. */

@@ -6,6 +6,7 @@
  * unbiased variance); eval mode normalises with the running statistics.
  */
 import { batchNorm } from "../ops/batchnorm.ts";
+import type { AvgPoolWindow } from "../ops/batchnorm_pool.ts";
 import { fromArray, type Tensor, zeros } from "../tensor.ts";
 import { Module } from "./module.ts";
 
@@ -74,6 +75,7 @@ export class BatchNorm extends Module {
   }
 
   #relu = false;
+  #pool: AvgPoolWindow | null = null;
 
   /** `forward(x)` then ReLU, in one kernel (the Sequential fusion rule calls this). */
   forwardRelu(x: Tensor): Tensor {
@@ -82,6 +84,22 @@ export class BatchNorm extends Module {
       return this.forward(x);
     } finally {
       this.#relu = false;
+    }
+  }
+
+  /**
+   * `forward(x)`, ReLU, then the mean over non-overlapping `window.KH` × `window.KW`
+   * windows of [N, C, H, W] (stride the same, no padding, floor mode) as one op: the
+   * full-size result is never stored (the BatchNorm2d → ReLU → AvgPool2d fusion calls this).
+   */
+  forwardReluAvgPool(x: Tensor, window: AvgPoolWindow): Tensor {
+    this.#relu = true;
+    this.#pool = window;
+    try {
+      return this.forward(x);
+    } finally {
+      this.#relu = false;
+      this.#pool = null;
     }
   }
 
@@ -97,6 +115,7 @@ export class BatchNorm extends Module {
       eps: this.eps,
       numBatchesTracked: this.training ? this.numBatchesTracked : null,
       relu: this.#relu,
+      avgPool: this.#pool,
     });
   }
 }

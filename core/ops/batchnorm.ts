@@ -20,7 +20,9 @@
  *
  * Forward is two dispatches in training (per-channel statistics, then the normalisation)
  * and one in eval; backward is two (per-channel sums, then dx). Large inputs are read
- * through textures where the adapter's storage loads are slow (`runReading`).
+ * through textures where the adapter's storage loads are slow (`runReading`). With
+ * `avgPool` the normalisation writes only the means of non-overlapping windows, and the
+ * backward reads their gradient (`batchnorm_pool.ts`).
  */
 import { isGradEnabled, record } from "../tape.ts";
 import { empty, type Tensor } from "../tensor.ts";
@@ -37,10 +39,18 @@ import {
   plan,
   reduceTo,
   reduceWidth,
+  sumsMain,
   vdecl,
   vectorOf,
 } from "./batchnorm_wgsl.ts";
 import { fitsBinding, grid, lit, main1d, mainEach, perInvocation, run } from "./kernel.ts";
+import {
+  type AvgPoolWindow,
+  pooledDxKernel,
+  pooledNormalizeKernel,
+  pooledShape,
+  pooledSumsKernel,
+} from "./batchnorm_pool.ts";
 
 /** Options of `batchNorm`. */
 export interface BatchNormOpOptions {
@@ -59,6 +69,12 @@ export interface BatchNormOpOptions {
   numBatchesTracked?: Tensor | null;
   /** Apply ReLU to the result in the same kernel (default false). */
   relu?: boolean;
+  /**
+   * Then average over non-overlapping KH × KW windows (stride the same, no padding, floor
+   * mode) of an [N, C, H, W] input, in the same kernels: the result is [N, C, ⌊H/KH⌋,
+   * ⌊W/KW⌋] (`batchnorm_pool.ts`).
+   */
+  avgPool?: AvgPoolWindow | null;
 }
 
 /**
@@ -209,15 +225,7 @@ ${decl(2, "stats", false)}
 ${decl(3, "dw", true)}
 ${decl(4, "db", true)}
 ${y ? decl(5, "y", false, V === 4) : ""}
-${channelHeader(C, p, ["pg", "pgx"])}
-  let mean = stats[c];
-  let inv = stats[${C}u + c];
-  var s = ${a.zero};
-  var sx = ${a.zero};
-  ${channelLoop(C, S, M, p.T, `let gv = ${gk}; s = s + gv; sx = sx + gv * (x[k] - mean) * inv;`, V)}
-${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
-  if (l == 0u) { db[c] = ts; dw[c] = tsx; }
-}`;
+${sumsMain(C, S, M, p, V, `let gv = ${gk}; s = s + gv; sx = sx + gv * (x[k] - mean) * inv;`)}`;
   const binds = y ? [g, x, stats, dw, db, y] : [g, x, stats, dw, db];
   runReading(code, binds, ["g", "x", null, null, null, "y"], channelGrid(C, p), { shared });
 }
@@ -293,11 +301,16 @@ export function batchNorm(
   const eps = opts.eps ?? 1e-5;
   const momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
   const nbt = opts.numBatchesTracked ?? null;
-  const relu = !!opts.relu;
+  const relu = !!opts.relu, pool = opts.avgPool ?? null;
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   const wantGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  const y = empty(x.shape);
+  const y = empty(pool ? pooledShape(x, pool) : x.shape);
   if (x.size === 0) return y;
+  // The normalisation: full size, or straight into the pooled output.
+  const normalize = (st: Tensor, count: Tensor | null, shared?: SharedReads) =>
+    pool
+      ? pooledNormalizeKernel(x, st, weight, bias, y, count, relu, pool, shared)
+      : normalizeKernel(x, st, weight, bias, y, count, relu, shared);
   let stats: Tensor | null = null;
   if (opts.training) {
     if (M <= 1) {
@@ -322,46 +335,54 @@ export function batchNorm(
       opts.unbiasedRunningVar ?? true,
       shared,
     );
-    normalizeKernel(x, stats, weight, bias, y, runningMean ? nbt : null, relu, shared);
+    normalize(stats, runningMean ? nbt : null, shared);
     shared.release();
   } else {
     if (!runningMean || !runningVar) {
       throw new Error("batchNorm: eval mode needs running_mean and running_var");
     }
-    if (!wantGrad) {
+    if (!wantGrad && !pool) {
       evalKernel(x, runningMean, runningVar, weight, bias, y, eps, relu);
       return y;
     }
     stats = empty([2, C]);
     runningStatsKernel(runningMean, runningVar, stats, eps);
-    normalizeKernel(x, stats, weight, bias, y, null, relu);
+    normalize(stats, null);
+    if (!wantGrad) {
+      stats.dispose();
+      return y;
+    }
   }
   const training = opts.training;
-  const out = record(relu ? "batchNorm_relu" : "batchNorm", y, inputs, (g, saved) => {
+  const name = `batchNorm${relu ? "_relu" : ""}${pool ? "_avgPool" : ""}`;
+  const out = record(name, y, inputs, (g, saved) => {
     const sx = saved[0];
     let k = 1;
     const sw = weight ? saved[k++] : null;
-    if (bias) k++;
+    const sb = bias ? saved[k++] : null;
     const st = saved[k++];
-    const sy = relu ? saved[k] : null;
+    const sy = relu && !pool ? saved[k] : null;
     const needSums = training || !!(weight?.requiresGrad || bias?.requiresGrad);
     let sums: { dw: Tensor; db: Tensor } | null = null;
     const shared = new SharedReads(); // g, x and y copied once for both kernels
     if (needSums) {
       sums = { dw: empty([C]), db: empty([C]) };
-      sumsKernel(g, sx, st, sums.dw, sums.db, sy, shared);
+      if (pool) pooledSumsKernel(g, sx, st, sw, sb, sums.dw, sums.db, relu, pool, shared);
+      else sumsKernel(g, sx, st, sums.dw, sums.db, sy, shared);
     }
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
       dx = empty(x.shape);
-      dxKernel(g, sx, st, sw, training ? sums : null, dx, sy, shared);
+      const s = training ? sums : null;
+      if (pool) pooledDxKernel(g, sx, st, sw, sb, s, dx, relu, pool, shared);
+      else dxKernel(g, sx, st, sw, s, dx, sy, shared);
     }
     shared.release();
     const grads: (Tensor | null)[] = [dx];
     if (weight) grads.push(weight.requiresGrad && sums ? sums.dw : null);
     if (bias) grads.push(bias.requiresGrad && sums ? sums.db : null);
     return grads;
-  }, relu ? [stats, y] : [stats]);
+  }, relu && !pool ? [stats, y] : [stats]);
   stats.dispose();
   return out;
 }

@@ -168,3 +168,28 @@ export function vdecl(
     vec ? "vec4<f32>" : "f32"
   }>;`;
 }
+
+/**
+ * The backward's per-channel sums kernel after its declarations: `body` (run for each value k
+ * of channel c, with \`mean\` and \`inv\` defined) adds to \`s\` (Σ g) and \`sx\` (Σ g·x̂);
+ * thread 0 then writes db[c] and dw[c].
+ */
+export function sumsMain(
+  C: number,
+  S: number,
+  M: number,
+  p: Plan,
+  V: number,
+  body: string,
+): string {
+  const a = acc(V);
+  return `${channelHeader(C, p, ["pg", "pgx"])}
+  let mean = stats[c];
+  let inv = stats[${C}u + c];
+  var s = ${a.zero};
+  var sx = ${a.zero};
+  ${channelLoop(C, S, M, p.T, body, V)}
+${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
+  if (l == 0u) { db[c] = ts; dw[c] = tsx; }
+}`;
+}

@@ -10,6 +10,9 @@
  * @module
  */
 import type { Tensor } from "../../core/tensor.ts";
+import { ReLU } from "../../core/nn/activation.ts";
+import { BatchNorm2d } from "../../core/nn/batchnorm.ts";
+import type { FusionRule } from "../../core/nn/sequential.ts";
 import type { Plugin } from "../registry.ts";
 import { registerCodec } from "../../onnx/codec.ts";
 import { int } from "../../onnx/emit.ts";
@@ -17,6 +20,7 @@ import { attrInt, attrInts } from "../../onnx/read.ts";
 import { windowAttrs, windowOfNode } from "./codec_window.ts";
 import {
   type Geometry,
+  geometry,
   type WindowOptions,
   windowPool,
   WindowPool2d,
@@ -119,7 +123,31 @@ export const avgPoolPlugin: Plugin<AvgPoolOptions, AvgPool2d> = {
 };
 
 /**
- * The ONNX codec (registered on import): AveragePool (not dilated; ONNX's default
+ * BatchNorm2d → ReLU → AvgPool2d as one op when the pool's windows tile the input without
+ * overlap or padding (kernel = stride, dilation 1, floor mode): batch normalisation then
+ * writes only the pooled output, and its backward reads the pooled gradient
+ * (`core/ops/batchnorm_pool.ts`). The results are the unfused ops' bits.
+ */
+const batchNormReluAvgPool: FusionRule = (m, next, x, after) => {
+  if (!(m instanceof BatchNorm2d && next instanceof ReLU && after instanceof AvgPool2d)) {
+    return null;
+  }
+  if (x.shape.length !== 4 || x.shape[1] !== m.numFeatures) return null;
+  let q: Geometry;
+  try {
+    q = geometry("AvgPool2d", x.shape, after.options);
+  } catch {
+    return null; // the unfused pool reports it
+  }
+  const tiles = q.SH === q.KH && q.SW === q.KW && q.DH === 1 && q.DW === 1 &&
+    q.PT === 0 && q.PL === 0 && q.PB === 0 && q.PR === 0 &&
+    q.OH === Math.floor(q.H / q.KH) && q.OW === Math.floor(q.W / q.KW);
+  if (!tiles) return null;
+  return { y: m.forwardReluAvgPool(x, { KH: q.KH, KW: q.KW }), span: 3 };
+};
+
+/**
+ * The ONNX codec (registered on import, with the BatchNorm2d → ReLU → AvgPool2d fusion): AveragePool (not dilated; ONNX's default
  * count_include_pad is 0) ⇄ AvgPool2d.
  */
 export const avgPoolCodec = registerCodec<AvgPool2d>({
@@ -140,4 +168,5 @@ export const avgPoolCodec = registerCodec<AvgPool2d>({
     a.count_include_pad = int(m.options.countIncludePad ?? true ? 1 : 0);
     return ctx.node("AveragePool", [ctx.input], a);
   },
+  fuse: batchNormReluAvgPool,
 });
