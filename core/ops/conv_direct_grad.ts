@@ -1,6 +1,6 @@
 /**
  * The weight and bias gradients of the direct convolution (`conv_direct.ts` packs their
- * textures and holds the op): an invocation owns 8 output channels × the taps of one
+ * textures and holds the op): an invocation owns 8 (or 4) output channels × the taps of one
  * (input channel, kernel rows) pair and sums over the output positions of an image, a row
  * slice of one, or a group of small images; the partial sums are added by one more kernel.
  * WGSL generation and dispatch.
@@ -15,8 +15,26 @@ import { tileGrid, u32 } from "./matmul_spec.ts";
 import { address } from "./texture_layout.ts";
 import { type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
 
-/** Output channels per invocation of the weight-gradient kernel. */
-const TM = 8;
+/**
+ * Output channels per invocation of the weight-gradient kernel: 8, or 4 for a layer with at
+ * most 4 input channels (a network's first: its few (column, channel tile) pairs an image
+ * then make twice as many invocations, each with half the accumulators). Against 8 on all,
+ * alternating rounds on an AVX2 EPYC, forward + backward: the scene CNN's conv1 (3 channels)
+ * 306 → 253 and 242 → 210 ms in two runs, the Fashion-MNIST CNN's conv1 8.0 → 7.6 ms; with
+ * 4 on every layer the scene CNN's conv2 was 245 → 261 ms (on an AVX-512 Xeon, 4 or 16 were
+ * within ±5% of 8 on every layer). The lanes an image then differ, and with them how its
+ * images are grouped into partial sums: the weight gradient changes by rounding only.
+ */
+const channelsPer = (C: number): number => forcedChannels ?? (C <= 4 ? 4 : 8);
+
+let forcedChannels: 4 | 8 | null = null;
+
+/** Fixes the channels an invocation (tests run both; null: per layer). Returns the old setting. */
+export function setDirectGradChannels(n: 4 | 8 | null): 4 | 8 | null {
+  const old = forcedChannels;
+  forcedChannels = n;
+  return old;
+}
 
 /**
  * Invocations a workgroup of the weight-gradient kernel: 64, or 16 for a layer with fewer than
@@ -85,6 +103,7 @@ export function directWeightGrad(
 ): { dw: Tensor; db: Tensor } {
   const g = gpu();
   const { N, C, Cout: M, OH, OW, KH, KW } = p;
+  const TM = channelsPer(C);
   const K = C * KH * KW, R = K + 1, nt = windowTexels(KW);
   const OWG = Math.ceil((OW + gp.shift) / 4); // texels holding the output columns
   // Kernel rows per invocation: all of a small kernel's (the output gradient's texel then
@@ -107,7 +126,7 @@ export function directWeightGrad(
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
     const nb = Math.min(per, N - n0), Z = Math.ceil(nb / IB);
-    const key = JSON.stringify([p, gt.place, gp, xin.place, rows, n0, nb, IB, partialBytes]);
+    const key = JSON.stringify([p, gt.place, gp, xin.place, rows, n0, nb, IB, partialBytes, TM]);
     let k = gradKernels.get(key);
     if (!k) {
       k = ((): { code: string; workgroups: [number, number, number] } => {
@@ -146,7 +165,7 @@ export function directWeightGrad(
         L.push(`  let oh0 = sl * ${u32(rowsPer)};`);
         L.push(`  let oh1 = min(oh0 + ${u32(rowsPer)}, ${u32(OH)});`);
         L.push(`  let m0 = rt * ${u32(TM)};`);
-        // Rows of G for the 8 channels within an image (clamped: rows past M are never stored).
+        // Rows of G for the TM channels within an image (clamped: rows past M are never stored).
         for (let i = 0; i < TM; i++) {
           L.push(
             `  let gr${i} = min(m0 + ${u32(i)}, ${u32(M - 1)}) * ${u32(gp.rows)} + ${u32(gp.pt)};`,

@@ -2,7 +2,9 @@
  * The direct convolution's product tile (`setDirectTile` in core/ops/conv_direct_kernels.ts:
  * 8 × 4 where the host CPU has AVX-512, 8 × 2 elsewhere) changes no bit of the forward, the
  * input gradient or the weight and bias gradients: each output sums its terms in the same
- * order. Sizes fit neither tile (channel counts that are not multiples of 8, rows of odd,
+ * order. The weight gradient's channels an invocation (`setDirectGradChannels` in
+ * core/ops/conv_direct_grad.ts: 4 for layers of at most 4 input channels, else 8) regroup
+ * its partial sums over images, so there the two agree to rounding. Sizes fit neither tile (channel counts that are not multiples of 8, rows of odd,
  * even and multiple-of-4 length). conv_direct_test.ts checks the tile the host takes
  * against the float64 reference; this test carries that check over to the other one.
  */
@@ -13,10 +15,12 @@ import { conv2d } from "../../../core/ops/conv.ts";
 import { convGeometry } from "../../../core/ops/conv_ref.ts";
 import { directApplies } from "../../../core/ops/conv_direct.ts";
 import { setDirectTile } from "../../../core/ops/conv_direct_kernels.ts";
+import { setDirectGradChannels } from "../../../core/ops/conv_direct_grad.ts";
 import { mul } from "../../../core/ops/elementwise.ts";
 import { sum } from "../../../core/ops/reduce.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray, tidy } from "../../../core/tensor.ts";
+import { relErr } from "./check.ts";
 
 await initGpu();
 
@@ -27,8 +31,9 @@ async function run(
   padding: number,
   relu: boolean,
   tile: "8x4" | "8x2",
+  channels: 4 | 8 | null = null,
 ) {
-  const old = setDirectTile(tile);
+  const old = setDirectTile(tile), oldChannels = setDirectGradChannels(channels);
   const rng = new Rng(11);
   const gen = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
   const count = (s: number[]) => s.reduce((p, d) => p * d, 1);
@@ -46,13 +51,15 @@ async function run(
     return y.detach();
   });
   setDirectTile(old);
+  setDirectGradChannels(oldChannels);
   const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.data()));
   for (const t of [x, w, b, seed, y]) (t.grad?.dispose(), t.dispose());
   return out;
 }
 
 Deno.test({
-  name: "direct conv: the 8×4 and 8×2 product tiles give the same bits",
+  name:
+    "direct conv: the 8×4 and 8×2 product tiles, and 8 or 4 channels a weight-gradient invocation, give the same bits",
   ignore: gpu().variant !== "cpu", // the direct kernels are the software adapters'
   async fn() {
     const cases: [number[], number[], number, boolean][] = [
@@ -67,6 +74,16 @@ Deno.test({
       for (let k = 0; k < 4; k++) {
         assert(a[k].some((v) => v !== 0), `${xs} ${ws}: output ${k} is all zeros`);
         assertEquals(a[k], b[k], `${xs} ${ws}: output ${k} differs between the tiles`);
+      }
+      // 4 channels a weight-gradient invocation against 8: the same forward and input
+      // gradient bits, weight and bias gradients to rounding.
+      const c = await run(xs, ws, padding, relu, "8x2", 4);
+      const d = await run(xs, ws, padding, relu, "8x2", 8);
+      assertEquals(c[0], d[0]);
+      assertEquals(c[1], d[1]);
+      for (const k of [2, 3]) {
+        const err = relErr(c[k], d[k]);
+        assert(err < 1e-5, `${xs} ${ws}: gradient ${k} differs by ${err.toExponential(2)}`);
       }
     }
   },
