@@ -80,33 +80,33 @@ function pooledGrad4Fn(x: Tensor, w: AvgPoolWindow): string {
   return vec4<f32>(gq(f * 4u), gq(f * 4u + 1u), gq(f * 4u + 2u), gq(f * 4u + 3u));
 }`;
   }
+  // Unrolled, with selects and clamped loads rather than branches and a dynamically indexed
+  // vector (which software adapters keep in memory).
+  const comp = [0, 1, 2, 3].map((q) =>
+    `  let c${q} = cb + ${q}u;
+  let r${q} = c${q} >= ${W}u;
+  let ph${q} = select(rowA, rowB, r${q});
+  let pw${q} = select(c${q}, c${q} - ${W}u, r${q}) / ${w.KW}u;
+  let g${q} = select(0.0, gp[gb + min(ph${q}, ${OH - 1}u) * ${OW}u + min(pw${q}, ${
+      OW - 1
+    }u)], ph${q} < ${OH}u && pw${q} < ${OW}u);`
+  ).join("\n");
   return `fn gq4(f: u32) -> vec4<f32> {
   let e = f * 4u;
   let pos = e % ${H * W}u;
   let gb = (e / ${H * W}u) * ${OH * OW}u;
   let h0 = pos / ${W}u;
-  let w0 = pos % ${W}u;
-  var r = vec4<f32>(0.0);
-  for (var q = 0u; q < 4u; q++) {
-    let wrap = w0 + q >= ${W}u;
-    let ph = select(h0, h0 + 1u, wrap) / ${w.KH}u;
-    let pw = select(w0 + q, w0 + q - ${W}u, wrap) / ${w.KW}u;
-    if (ph < ${OH}u && pw < ${OW}u) {
-      r[q] = gp[gb + ph * ${OW}u + pw] / (${w.KH}.0 * ${w.KW}.0);
-    }
-  }
-  return r;
+  let cb = pos % ${W}u;
+  let rowA = h0 / ${w.KH}u;
+  let rowB = (h0 + 1u) / ${w.KH}u;
+${comp}
+  return vec4<f32>(g0, g1, g2, g3) / (${w.KH}.0 * ${w.KW}.0);
 }`;
 }
 
 /** WGSL of the gradient at index `k` of a V-wide view. */
 function gradAt(k: string, V: number): string {
   return V === 1 ? `gq(${k})` : `gq4(${k})`;
-}
-
-/** WGSL of the pre-ReLU normalised value of `xv` in channel c (as `normalizeKernel`). */
-function normalised(xv: string, C: number, w: boolean, b: boolean): string {
-  return `(${xv} - stats[c]) * (stats[${C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""}`;
 }
 
 /** Pooled outputs an invocation of the forward (neighbouring lanes then read neighbouring windows). */
@@ -191,14 +191,18 @@ export function pooledSumsKernel(
   const mw = relu && w, mb = relu && b;
   if (mw) names.push(["w", false, false]), binds.push(w);
   if (mb) names.push(["b", false, false]), binds.push(b);
+  // The channel's scale and shift read once, before the loop (the same values).
+  const pre = relu
+    ? `\n  let sc = inv${mw ? " * w[c]" : ""};${mb ? "\n  let bc = b[c];" : ""}`
+    : "";
   const gk = relu
-    ? `select(${a.zero}, ${gradAt("k", V)}, ${normalised("xv", C, !!mw, !!mb)} > ${a.zero})`
+    ? `select(${a.zero}, ${gradAt("k", V)}, (xv - mean) * sc${mb ? " + bc" : ""} > ${a.zero})`
     : gradAt("k", V);
   const body = `let xv = x[k]; let gv = ${gk}; s = s + gv; sx = sx + gv * (xv - mean) * inv;`;
   const code = `${names.map(([n, wr, vec], k) => decl(k, n, wr, vec)).join("\n")}
 ${pooledGradFn(x, win)}
 ${pooledGrad4Fn(x, win)}
-${sumsMain(C, S, M, p, V, body)}`;
+${sumsMain(C, S, M, p, V, body, pre)}`;
   const reads = names.map(([n]) => (n === "gp" || n === "x" ? n : null));
   runReading(code, binds, reads, channelGrid(C, p), { scalars: true, shared });
 }

@@ -171,8 +171,8 @@ export function vdecl(
 
 /**
  * The backward's per-channel sums kernel after its declarations: `body` (run for each value k
- * of channel c, with \`mean\` and \`inv\` defined) adds to \`s\` (Σ g) and \`sx\` (Σ g·x̂);
- * thread 0 then writes db[c] and dw[c].
+ * of channel c, with \`mean\`, \`inv\` and what `pre` defines before the loop) adds to \`s\`
+ * (Σ g) and \`sx\` (Σ g·x̂); thread 0 then writes db[c] and dw[c].
  */
 export function sumsMain(
   C: number,
@@ -181,11 +181,12 @@ export function sumsMain(
   p: Plan,
   V: number,
   body: string,
+  pre = "",
 ): string {
   const a = acc(V);
   return `${channelHeader(C, p, ["pg", "pgx"])}
   let mean = stats[c];
-  let inv = stats[${C}u + c];
+  let inv = stats[${C}u + c];${pre}
   var s = ${a.zero};
   var sx = ${a.zero};
   ${channelLoop(C, S, M, p.T, body, V)}
