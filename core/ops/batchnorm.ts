@@ -36,6 +36,7 @@ import {
   decl,
   type Kind,
   layout,
+  perElement,
   plan,
   reduceTo,
   reduceWidth,
@@ -140,7 +141,7 @@ function normalizeKernel(
   shared?: SharedReads,
 ): void {
   const { C, S } = layout(x);
-  const v = vectorOf(C, S, x.size), per = perInvocation();
+  const v = vectorOf(C, S, x.size);
   const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
   const names: [string, Kind][] = [["x", "elem"], ["stats", "chan"]];
   const binds = [x, stats];
@@ -148,16 +149,21 @@ function normalizeKernel(
   if (b) names.push(["b", "chan"]), binds.push(b);
   names.push(["y", "out"]), binds.push(y);
   if (nbt) names.push(["nbt", "count"]), binds.push(nbt);
+  const lets = [
+    "    let mean = stats[c];",
+    `    let sc = stats[${v.C}u + c]${w ? " * w[c]" : ""};`,
+    b ? "    let bc = b[c];" : "",
+  ].filter(Boolean).join("\n");
+  const run = perElement(x.size / v.V, C, S, v, lets);
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
-${mainEach(x.size / v.V, per)}
+${run.header}
     ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
-    let c = ${v.channel};
-    let yv = (x[i] - stats[c]) * (stats[${v.C}u + c]${w ? " * w[c]" : ""})${b ? " + b[c]" : ""};
+    let yv = (x[i] - mean) * sc${b ? " + bc" : ""};
     y[i] = ${relu ? `max(yv, ${zero})` : "yv"};
   }
 }`;
   const reads = names.map(([n, k]) => (k === "elem" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)), { shared });
+  runReading(code, binds, reads, run.workgroups, { shared });
 }
 
 /** stats = [running_mean, 1/√(running_var + ε)] (eval mode, when a backward needs them). */
@@ -242,7 +248,7 @@ function dxKernel(
   shared?: SharedReads,
 ): void {
   const { C, S, M } = layout(x);
-  const v = vectorOf(C, S, x.size), per = perInvocation();
+  const v = vectorOf(C, S, x.size);
   const names: [string, Kind][] = [["g", "elem"], ["stats", "chan"]];
   const binds = [g, stats];
   if (y) names.push(["y", "elem"]), binds.push(y);
@@ -254,20 +260,24 @@ function dxKernel(
     binds.push(x, sums.dw, sums.db);
   }
   names.push(["dx", "out"]), binds.push(dx);
-  const scale = `stats[${v.C}u + c]${w ? " * w[c]" : ""}`;
+  const lets = [
+    `    let inv = stats[${v.C}u + c];`,
+    `    let sc = inv${w ? " * w[c]" : ""};`,
+    sums ? "    let mean = stats[c];\n    let dbc = db[c];\n    let dwc = dw[c];" : "",
+  ].filter(Boolean).join("\n");
   const body = sums
-    ? `let xh = (x[i] - stats[c]) * stats[${v.C}u + c];
-  dx[i] = ${scale} * (${gi} - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
-    : `dx[i] = ${gi} * ${scale};`;
+    ? `let xh = (x[i] - mean) * inv;
+  dx[i] = sc * (${gi} - dbc * ${lit(1 / M)} - xh * dwc * ${lit(1 / M)});`
+    : `dx[i] = ${gi} * sc;`;
+  const run = perElement(x.size / v.V, C, S, v, lets);
   const code = `${names.map(([n, k], j) => vdecl(j, n, k, v)).join("\n")}
-${mainEach(x.size / v.V, per)}
-    let c = ${v.channel};
+${run.header}
     ${y ? `let gm = select(${zero}, g[i], y[i] > ${zero});` : ""}
     ${body}
   }
 }`;
   const reads = names.map(([n, k]) => (k === "elem" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / per)), { shared });
+  runReading(code, binds, reads, run.workgroups, { shared });
 }
 
 /**

@@ -23,13 +23,14 @@ import {
   decl,
   type Kind,
   layout,
+  perElement,
   plan,
   reduceWidth,
   sumsMain,
   vdecl,
   vectorOf,
 } from "./batchnorm_wgsl.ts";
-import { grid, lit, mainEach } from "./kernel.ts";
+import { lit } from "./kernel.ts";
 
 /** A non-overlapping pool window over [N, C, H, W]: KH × KW, stride the same. */
 export interface AvgPoolWindow {
@@ -109,9 +110,6 @@ function gradAt(k: string, V: number): string {
   return V === 1 ? `gq(${k})` : `gq4(${k})`;
 }
 
-/** Pooled outputs an invocation of the forward (neighbouring lanes then read neighbouring windows). */
-const NORMALIZE_PER = 1;
-
 /**
  * The pooled output y [N, C, OH, OW] = mean over each window of the normalised x (then ReLU
  * per element, with `relu`); optionally bumps the batch counter.
@@ -127,25 +125,32 @@ export function pooledNormalizeKernel(
   win: AvgPoolWindow,
   shared?: SharedReads,
 ): void {
-  const [, C, H, W] = x.shape, [, , OH, OW] = y.shape, per = NORMALIZE_PER;
+  const [, C, H, W] = x.shape, [, , OH, OW] = y.shape;
   const names: [string, boolean][] = [["x", false], ["stats", false]];
   const binds = [x, stats];
   if (w) names.push(["w", false]), binds.push(w);
   if (b) names.push(["b", false]), binds.push(b);
   names.push(["y", true]), binds.push(y);
   if (nbt) names.push(["nbt", true]), binds.push(nbt);
-  // The channel's values hoisted out of the window loop (the same values: storage loads
-  // the compiler would not move past the stores).
+  // The channel's values read once an invocation of a run of outputs within one plane (the
+  // same values; storage loads the compiler would not move past the stores).
+  const lets = [
+    "    let mean = stats[c];",
+    `    let sc = stats[${C}u + c]${w ? " * w[c]" : ""};`,
+    b ? "    let bc = b[c];" : "",
+  ].filter(Boolean).join("\n");
+  const run = perElement(y.size, C, OH * OW, {
+    V: 1,
+    chanVec: false,
+    channel: `(i / ${OH * OW}u) % ${C}u`,
+    C,
+  }, lets);
   const code = `${names.map(([n, wr], k) => decl(k, n, wr)).join("\n")}
-${mainEach(y.size, per)}
+${run.header}
     ${nbt ? "if (i == 0u) { nbt[0] = nbt[0] + 1.0; }" : ""}
     let pw = i % ${OW}u;
     let ph = (i / ${OW}u) % ${OH}u;
     let plane = i / ${OH * OW}u;
-    let c = plane % ${C}u;
-    let mean = stats[c];
-    let sc = stats[${C}u + c]${w ? " * w[c]" : ""};
-    ${b ? "let bc = b[c];" : ""}
     let xb = plane * ${H * W}u + ph * ${win.KH * W}u + pw * ${win.KW}u;
     var s = 0.0;
     for (var ky = 0u; ky < ${win.KH}u; ky++) {
@@ -158,7 +163,7 @@ ${mainEach(y.size, per)}
   }
 }`;
   const reads = names.map(([n]) => (n === "x" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(y.size / per)), { scalars: true, shared });
+  runReading(code, binds, reads, run.workgroups, { scalars: true, shared });
 }
 
 /**
@@ -207,9 +212,6 @@ ${sumsMain(C, S, M, p, V, body, pre)}`;
   runReading(code, binds, reads, channelGrid(C, p), { scalars: true, shared });
 }
 
-/** Elements (or vec4s) an invocation of dx. */
-const DX_PER = 1;
-
 /** dx from the pooled gradient `gp` (and, in training, the per-channel sums). */
 export function pooledDxKernel(
   gp: Tensor,
@@ -235,11 +237,19 @@ export function pooledDxKernel(
   const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
   const g = gradAt("i", v.V);
   // The channel's values read once (the same values as \`dxKernel\`'s loads).
-  const gm = relu ? `select(${zero}, ${g}, (xv - mean) * sc${mb ? " + b[c]" : ""} > ${zero})` : g;
+  const gm = relu ? `select(${zero}, ${g}, (xv - mean) * sc${mb ? " + bc" : ""} > ${zero})` : g;
   const body = sums
     ? `let xh = (xv - mean) * inv;
-    dx[i] = sc * (gm - db[c] * ${lit(1 / M)} - xh * dw[c] * ${lit(1 / M)});`
+    dx[i] = sc * (gm - dbc * ${lit(1 / M)} - xh * dwc * ${lit(1 / M)});`
     : `dx[i] = gm * sc;`;
+  const hoisted = [
+    "  let mean = stats[c];",
+    `  let inv = stats[${C}u + c];`,
+    `  let sc = inv${w ? " * w[c]" : ""};`,
+    mb ? "  let bc = b[c];" : "",
+    sums ? "  let dbc = db[c];\n  let dwc = dw[c];" : "",
+  ].filter(Boolean).join("\n");
+  const run = perElement(x.size / v.V, C, S, v, hoisted);
   // gp is a scalar array whatever the width (its loads are gathers).
   const code = `${
     names.map(([n, k], j) => (n === "gp" ? decl(j, n, false) : vdecl(j, n, k, v)))
@@ -247,16 +257,12 @@ export function pooledDxKernel(
   }
 ${pooledGradFn(x, win)}
 ${pooledGrad4Fn(x, win)}
-${mainEach(x.size / v.V, DX_PER)}
-    let c = ${v.channel};
-    let mean = stats[c];
-    let inv = stats[${v.C}u + c];
-    let sc = inv${w ? " * w[c]" : ""};
+${run.header}
     let xv = x[i];
     let gm = ${gm};
     ${body}
   }
 }`;
   const reads = names.map(([n, k]) => (k === "elem" || n === "gp" ? n : null));
-  runReading(code, binds, reads, grid(Math.ceil(x.size / v.V / DX_PER)), { scalars: true, shared });
+  runReading(code, binds, reads, run.workgroups, { scalars: true, shared });
 }

@@ -7,7 +7,7 @@
  */
 import { gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
-import { grid, main1d, workgroupSum } from "./kernel.ts";
+import { grid, main1d, mainEach, perInvocation, workgroupSum } from "./kernel.ts";
 
 /**
  * Threads a channel's reduction takes: 64 on GPUs; 8 (one SIMD vector) on Mesa's software
@@ -193,4 +193,68 @@ export function sumsMain(
 ${reduceTo(p, [["pg", a.fold("s"), "ts"], ["pgx", a.fold("sx"), "tsx"]])}
   if (l == 0u) { db[c] = ts; dw[c] = tsx; }
 }`;
+}
+
+/**
+ * Values (vec4s with `V` = 4) an invocation of a per-element kernel over [N, C, S…] takes so
+ * that each invocation stays within one channel's plane: the largest divisor of the plane's
+ * S / V up to 128. The channel's values are then read once an invocation (`channelRuns`).
+ */
+export function channelRun(S: number, V: number): number {
+  const n = S / V;
+  let best = 1;
+  for (let d = 1; d <= Math.min(128, n); d++) if (n % d === 0) best = d;
+  return best;
+}
+
+/**
+ * The header of a per-element kernel over `n` values (vec4s with `V` = 4) of [N, C, S…] data,
+ * `per` (`channelRun`) consecutive ones an invocation: it defines the channel `c`, then
+ * `hoisted` (WGSL reading the channel's values, once), then opens the loop in which `i` is
+ * the value's index; close it with `}` before the function's own. Dispatch it with
+ * `grid(n / per, 64)`. On software adapters a storage load costs tens of nanoseconds and
+ * compilers keep loads below a store where they are written, so per-channel values read
+ * inside the loop cost more than the element's own work.
+ */
+export function channelRuns(
+  n: number,
+  per: number,
+  C: number,
+  S: number,
+  V: number,
+  hoisted: string,
+): string {
+  return `@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i0 = (gid.x + gid.y * nwg.x * 64u) * ${per}u;
+  if (i0 >= ${n}u) { return; }
+  let c = (i0 / ${S / V}u) % ${C}u;
+${hoisted}
+  for (var e = 0u; e < ${per}u; e++) {
+    let i = i0 + e;`;
+}
+
+/**
+ * The header of a per-element kernel over `n` values of [N, C, S…] data laid out as `v`
+ * (`vectorOf`), with `lets` (WGSL reading channel c's values into locals): channel runs
+ * (`channelRuns`, the lets read once an invocation) over planes, else `mainEach` with the
+ * lets read per value ([N, C] data, whose neighbouring values are other channels). Close
+ * the loop with `}` before the function's own; dispatch `workgroups`.
+ */
+export function perElement(
+  n: number,
+  C: number,
+  S: number,
+  v: { V: number; chanVec: boolean; channel: string; C: number },
+  lets: string,
+): { header: string; workgroups: [number, number] } {
+  if (S > 1 && !v.chanVec) {
+    const per = channelRun(S, v.V);
+    return { header: channelRuns(n, per, C, S, v.V, lets), workgroups: grid(n / per, 64) };
+  }
+  const per = perInvocation();
+  return {
+    header: `${mainEach(n, per)}\n    let c = ${v.channel};\n${lets}`,
+    workgroups: grid(Math.ceil(n / per)),
+  };
 }

@@ -84,12 +84,13 @@ const far = (r: Rng, k: number) =>
 // [2, 3, 7, 8] with 3 × 3: a row and two columns no window covers, planes of 56 (vec4).
 // [3, 2, 7, 9] with 2 × 3: rectangular, planes of 63 (scalar kernels). [2, 5, 16, 18] with
 // 2 × 2: windows tile exactly, vec4 reductions. [2, 4, 96, 90] with 3 × 3: 69,120 values,
-// read through textures on software adapters.
+// read through textures on software adapters. [4, 3, 3, 4]: one output a plane.
 const CASES: [number[], AvgPoolWindow][] = [
   [[2, 3, 7, 8], { KH: 3, KW: 3 }],
   [[3, 2, 7, 9], { KH: 2, KW: 3 }],
   [[2, 5, 16, 18], { KH: 2, KW: 2 }],
   [[2, 4, 96, 90], { KH: 3, KW: 3 }],
+  [[4, 3, 3, 4], { KH: 3, KW: 3 }], // one window a plane (a 1 × 1 output)
 ];
 
 Deno.test("batchNorm + avgPool: training forward and gradients (x, γ, β), with and without ReLU", async () => {
