@@ -236,7 +236,7 @@ export function pooledDxKernel(
   names.push(["dx", "out"]), binds.push(dx);
   const zero = v.V === 4 ? "vec4<f32>(0.0)" : "0.0";
   const g = gradAt("i", v.V);
-  // The channel's values read once (the same values as \`dxKernel\`'s loads).
+  // The channel's values read once an invocation (the same values as `dxKernel`'s loads).
   const gm = relu ? `select(${zero}, ${g}, (xv - mean) * sc${mb ? " + bc" : ""} > ${zero})` : g;
   const body = sums
     ? `let xh = (xv - mean) * inv;

@@ -64,10 +64,10 @@ function productTile(): DirectTile {
 
 /**
  * Texels of one row a pooled product's invocation owns (its windows' two rows of them): 2,
- * so its 4 groups match `WIDE_TILE` (on the AVX2 EPYC, 1 texel measured within the noise:
- * the Fashion-MNIST CNN's step 32.8 against 35.9 ms). The Fashion-MNIST CNN's pooled layers forward, alternating
- * rounds on the AVX-512 Xeon: conv1 1.37 → 1.32 ms, conv2 4.70 → 4.50 ms against 1 texel;
- * 3 texels 1.64 and 5.75 ms.
+ * so its 4 groups match `WIDE_TILE`. The Fashion-MNIST CNN's pooled layers forward,
+ * alternating rounds on the AVX-512 Xeon: conv1 1.37 → 1.32 ms, conv2 4.70 → 4.50 ms against
+ * 1 texel; 3 texels 1.64 and 5.75 ms. On the AVX2 EPYC 1 texel measured within the noise (the
+ * Fashion-MNIST CNN's step 35.9 against 32.8 ms), so both processors take 2.
  */
 const POOL_TEXELS = 2;
 

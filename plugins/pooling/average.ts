@@ -147,8 +147,8 @@ const batchNormReluAvgPool: FusionRule = (m, next, x, after) => {
 };
 
 /**
- * The ONNX codec (registered on import, with the BatchNorm2d → ReLU → AvgPool2d fusion): AveragePool (not dilated; ONNX's default
- * count_include_pad is 0) ⇄ AvgPool2d.
+ * The ONNX codec (registered on import, with the BatchNorm2d → ReLU → AvgPool2d fusion):
+ * AveragePool (not dilated; ONNX's default count_include_pad is 0) ⇄ AvgPool2d.
  */
 export const avgPoolCodec = registerCodec<AvgPool2d>({
   name: "avgpool",

@@ -134,12 +134,12 @@ Deno.test("batchNorm + avgPool: a window larger than the input is refused", () =
   assert(/does not fit/.test(msg), msg);
 });
 
-/** BatchNorm2d → ReLU → AvgPool2d(3) trained one step, fused or layer by layer. */
-async function step(shape: number[], fused: boolean, textures: boolean) {
+/** BatchNorm2d → ReLU → AvgPool2d(k) trained one step, fused or layer by layer. */
+async function step(shape: number[], k: number, fused: boolean, textures: boolean) {
   const old = setTextureReads(textures);
   const rng = new Rng(9), C = shape[1];
   const gen = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-2, 2));
-  const bn = new BatchNorm2d(C), relu = new ReLU(), pool = new AvgPool2d({ kernel: 3 });
+  const bn = new BatchNorm2d(C), relu = new ReLU(), pool = new AvgPool2d({ kernel: k });
   const net = new Sequential(bn, relu, pool);
   const x = fromArray(gen(shape.reduce((p, d) => p * d, 1)), shape);
   x.requiresGrad = true;
@@ -162,9 +162,15 @@ async function step(shape: number[], fused: boolean, textures: boolean) {
 Deno.test("BatchNorm2d → ReLU → AvgPool2d fused in a Sequential: the layers' bits, gradients and running statistics", async () => {
   // [2, 3, 14, 14]: storage reads; [2, 8, 70, 61] (68,320 values): texture reads where the
   // adapter has them. Rows and columns past the last window (14 = 4·3 + 2, 61 = 20·3 + 1).
-  for (const shape of [[2, 3, 14, 14], [2, 8, 70, 61]]) {
+  // [2, 3, 12, 16] with 2 × 2 windows: they tile the rows exactly, so the unfused pool runs
+  // its vector kernels.
+  const cases: [number[], number][] = [[[2, 3, 14, 14], 3], [[2, 8, 70, 61], 3], [
+    [2, 3, 12, 16],
+    2,
+  ]];
+  for (const [shape, k] of cases) {
     for (const textures of [false, true]) {
-      const a = await step(shape, true, textures), b = await step(shape, false, textures);
+      const a = await step(shape, k, true, textures), b = await step(shape, k, false, textures);
       assertEquals(a.name, "batchNorm_relu_avgPool", "the Sequential should fuse the three");
       assert(b.name !== a.name, "layer by layer should not fuse");
       for (let k = 0; k < a.data.length; k++) {
