@@ -328,6 +328,7 @@ export class Optimizer {
         this.#normLink >= 0,
         4,
         layout,
+        this.#records.vec4s,
       );
       this.#code.set(key, code);
     }
@@ -352,6 +353,7 @@ export class Optimizer {
         this.#records.index,
         this.#slotKeys,
         this.#normLink >= 0,
+        this.#records.allVec4s,
       );
       this.#code.set(key, c);
     }
@@ -369,7 +371,16 @@ export class Optimizer {
     let c = this.#code.get(key);
     if (c === undefined) {
       const idx = this.#records.index;
-      c = updateKernel(n, this.links, idx, this.#slotKeys, this.#normLink >= 0, vec);
+      c = updateKernel(
+        n,
+        this.links,
+        idx,
+        this.#slotKeys,
+        this.#normLink >= 0,
+        vec,
+        null,
+        this.#records.vec4s,
+      );
       this.#code.set(key, c);
     }
     return c;

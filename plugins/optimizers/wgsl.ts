@@ -2,8 +2,9 @@
  * WGSL generation for optimizer chains (pure): the links' statements in order, the fused
  * update kernel of one parameter window, and the one of a group of parameters. Per element, `g` (the update direction)
  * and `w` (the weight) are plain `var`s, each link's state slots `var`s loaded before and
- * stored after, its scalars reads of the parameter's record `r`, and the global norm
- * `nrm[0]`.
+ * stored after, its scalars reads of the parameter's record `r` (a uniform
+ * `array<vec4<f32>, K>` in the update kernels, a storage `array<f32>` where `K` is 0), and
+ * the global norm `nrm[0]`.
  *
  * @module
  */
@@ -12,13 +13,29 @@ import { flatDecl, flatLoad } from "../../core/ops/texture_read.ts";
 import type { SlotKey } from "./layout.ts";
 import type { Link, LinkVars } from "./link.ts";
 
-/** The statements of links [from, to) (`index`: per link, scalar name → record index). */
+/** Float `k` of the records `r`: of a uniform `array<vec4<f32>, K>` (`uniform`), or storage. */
+function recordAt(k: number, uniform: boolean): string {
+  return uniform ? `r[${k >> 2}u][${k & 3}u]` : `r[${k}u]`;
+}
+
+/** The declaration of the records `r` at binding 0: `vec4s` uniform vec4s, or (0) storage. */
+function recordDecl(vec4s: number): string {
+  return vec4s > 0
+    ? `@group(0) @binding(0) var<uniform> r: array<vec4<f32>, ${vec4s}>;`
+    : `@group(0) @binding(0) var<storage, read> r: array<f32>;`;
+}
+
+/**
+ * The statements of links [from, to) (`index`: per link, scalar name → record index; the
+ * record from float `rBase`, of a uniform `r` with `uniform`).
+ */
 export function linkCode(
   links: readonly Link[],
   index: readonly Map<string, number>[],
   from: number,
   to: number,
   rBase = 0,
+  uniform = false,
 ): string {
   const out: string[] = [];
   for (let k = from; k < to; k++) {
@@ -28,13 +45,13 @@ export function linkCode(
       s: (name) => {
         const j = idx.get(name);
         if (j === undefined) throw new Error(`link "${l.name}" uses unknown scalar "${name}"`);
-        return `r[${rBase + j}u]`;
+        return recordAt(rBase + j, uniform);
       },
       slot: (name) => {
         if (!(name in l.init)) throw new Error(`link "${l.name}" uses unknown slot "${name}"`);
         return `L${k}_${name}`;
       },
-      lr: `r[${rBase}u]`,
+      lr: recordAt(rBase, uniform),
       norm: "nrm[0u]",
     };
     out.push(`  { // ${l.name}\n${l.update(vars)}\n  }`);
@@ -47,8 +64,8 @@ export function linkCode(
  * multiple of 4), the gradient, weight and slots are read and written as vec4 (storage
  * access dominates on software adapters) and the links' scalar statements run once per
  * component; with 1, one element an invocation.
- * Bindings, in order: the record `r`, the gradient `gr`, the norm `nrm` (with a global-norm
- * link), the weight `wt`, the slots.
+ * Bindings, in order: the record `r` (`recVec4s` uniform vec4s; 0: a storage buffer), the
+ * gradient `gr`, the norm `nrm` (with a global-norm link), the weight `wt`, the slots.
  */
 export function updateKernel(
   n: number,
@@ -58,17 +75,21 @@ export function updateKernel(
   hasNorm: boolean,
   vec: 1 | 4 = 1,
   tex: FlatLayout | null = null,
+  recVec4s = 0,
 ): string {
-  const names = ["r", "gr", ...(hasNorm ? ["nrm"] : [])];
+  const names = ["gr", ...(hasNorm ? ["nrm"] : [])];
   const rw = ["wt", ...slots.map((_, j) => `s${j}`)];
-  const ty = (v: string) => vec === 4 && v !== "r" && v !== "nrm" ? "vec4<f32>" : "f32";
+  const ty = (v: string) => vec === 4 && v !== "nrm" ? "vec4<f32>" : "f32";
   const decl = [
-    ...names.map((v, k) => `@group(0) @binding(${k}) var<storage, read> ${v}: array<${ty(v)}>;`),
+    recordDecl(recVec4s),
+    ...names.map((v, k) =>
+      `@group(0) @binding(${k + 1}) var<storage, read> ${v}: array<${ty(v)}>;`
+    ),
     ...rw.map((v, k) =>
-      `@group(0) @binding(${names.length + k}) var<storage, read_write> ${v}: array<${ty(v)}>;`
+      `@group(0) @binding(${1 + names.length + k}) var<storage, read_write> ${v}: array<${ty(v)}>;`
     ),
   ].join("\n");
-  const body = linkCode(links, index, 0, links.length);
+  const body = linkCode(links, index, 0, links.length, 0, recVec4s > 0);
   const head = `${decl}
 ${main1d(n / vec)}
   _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}`;
@@ -84,7 +105,7 @@ ${body}
 ${stores.join("\n")}
 }`;
   }
-  if (tex) return textureUpdate(n, links, index, slots, hasNorm, tex);
+  if (tex) return textureUpdate(n, links, index, slots, hasNorm, tex, recVec4s);
   const lanes = vec4Lanes(slots, body);
   return `${head}
   let G = gr[i];
@@ -116,7 +137,8 @@ export interface GroupMember {
 
 /**
  * One update kernel for several parameters (each in one window), so a step costs one
- * dispatch per group instead of one per parameter. Bindings: the whole records buffer `r`,
+ * dispatch per group instead of one per parameter. Bindings: the whole records buffer `r`
+ * (`recVec4s` uniform vec4s; 0: a storage buffer),
  * the norm `nrm` (with a global-norm link), then per member k its gradient `gr{k}`, weight
  * `wt{k}` and slots `s{j}_{k}`. Invocation i belongs to the member whose range holds it.
  */
@@ -126,8 +148,9 @@ export function groupKernel(
   index: readonly Map<string, number>[],
   slots: readonly SlotKey[],
   hasNorm: boolean,
+  recVec4s = 0,
 ): string {
-  const decl: string[] = [`@group(0) @binding(0) var<storage, read> r: array<f32>;`];
+  const decl: string[] = [recordDecl(recVec4s)];
   if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
   let b = decl.length, end = 0;
   const branches: string[] = [];
@@ -140,7 +163,7 @@ export function groupKernel(
     );
     const start = end;
     end += m.count;
-    const body = linkCode(links, index, 0, links.length, m.rBase);
+    const body = linkCode(links, index, 0, links.length, m.rBase, recVec4s > 0);
     const lane = (c: string | null) => {
       const at = (v: string) => (c ? `${v}.${c}` : v);
       const loads = slots.map((s, j) => `    var L${s.link}_${s.name} = ${at(`S${j}`)};`);
@@ -190,8 +213,9 @@ function textureUpdate(
   slots: readonly SlotKey[],
   hasNorm: boolean,
   t: FlatLayout,
+  recVec4s: number,
 ): string {
-  const decl = [`@group(0) @binding(0) var<storage, read> r: array<f32>;`];
+  const decl = [recordDecl(recVec4s)];
   if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
   const reads = ["gr", "wt", ...slots.map((_, j) => `s${j}`)];
   const first = decl.length;
@@ -200,7 +224,7 @@ function textureUpdate(
   reads.slice(1).forEach((v, k) =>
     decl.push(`@group(0) @binding(${base + k}) var<storage, read_write> ${v}: array<vec4<f32>>;`)
   );
-  const body = linkCode(links, index, 0, links.length);
+  const body = linkCode(links, index, 0, links.length, 0, recVec4s > 0);
   const lanes = vec4Lanes(slots, body);
   return `${decl.join("\n")}
 ${main1d(n / 4)}

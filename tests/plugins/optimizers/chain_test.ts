@@ -217,3 +217,63 @@ Deno.test("clear errors: unknown or clashing hyper-parameters, stateful link bef
   await assertRejects(() => new Optimizer(ps, []), /no links/);
   dispose(ps);
 });
+
+Deno.test("records read as a uniform buffer, or as storage past one uniform binding: same bits, Adam's values", async () => {
+  await initGpu();
+  const rng = new Rng(9);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+  // One group of parameters where the adapter's bindings allow groups (2 slots for Adam).
+  const cap = Math.floor((gpu().device.limits.maxStorageBuffersPerShaderStage - 1) / 4);
+  const w0 = [...Array(Math.max(2, Math.min(6, cap)))].map(() => rand(5));
+  const gs = [...Array(3)].map(() => w0.map(() => rand(5)));
+  // Past 64 KiB of records (256 B each) the grouped kernel reads them as storage: padding
+  // parameters without gradients take records but no updates.
+  const extra = Math.ceil(gpu().device.limits.maxUniformBufferBindingSize / 256);
+  const runWith = async (padding: number) => {
+    const ps = [...w0, ...[...Array(padding)].map(() => new Float32Array(1))].map((w, k) => {
+      const t = fromArray(w, [w.length]).keep();
+      t.requiresGrad = true;
+      t.name = `p${k}`;
+      return t;
+    });
+    const opt = new Optimizer(ps, [adam()], { lr: 0.01 });
+    const decls = new Set<string>();
+    const prev = gpu().setHook({
+      dispatch: (d) => void decls.add(/var<(uniform|storage, read)> r:/.exec(d.code)?.[1] ?? "-"),
+      command: () => {},
+      beforeSubmit: () => {},
+    });
+    for (const g of gs) {
+      g.forEach((gk, k) => {
+        ps[k].grad?.dispose();
+        ps[k].grad = fromArray(gk, ps[k].shape).keep();
+      });
+      opt.step();
+    }
+    gpu().setHook(prev);
+    const out = await Promise.all(ps.slice(0, w0.length).map((p) => p.data()));
+    opt.dispose();
+    dispose(ps);
+    return { out, decls: [...decls] };
+  };
+  const uni = await runWith(0), sto = await runWith(extra);
+  assertEquals(uni.decls, ["uniform"]);
+  assertEquals(sto.decls, [cap >= 2 ? "storage, read" : "uniform"]);
+  uni.out.forEach((w, k) => assertEquals([...w], [...sto.out[k]], `parameter ${k}`));
+  // Adam in float64 (PyTorch's form): the values themselves.
+  w0.forEach((w, k) => {
+    const x = Float64Array.from(w), m = new Float64Array(5), v = new Float64Array(5);
+    gs.forEach((g, s) => {
+      const t = s + 1;
+      for (let i = 0; i < 5; i++) {
+        m[i] = 0.9 * m[i] + 0.1 * g[k][i];
+        v[i] = 0.999 * v[i] + 0.001 * g[k][i] ** 2;
+        const mh = m[i] / (1 - 0.9 ** t), vh = v[i] / (1 - 0.999 ** t);
+        x[i] -= 0.01 * mh / (Math.sqrt(vh) + 1e-8);
+      }
+    });
+    for (let i = 0; i < 5; i++) {
+      assert(Math.abs(uni.out[k][i] - x[i]) <= 1e-6 * Math.max(1, Math.abs(x[i])), `p${k}[${i}]`);
+    }
+  });
+});
