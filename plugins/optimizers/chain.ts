@@ -243,7 +243,7 @@ export class Optimizer {
       this.#records.upload();
       if (this.#normLink >= 0) this.#globalNorm(live);
       const grouped = new Set<ParamEntry>();
-      const norm = this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 4 }] : [];
+      const norm = this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 16 }] : [];
       // Parameters in one window go in groups, one dispatch a group, as many as the
       // adapter's storage bindings allow; a parameter split across windows goes alone.
       const perParam = 2 + this.#slotKeys.length;
@@ -392,7 +392,12 @@ export class Optimizer {
     const bytes = this.#partStride * this.#totalWindows;
     if (!this.#partBuf) {
       this.#partBuf = g.acquire(bytes);
-      this.#normBuf = g.acquire(4);
+      // Read as a uniform by the updates (a storage load costs the same in every lane on
+      // software adapters), written as storage by the reduction.
+      this.#normBuf = g.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE,
+      });
     }
     g.clear(this.#partBuf, 0, bytes);
     const value = normValue(this.links, this.#records.index, this.#normLink);
@@ -481,7 +486,11 @@ export class Optimizer {
     const g = gpu();
     for (const e of this.#entries) for (const t of e.slots ?? []) t.dispose();
     this.#records.dispose();
-    for (const b of [this.#partBuf, this.#normBuf]) if (b) g.release(b);
+    if (this.#partBuf) g.release(this.#partBuf);
+    if (this.#normBuf) {
+      g.flush(); // commands already recorded that read it run first
+      this.#normBuf.destroy();
+    }
     this.#partBuf = this.#normBuf = null;
   }
 }

@@ -4,7 +4,7 @@
  * and `w` (the weight) are plain `var`s, each link's state slots `var`s loaded before and
  * stored after, its scalars reads of the parameter's record `r` (a uniform
  * `array<vec4<f32>, K>` in the update kernels, a storage `array<f32>` where `K` is 0), and
- * the global norm `nrm[0]`.
+ * the global norm `nrm.x` (a uniform vec4, for the same reason).
  *
  * @module
  */
@@ -12,6 +12,10 @@ import { main1d } from "../../core/ops/kernel.ts";
 import { flatDecl, flatLoad } from "../../core/ops/texture_read.ts";
 import type { SlotKey } from "./layout.ts";
 import type { Link, LinkVars } from "./link.ts";
+
+/** The global norm's declaration at `binding`: a uniform vec4 (`nrm.x`; 16 bytes bound). */
+const NORM_DECL = (binding: number) =>
+  `@group(0) @binding(${binding}) var<uniform> nrm: vec4<f32>;`;
 
 /** Float `k` of the records `r`: of a uniform `array<vec4<f32>, K>` (`uniform`), or storage. */
 function recordAt(k: number, uniform: boolean): string {
@@ -52,7 +56,7 @@ export function linkCode(
         return `L${k}_${name}`;
       },
       lr: recordAt(rBase, uniform),
-      norm: "nrm[0u]",
+      norm: "nrm.x",
     };
     out.push(`  { // ${l.name}\n${l.update(vars)}\n  }`);
   }
@@ -79,20 +83,19 @@ export function updateKernel(
 ): string {
   const names = ["gr", ...(hasNorm ? ["nrm"] : [])];
   const rw = ["wt", ...slots.map((_, j) => `s${j}`)];
-  const ty = (v: string) => vec === 4 && v !== "nrm" ? "vec4<f32>" : "f32";
+  const ty = vec === 4 ? "vec4<f32>" : "f32";
   const decl = [
     recordDecl(recVec4s),
-    ...names.map((v, k) =>
-      `@group(0) @binding(${k + 1}) var<storage, read> ${v}: array<${ty(v)}>;`
-    ),
+    `@group(0) @binding(1) var<storage, read> gr: array<${ty}>;`,
+    ...(hasNorm ? [NORM_DECL(2)] : []),
     ...rw.map((v, k) =>
-      `@group(0) @binding(${1 + names.length + k}) var<storage, read_write> ${v}: array<${ty(v)}>;`
+      `@group(0) @binding(${1 + names.length + k}) var<storage, read_write> ${v}: array<${ty}>;`
     ),
   ].join("\n");
   const body = linkCode(links, index, 0, links.length, 0, recVec4s > 0);
   const head = `${decl}
 ${main1d(n / vec)}
-  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}`;
+  _ = r[0u];${hasNorm ? "\n  _ = nrm.x;" : ""}`;
   if (vec === 1) {
     const loads = slots.map((s, j) => `  var L${s.link}_${s.name} = s${j}[i];`);
     const stores = slots.map((s, j) => `  s${j}[i] = L${s.link}_${s.name};`);
@@ -151,7 +154,7 @@ export function groupKernel(
   recVec4s = 0,
 ): string {
   const decl: string[] = [recordDecl(recVec4s)];
-  if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
+  if (hasNorm) decl.push(NORM_DECL(1));
   let b = decl.length, end = 0;
   const branches: string[] = [];
   members.forEach((m, k) => {
@@ -190,7 +193,7 @@ ${slots.map((_, j) => `  s${j}_${k}[q] = S${j};`).join("\n")}
   });
   return `${decl.join("\n")}
 ${main1d(end)}
-  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm.x;" : ""}
 ${branches.join("")}
 }`;
 }
@@ -216,7 +219,7 @@ function textureUpdate(
   recVec4s: number,
 ): string {
   const decl = [recordDecl(recVec4s)];
-  if (hasNorm) decl.push(`@group(0) @binding(1) var<storage, read> nrm: array<f32>;`);
+  if (hasNorm) decl.push(NORM_DECL(1));
   const reads = ["gr", "wt", ...slots.map((_, j) => `s${j}`)];
   const first = decl.length;
   reads.forEach((v, k) => decl.push(flatDecl(first + k, `T${v}`)));
@@ -228,7 +231,7 @@ function textureUpdate(
   const lanes = vec4Lanes(slots, body);
   return `${decl.join("\n")}
 ${main1d(n / 4)}
-  _ = r[0u];${hasNorm ? "\n  _ = nrm[0u];" : ""}
+  _ = r[0u];${hasNorm ? "\n  _ = nrm.x;" : ""}
   let G = ${flatLoad("Tgr", "i", t)};
   var W = ${flatLoad("Twt", "i", t)};
 ${slots.map((_, j) => `  var S${j} = ${flatLoad(`Ts${j}`, "i", t)};`).join("\n")}
