@@ -81,6 +81,9 @@ export class Gpu {
   #free = new Map<number, GPUBuffer[]>();
   #freeTex = new Map<string, GPUTexture[]>();
   #views = new WeakMap<GPUTexture, GPUTextureView>();
+  /** Textures kept out of the pool until the next submit (`pinUntilSubmit`), with bytes. */
+  #pinned = new Map<GPUTexture, number>();
+  #pinnedBytes = 0;
   #sizes = new WeakMap<GPUBuffer, number>();
   #pipelines = new Map<string, GPUComputePipeline>();
   #encoder: GPUCommandEncoder | null = null;
@@ -210,13 +213,37 @@ export class Gpu {
     return tex;
   }
 
-  /** Returns a texture to the pool. Commands already recorded that use it still see it. */
+  /**
+   * Returns a texture to the pool. Commands already recorded that use it still see it. A
+   * pinned texture (`pinUntilSubmit`) goes back at the next submit instead.
+   */
   releaseTexture(tex: GPUTexture): void {
+    if (this.#pinned.has(tex)) return;
     this.#stats.liveTextures--;
     const key = `${tex.width}x${tex.height}x${tex.depthOrArrayLayers}`;
     let list = this.#freeTex.get(key);
     if (!list) this.#freeTex.set(key, list = []);
     list.push(tex);
+  }
+
+  /**
+   * Keeps an acquired texture out of the pool until the next submit, so that what was
+   * recorded into it can be read again by later commands of the same submission (flat
+   * copies of unchanged buffers, `texture_read.ts`): releases before then are ignored, and
+   * the submit returns it to the pool. False (nothing pinned) where that would pin more than
+   * `budget` bytes.
+   */
+  pinUntilSubmit(tex: GPUTexture, bytes: number, budget: number): boolean {
+    if (this.#pinned.has(tex)) return true;
+    if (this.#pinnedBytes + bytes > budget) return false;
+    this.#pinned.set(tex, bytes);
+    this.#pinnedBytes += bytes;
+    return true;
+  }
+
+  /** Submits so far: what was recorded since the last one is one submission. */
+  get submitCount(): number {
+    return this.#stats.submits;
   }
 
   /** The 2-D array view of a texture (cached). */
@@ -366,6 +393,10 @@ export class Gpu {
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = null;
     this.#stats.submits++;
+    const pinned = [...this.#pinned.keys()];
+    this.#pinned.clear();
+    this.#pinnedBytes = 0;
+    for (const t of pinned) this.releaseTexture(t);
     // Destroying a buffer that submitted work still reads is deferred until that work ends.
     for (const b of this.#staging) b.destroy();
     this.#staging = [];

@@ -6,7 +6,7 @@
  * and of windows at 16-byte offsets, into texture loads of the same values, and leaves the
  * bindings it cannot take on storage.
  */
-import { assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../assert.ts";
 import { type BufferWindow, gpu, initGpu } from "../../../core/gpu.ts";
 import { grid, main1d } from "../../../core/ops/kernel.ts";
 import {
@@ -20,6 +20,7 @@ import {
   TEXTURE_MIN,
 } from "../../../core/ops/texture_read.ts";
 import { empty, fromArray, type Tensor } from "../../../core/tensor.ts";
+import { countTextureCopies } from "./check.ts";
 
 await initGpu();
 
@@ -51,6 +52,60 @@ Deno.test("flat texture: every vec4 read back, sizes that fill no row, an offset
     const got = await roundTrip(values, at, texels);
     assertEquals([...got], [...values.subarray(at * 4)], `${texels} texels from ${at}`);
   }
+});
+
+Deno.test("flat texture: one copy a submission of an unchanged range; a write or a submit copies again", async () => {
+  const g = gpu(), n = 2 * 1024 + 3;
+  const a = Float32Array.from({ length: n * 4 }, (_, k) => k * 0.25 - 3);
+  const b = Float32Array.from({ length: n * 4 }, (_, k) => 5 - k * 0.5);
+  const src = fromArray(a, [n * 4]);
+  const outs = [0, 1, 2].map(() => empty([n * 4]));
+  const live0 = g.stats().liveTextures;
+  // Reads `t` into `out` (recorded, not submitted).
+  const readInto = (t: { tex: GPUTexture; rows: number; layers: number }, out: Tensor) =>
+    g.dispatch(
+      `${flatDecl(0, "T")}
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+${main1d(n)}
+  y[i] = ${flatLoad("T", "i", t)};
+}`,
+      [g.view(t.tex), { buffer: out.buffer, offset: 0, size: out.bytes }],
+      grid(n),
+    );
+  const { copies } = countTextureCopies(() => {
+    const t1 = flatTexture(src.buffer, 0, n)!, t2 = flatTexture(src.buffer, 0, n)!;
+    assertEquals(t1.tex, t2.tex, "the same range again: the same texture");
+    readInto(t1, outs[0]);
+    g.releaseTexture(t1.tex);
+    g.releaseTexture(t2.tex); // pinned: both releases wait for the submit
+    g.upload(src.buffer, b); // a write: the next flat texture is a new copy
+    const t3 = flatTexture(src.buffer, 0, n)!;
+    assert(t3.tex !== t1.tex, "a copy after a write");
+    readInto(t3, outs[1]);
+    g.releaseTexture(t3.tex);
+    const t4 = flatTexture(src.buffer, 16, n - 1)!; // another range
+    assert(t4.tex !== t3.tex, "another range");
+    g.releaseTexture(t4.tex);
+  });
+  assertEquals(copies, 3 * 2, "a row-and-tail copy pair for each of three ranges");
+  await g.sync();
+  assertEquals(g.stats().liveTextures, live0, "every texture back in the pool after the submit");
+  // The last submission's textures are back in the pool: other buffers' copies take them
+  // first, and src's range (unchanged since) is copied again, not found in one of them.
+  const others = [1, 2, 3].map((v) => fromArray(new Float32Array(n * 4).fill(v), [n * 4]));
+  const { copies: again } = countTextureCopies(() => {
+    const ts = others.map((o) => flatTexture(o.buffer, 0, n)!);
+    const t5 = flatTexture(src.buffer, 0, n)!;
+    assert(ts.every((t) => t.tex !== t5.tex), "src's copy is a texture of its own");
+    readInto(t5, outs[2]);
+    for (const t of [...ts, t5]) g.releaseTexture(t.tex);
+  });
+  assertEquals(again, 4 * 2, "a new submission copies again");
+  const got = await Promise.all(outs.map((o) => o.data()));
+  assertEquals([...got[0]], [...a], "read before the write: the old values");
+  assertEquals([...got[1]], [...b], "read after the write: the new values");
+  assertEquals([...got[2]], [...b], "the next submission: the new values");
+  for (const t of [src, ...outs, ...others]) t.dispose();
 });
 
 Deno.test("flat texture: several layers (rows a layer capped), full layers and a tail", async () => {
