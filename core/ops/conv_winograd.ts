@@ -18,7 +18,8 @@
  *   matrices of T lines × C).
  * - U goes straight into the B texture ([α²][Cout] lines × C) and is kept there between
  *   calls while the weight buffer is unchanged (`Gpu.version`).
- * - The output transform reads M as vec4s (4 channels) and writes y with the bias and ReLU.
+ * - The output transform reads M as vec4s (4 channels) and writes y with the bias (one texel
+ *   of a flat texture when Cout is a multiple of 4) and ReLU.
  *   When Cout is a multiple of 64 (every VGG16 layer) M's rows are copied into a texture
  *   first (`mTexture`) and read with `textureLoad`: its 64 storage loads an invocation, each
  *   scalarised per lane, took four fifths of the transform's time.
@@ -41,6 +42,7 @@ import {
   stagePitch,
 } from "./texture_layout.ts";
 import { staged, textureFor } from "./conv_texture.ts";
+import { flatDecl, flatLoad, flatTexture } from "./texture_read.ts";
 import { padTexture, type PlacedTexture } from "./conv_direct.ts";
 import { transformedWeights, weightTransform } from "./conv_winograd_weights.ts";
 import { lin, type Transforms, winogradTransforms } from "./winograd_matrices.ts";
@@ -378,7 +380,12 @@ ${
       ? `m[(${u32(e)} * ${u32(T)} + t) * ${u32(Co4)} + co4]`
       : `vec4<f32>(${[0, 1, 2, 3].map((q) => at(u32(e), q)).join(", ")})`;
   };
-  const bv = bias
+  // The bias as one texel of a flat texture when Cout is a multiple of 4: four storage loads
+  // an invocation cost more than the texel on software adapters.
+  const bt = bias && vec ? flatTexture(bias.buffer, 0, Co4) : null;
+  const bv = bt
+    ? flatLoad("bt", "co4", bt)
+    : bias
     ? `vec4<f32>(${
       [0, 1, 2, 3].map((q) => `bias[min(co4 * 4u + ${u32(q)}, ${u32(Cout - 1)})]`).join(", ")
     })`
@@ -388,7 +395,7 @@ ${
     : `array<${vec ? "vec4<f32>" : "f32"}>`;
   const code = `@group(0) @binding(0) var${tex ? "" : "<storage, read>"} m: ${mDecl};
 @group(0) @binding(1) var<storage, read_write> y: array<${V === 2 ? "vec2<f32>" : "f32"}>;
-${bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
+${bt ? flatDecl(2, "bt") : bias ? "@group(0) @binding(2) var<storage, read> bias: array<f32>;" : ""}
 fn act(v: f32) -> f32 { return ${relu ? "max(v, 0.0)" : "v"}; }
 ${main1d(n)}
   let co4 = i % ${u32(Co4)};
@@ -408,7 +415,8 @@ ${
   }  ${[0, 1, 2, 3].map(store).join("")}
 }`;
   const src = tex ? gpu().view(tex.tex) : mt as Tensor;
-  run(code, [src, y, ...(bias ? [bias] : [])], grid(n));
+  run(code, [src, y, ...(bt ? [gpu().view(bt.tex)] : bias ? [bias] : [])], grid(n));
+  if (bt) gpu().releaseTexture(bt.tex);
 }
 
 /**
