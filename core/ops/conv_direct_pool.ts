@@ -142,7 +142,8 @@ export function pooledStores(
     TMp: number;
     PT: number;
     V: number;
-    bias: boolean;
+    /** Channel i's bias (an expression), or null. */
+    bias: ((i: number) => string) | null;
     relu: boolean;
     arg: boolean;
   },
@@ -154,7 +155,7 @@ export function pooledStores(
   for (let i = 0; i < o.TMp; i++) {
     L.push(`  if (m0 + ${u32(i)} < ${u32(o.M)}) {`);
     L.push(`    let ob = (bz * ${u32(o.M)} + m0 + ${u32(i)}) * ${u32(o.OHp * o.OWp)};`);
-    if (o.bias) L.push(`    let bv = bias[m0 + ${u32(i)}];`);
+    if (o.bias) L.push(`    let bv = ${o.bias(i)};`);
     for (let q = 0; q < o.PT; q++) {
       const j0 = 4 * q, j1 = 4 * (o.PT + q); // the texel's positions in rows 0 and 1
       for (let h = 0; h < 2; h++) {
