@@ -13,6 +13,47 @@ import { Rng } from "../core/random.ts";
 import { fromArray, type Tensor } from "../core/tensor.ts";
 import { flags, median, peer, ratio, torchPeer } from "./util.ts";
 
+/**
+ * The adapter's FMA rate with no memory traffic, for scale: each invocation runs 1,024
+ * iterations of `acc` independent vec4 FMA chains (no loads), and the best of 4, 8 and 16
+ * chains (median of 3 rounds each) is the peak a product kernel could approach. On lavapipe
+ * it moves with the processor behind the machine, which changes between sessions.
+ */
+async function fmaPeak(): Promise<{ gflops: number; chains: number }> {
+  const g = gpu(), n = 32768, iters = 1024;
+  const out = g.acquire(n * 16);
+  let best = { gflops: 0, chains: 0 };
+  for (const acc of [4, 8, 16]) {
+    const ks = [...Array(acc).keys()];
+    const code = `@group(0) @binding(0) var<storage, read_write> y: array<vec4<f32>>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  let m = vec4<f32>(0.9999, 0.9998, 0.9997, 0.9996);
+  let c = vec4<f32>(f32(i) * 1e-6);
+${ks.map((k) => `  var a${k} = vec4<f32>(f32(${k + 1}) * 0.1);`).join("\n")}
+  for (var k = 0u; k < ${iters}u; k++) {
+${ks.map((k) => `    a${k} = fma(a${k}, m, c);`).join("\n")}
+  }
+  y[i] = ${ks.map((k) => `a${k}`).join(" + ")};
+}`;
+    const run = async (reps: number) => {
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) g.dispatch(code, [out], [n / 64]);
+      await g.sync();
+      return (performance.now() - t0) / 1000;
+    };
+    await run(1); // compiles
+    const reps = Math.max(1, Math.min(50, Math.round(0.3 / await run(1))));
+    const rates: number[] = [];
+    for (let i = 0; i < 3; i++) rates.push((n * iters * acc * 8 * reps) / (await run(reps)) / 1e9);
+    const r = median(rates);
+    if (r > best.gflops) best = { gflops: r, chains: acc };
+  }
+  g.release(out);
+  return best;
+}
+
 /** GFLOP/s (wall) and GFLOP per CPU-second × cores of `reps` products per timed round. */
 async function rate(
   a: Tensor,
@@ -92,6 +133,20 @@ export async function benchMatmul(): Promise<Record<string, unknown>> {
     a.dispose();
     b.dispose();
   }
+  const peak = await fmaPeak();
+  figures["fma peak"] = peak.gflops;
+  const at1024 = ["A·B", "A·Bᵀ", "Aᵀ·B"].map((f) => figures[`${f} n=1024`]).filter((v) => v);
+  console.log(
+    `  FMA-loop peak (no memory, ${peak.chains} vec4 chains an invocation): ${
+      peak.gflops.toFixed(1)
+    } GFLOP/s${
+      at1024.length
+        ? `; the n = 1024 products reach ${
+          at1024.map((v) => `${Math.round((100 * v) / peak.gflops)}%`).join(" / ")
+        } of it`
+        : ""
+    }`,
+  );
   const t = figures["torch A·B n=1024"];
   if (t) {
     console.log(
