@@ -15,43 +15,12 @@ export type { DispatchHook, RecordedDispatch } from "./gpu_hook.ts";
 export { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
 export type { Bindable, Binding, BufferWindow, GpuStats, TextureCopy } from "./gpu_types.ts";
 import type { Bindable, GpuStats, TextureCopy } from "./gpu_types.ts";
+import { adapterVariant, bucketSize, texBucket } from "./gpu_sizes.ts";
+export { adapterVariant, bucketSize } from "./gpu_sizes.ts";
 
 const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const TEX_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING |
   GPUTextureUsage.COPY_DST;
-
-/** Rounds a texture dimension up to a pool bucket: 16, then quarter powers of two. */
-function texBucket(v: number, max: number): number {
-  if (v <= 16) return Math.min(16, max);
-  const p = 2 ** Math.floor(Math.log2(v));
-  for (const f of [1, 1.25, 1.5, 1.75, 2]) {
-    if (p * f >= v) return Math.min(p * f, max);
-  }
-  return max;
-}
-
-/** Rounds a byte size up to the pool's bucket: 256-byte steps, then quarter powers of two. */
-export function bucketSize(bytes: number): number {
-  const b = Math.max(256, Math.ceil(bytes / 256) * 256);
-  if (b <= 65536) return b;
-  const p = 2 ** Math.floor(Math.log2(b));
-  for (const f of [1, 1.25, 1.5, 1.75, 2]) {
-    if (p * f >= b) return p * f;
-  }
-  return b;
-}
-
-/**
- * The kernel family for an adapter: `"cpu"` on software adapters (a fallback adapter, or
- * one whose description, device or architecture names llvmpipe, lavapipe, SwiftShader or
- * "software"), `"gpu"` on real ones. `Gpu.variant` is this for the engine's adapter.
- */
-export function adapterVariant(info: GPUAdapterInfo): "cpu" | "gpu" {
-  const i = info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  if (i.isFallbackAdapter) return "cpu";
-  const text = `${i.description ?? ""} ${i.device ?? ""} ${i.architecture ?? ""}`;
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(text) ? "cpu" : "gpu";
-}
 
 /** The process-wide GPU context. Get it with `initGpu()` once, then `gpu()` anywhere. */
 export class Gpu {

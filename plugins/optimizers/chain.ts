@@ -12,8 +12,8 @@
  * Scalars that change between steps (the learning rate, Adam's bias corrections, a decayed
  * AdaGrad rate) never enter the WGSL source: each link computes them in float64 on the CPU
  * from the parameter's step count and its group's hyper-parameters, and they travel in one
- * small storage buffer (one record per parameter, uploaded with `gpu().upload` only when a
- * value changed). Changing `lr` therefore compiles nothing. The step count is counted per
+ * small buffer the kernels read as a uniform (one record per parameter, uploaded with
+ * `gpu().upload` only when a value changed). Changing `lr` therefore compiles nothing. The step count is counted per
  * parameter on the CPU (a parameter that had no gradient in a step does not advance, as in
  * PyTorch), so `step()` never reads anything back.
  *
@@ -21,10 +21,11 @@
  * link with `globalNorm` makes `step()` first run the raw global-norm reduction of
  * `core/ops/reduce.ts`, one pass per parameter window (the links before it, which must be
  * stateless, are applied inside it) and one finishing pass that writes the norm into a GPU
- * buffer the update kernels read.
+ * buffer the update kernels read (`norm.ts`).
  *
  * The pieces: `link.ts` (the types), `layout.ts` (hyper-parameters, state slots, scalar
- * records), `wgsl.ts` (kernel generation), `state.ts` (saving and loading), this file
+ * records), `wgsl.ts` (kernel generation), `norm.ts` (the global norm), `state.ts` (saving
+ * and loading), this file
  * (the `Optimizer` that ties them together).
  *
  * @example
@@ -38,7 +39,6 @@
  */
 import { type BufferWindow, gpu } from "../../core/gpu.ts";
 import { grid } from "../../core/ops/kernel.ts";
-import { NORM_PARTIALS, normFinish, sumSquaresPartial } from "../../core/ops/reduce.ts";
 import { full } from "../../core/ops/raw.ts";
 import { flatLayout, flatTexture, TEXTURE_MIN, textureReads } from "../../core/ops/texture_read.ts";
 import { noGrad } from "../../core/tape.ts";
@@ -55,6 +55,7 @@ import type {
 import { chain } from "./link.ts";
 import { loadParams, type ParamEntry, type ParamStateIn, readParams } from "./state.ts";
 import { groupKernel, type GroupMember, normValue, updateKernel } from "./wgsl.ts";
+import { GlobalNorm } from "./norm.ts";
 
 export {
   chain,
@@ -88,10 +89,7 @@ export class Optimizer {
   #hyperNames: Set<string>;
   #slotKeys: SlotKey[];
   #records: ScalarRecords;
-  #partBuf: GPUBuffer | null = null;
-  #normBuf: GPUBuffer | null = null;
-  #partStride: number;
-  #totalWindows = 0;
+  #norm: GlobalNorm;
   #normLink: number;
   #disposed = false;
   /** Generated update WGSL by window length (the source depends on nothing else). */
@@ -127,6 +125,7 @@ export class Optimizer {
       ? [...(params as readonly ParamGroup[])]
       : [{ params: params as ParamList }];
     const seen = new Set<Tensor>();
+    let windowsSoFar = 0;
     groups.forEach((g, gi) => {
       const { params: list, ...over } = g;
       this.#checkNames(over, `group ${gi}`);
@@ -144,15 +143,14 @@ export class Optimizer {
           step: 0,
           slots: null,
           windows,
-          partBase: this.#totalWindows,
+          partBase: windowsSoFar,
         });
-        this.#totalWindows += windows.length;
+        windowsSoFar += windows.length;
       });
     });
     const probe: ScalarContext = { t: 1, lr: base.lr, h: base };
     this.#records = new ScalarRecords(this.links, probe, this.#entries.length);
-    const align = gpu().offsetAlign;
-    this.#partStride = Math.ceil((NORM_PARTIALS * 4) / align) * align;
+    this.#norm = new GlobalNorm(windowsSoFar);
   }
 
   #checkNames(o: object, where: string): void {
@@ -241,9 +239,15 @@ export class Optimizer {
         if (!e.slots) e.slots = this.#newSlots(e.p);
       }
       this.#records.upload();
-      if (this.#normLink >= 0) this.#globalNorm(live);
+      if (this.#normLink >= 0) {
+        this.#norm.record(
+          live,
+          this.#records,
+          normValue(this.links, this.#records.index, this.#normLink),
+        );
+      }
       const grouped = new Set<ParamEntry>();
-      const norm = this.#normLink >= 0 ? [{ buffer: this.#normBuf!, offset: 0, size: 16 }] : [];
+      const norm = this.#normLink >= 0 ? [this.#norm.binding()] : [];
       // Parameters in one window go in groups, one dispatch a group, as many as the
       // adapter's storage bindings allow; a parameter split across windows goes alone.
       const perParam = 2 + this.#slotKeys.length;
@@ -386,42 +390,6 @@ export class Optimizer {
     return c;
   }
 
-  /** Records the global-norm reduction: partial sums per window, then the norm. */
-  #globalNorm(live: ParamEntry[]): void {
-    const g = gpu();
-    const bytes = this.#partStride * this.#totalWindows;
-    if (!this.#partBuf) {
-      this.#partBuf = g.acquire(bytes);
-      // Read as a uniform by the updates (a storage load costs the same in every lane on
-      // software adapters), written as storage by the reduction.
-      this.#normBuf = g.device.createBuffer({
-        size: 16,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.STORAGE,
-      });
-    }
-    g.clear(this.#partBuf, 0, bytes);
-    const value = normValue(this.links, this.#records.index, this.#normLink);
-    for (const e of live) {
-      e.windows.forEach((w, j) => {
-        sumSquaresPartial(w.size / 4, [
-          ["r", this.#records.binding(e.index)],
-          ["gr", { buffer: e.p.grad!.buffer, ...w }],
-          ["wt", { buffer: e.p.buffer, ...w }],
-        ], {
-          buffer: this.#partBuf!,
-          offset: (e.partBase + j) * this.#partStride,
-          size: NORM_PARTIALS * 4,
-        }, value);
-      });
-    }
-    const total = this.#totalWindows * (this.#partStride / 4);
-    normFinish({ buffer: this.#partBuf, offset: 0, size: total * 4 }, total, {
-      buffer: this.#normBuf!,
-      offset: 0,
-      size: 4,
-    });
-  }
-
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
     for (const e of this.#entries) {
@@ -483,15 +451,9 @@ export class Optimizer {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    const g = gpu();
     for (const e of this.#entries) for (const t of e.slots ?? []) t.dispose();
     this.#records.dispose();
-    if (this.#partBuf) g.release(this.#partBuf);
-    if (this.#normBuf) {
-      g.flush(); // commands already recorded that read it run first
-      this.#normBuf.destroy();
-    }
-    this.#partBuf = this.#normBuf = null;
+    this.#norm.dispose();
   }
 }
 
