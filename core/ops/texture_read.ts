@@ -47,8 +47,9 @@ export function setTextureReads(on: boolean | null): boolean | null {
 
 /**
  * Flat copies made in the submission being recorded, by buffer and range, with the buffer's
- * version (`Gpu.version`) when copied: a later `flatTexture` of the same range of an
- * unchanged buffer returns the same texture instead of copying again. A training step reads
+ * version (`Gpu.version`) and the submission when copied: a later `flatTexture` of the same
+ * range of an unchanged buffer in the same submission returns the same texture instead of
+ * copying again (an earlier submission's texture went back to the pool at its submit). A training step reads
  * a layer's weights in the forward, the backward and the update, and batch norm's input in
  * its forward and backward: the scene CNN's step copied 794 MB, 256 MB of it again. The
  * textures are pinned (`Gpu.pinUntilSubmit`) and go back to the pool at the submit; at most
