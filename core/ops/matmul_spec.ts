@@ -115,16 +115,16 @@ export function header(s: MatmulSpec, aVec = false, bVec = false, cVec = false):
 /**
  * Grid: tiles along N (`gx`), along M (`gy`) and the batch (`gz`). When a dimension
  * exceeds 65535 the grid is folded into a linear index over two dimensions and decoded
- * in the shader; `decode` is WGSL that defines `tx`, `ty` and `bz` from `wg`.
+ * in the shader; `decode` is WGSL that defines `tx`, `ty` and `bz` (named `zName`) from `wg`.
  */
-export function tileGrid(gx: number, gy: number, gz: number): {
+export function tileGrid(gx: number, gy: number, gz: number, zName = "bz"): {
   workgroups: [number, number, number];
   decode: string;
 } {
   if (gx <= MAX_WG_PER_DIM && gy <= MAX_WG_PER_DIM && gz <= MAX_WG_PER_DIM) {
     return {
       workgroups: [gx, gy, gz],
-      decode: `  let tx = wg.x;\n  let ty = wg.y;\n  let bz = wg.z;\n`,
+      decode: `  let tx = wg.x;\n  let ty = wg.y;\n  let ${zName} = wg.z;\n`,
     };
   }
   const total = gx * gy * gz;
@@ -138,7 +138,7 @@ export function tileGrid(gx: number, gy: number, gz: number): {
       `  if (lin >= ${u32(total)}) { return; }`,
       `  let tx = lin % ${u32(gx)};`,
       `  let ty = (lin / ${u32(gx)}) % ${u32(gy)};`,
-      `  let bz = lin / ${u32(gx * gy)};`,
+      `  let ${zName} = lin / ${u32(gx * gy)};`,
       ``,
     ].join("\n"),
   };

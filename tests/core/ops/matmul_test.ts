@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { linear, matmul, setCpuMatmulTile, texturePlanFor } from "../../../core/ops/matmul.ts";
-import type { Rng } from "../../../core/random.ts";
+import { Rng } from "../../../core/random.ts";
+import { hostHasAvx512 as hostAvx } from "../../../core/gpu_env.ts";
 import { fromArray, type Tensor } from "../../../core/tensor.ts";
 import { checkOp, relErr } from "./check.ts";
 import * as R from "./ref.ts";
@@ -80,6 +81,55 @@ Deno.test("matmul: both texture tiles (8×8, and 16×8 for AVX-512 hosts) match 
       setCpuMatmulTile(old);
     }
   }
+});
+
+Deno.test("matmul: a batch of 9–16 rows times a large B takes 16×8, with 8×8's bits", async () => {
+  // The scene CNN's dense layers at batch 16: one tile of rows instead of two. The tile
+  // changes no result, so "auto" must give exactly what a forced 8×8 gives.
+  await initGpu();
+  const spec = (M: number, K: number, N: number) => ({
+    batch: 1,
+    M,
+    N,
+    K,
+    aBatchStride: 0,
+    bBatchStride: 0,
+    transA: false,
+    transB: true,
+    bias: false,
+    relu: false,
+  });
+  const wide = texturePlanFor(spec(16, 1024, 1024));
+  if (!wide) return; // not a software adapter: the storage kernels have no such tile
+  assertEquals(wide.tuning.tm, 16, "16 rows × 1 M of B");
+  assertEquals(texturePlanFor(spec(16, 144, 4000))!.tuning.tm, hostAvx() ? 16 : 8, "a small B");
+  assertEquals(texturePlanFor(spec(32, 1024, 1024))!.tuning.tm, hostAvx() ? 16 : 8, "32 rows");
+  const rng = new Rng(5);
+  const a = fromArray(Float32Array.from({ length: 13 * 1030 }, () => rng.normal()), [13, 1030]);
+  const w = fromArray(Float32Array.from({ length: 1030 * 1031 }, () => rng.normal()), [1031, 1030]);
+  const bits: Float32Array[] = [];
+  for (const t of ["auto", "8x8"] as const) {
+    const old = setCpuMatmulTile(t);
+    try {
+      const y = matmul(a, w, { transB: true });
+      bits.push(await y.data());
+      y.dispose();
+    } finally {
+      setCpuMatmulTile(old);
+    }
+  }
+  assertEquals(bits[0], bits[1], "auto (16×8) and 8×8 give the same bits");
+  const want = R.matmul(
+    Float64Array.from(await a.data()),
+    [13, 1030],
+    Float64Array.from(await w.data()),
+    [1031, 1030],
+    false,
+    true,
+  ).data;
+  assert(relErr(bits[0], want) < 1e-5, `relative error ${relErr(bits[0], want)}`);
+  a.dispose();
+  w.dispose();
 });
 
 Deno.test("matmul: batched (3-D and 4-D), all transposes", async () => {
