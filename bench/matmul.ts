@@ -5,6 +5,8 @@
  * software adapters the storage-buffer kernel (before the texture kernel) runs beside it
  * in the same process for n ≤ 1024, and TensorFlow.js's WebGPU matMul on the same adapter
  * (a child process of the same run) is the peer for the plain product. The issue's goal: ≥ 25 GFLOP/s at n = 1024 on lavapipe.
+ * On software adapters it also prints the FMA-loop peak and where the texture kernel's loop
+ * spends its time (`bench/matmul_loads.ts`: A's texel loads, B's, the FMAs).
  */
 import process from "node:process";
 import { gpu, initGpu } from "../core/gpu.ts";
@@ -12,6 +14,7 @@ import { matmul, setCpuMatmulKernel } from "../core/ops/matmul.ts";
 import { Rng } from "../core/random.ts";
 import { fromArray, type Tensor } from "../core/tensor.ts";
 import { flags, median, peer, ratio, torchPeer } from "./util.ts";
+import { formatLoadShares, loadShares } from "./matmul_loads.ts";
 
 /**
  * The adapter's FMA rate with no memory traffic, for scale: each invocation runs 1,024
@@ -147,6 +150,14 @@ export async function benchMatmul(): Promise<Record<string, unknown>> {
         : ""
     }`,
   );
+  if (g.variant === "cpu") {
+    // The texture kernel's loop with its loads taken out (bench/matmul_loads.ts).
+    const s = await loadShares(flags.quick ? 3 : 5);
+    figures["loop with loads"] = s.full;
+    figures["loop without A loads"] = s.noA;
+    figures["loop without loads"] = s.noLoads;
+    console.log(formatLoadShares(s));
+  }
   const t = figures["torch A·B n=1024"];
   if (t) {
     console.log(
