@@ -12,10 +12,11 @@
  * with Toom-Cook matrices (`winogradTransforms`), the kernels' WGSL generated from them
  * (zero coefficients dropped, ±1 as additions).
  *
- * - The input goes into a padded-row texture (`padTexture`); the input transform reads each
- *   channel's α patch rows (2 or 3 texels a row), transforms 4 channels of one tile at once
- *   as vec4s and writes V straight into the staging layout of the matmul's A operand (α²
- *   matrices of T lines × C).
+ * - The input transform reads each channel's α patch rows from x's flat copy (⌈(α + 3)/4⌉
+ *   texels a row, the padding as zeros; through a padded-row texture, `padTexture`, when x's
+ *   size is not a multiple of 4), transforms 4 channels of one tile at once as vec4s and
+ *   writes V straight into the staging layout of the matmul's A operand (α² matrices of T
+ *   lines × C).
  * - U goes straight into the B texture ([α²][Cout] lines × C) and is kept there between
  *   calls while the weight buffer is unchanged (`Gpu.version`).
  * - The output transform (`conv_winograd_output.ts`) reads M as vec4s (4 channels) and writes y with the bias (one texel
@@ -39,6 +40,7 @@ import { type Chunk, mTexture, outputTransform } from "./conv_winograd_output.ts
 import { padTexture, type PlacedTexture } from "./conv_direct.ts";
 import { transformedWeights, weightTransform } from "./conv_winograd_weights.ts";
 import { lin, type Transforms, winogradTransforms } from "./winograd_matrices.ts";
+import { flatDecl, flatLoad, type FlatTexture, flatTexture } from "./texture_read.ts";
 
 export { setWinogradWeightCache } from "./conv_winograd_weights.ts";
 export { type Transforms, winogradTransforms } from "./winograd_matrices.ts";
@@ -49,6 +51,18 @@ let enabled = true;
 export function setConvWinograd(on: boolean): boolean {
   const old = enabled;
   enabled = on;
+  return old;
+}
+
+let flatInput = true;
+
+/**
+ * Whether the input transform reads x's flat copy (the default) rather than a padded-row
+ * texture packed for it (tests run both). Returns the old setting.
+ */
+export function setWinogradFlatInput(on: boolean): boolean {
+  const old = flatInput;
+  flatInput = on;
   return old;
 }
 
@@ -181,17 +195,18 @@ export function winogradApplies(p: ConvGeometry, wantGrad: boolean): boolean {
  * invocation: each channel's patch is loaded, then the transform runs once on vec4s
  * (component q: channel 4·c4 + q; zeros past C).
  */
-function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUTexture): void {
+function inputTransform(src: Source, k: Chunk, place: Placement, tex: GPUTexture): void {
   const { p, f, TH, TW, n0, T } = k;
   const { rows } = inputLayout(f, TH, TW), { m, a } = f;
   const C4 = Math.ceil(p.C / 4), n = T * C4, pitch = stagePitch(place);
   const comp = ["x", "y", "z", "w"];
+  const xt = "padded" in src ? src.padded : null;
   // Patch columns m·tw … m·tw + α − 1: texels from (m·tw) / 4, starting at component
   // 0 (m a multiple of 4) or at 0 or 2 (`odd`: tw odd).
   const nt = patchTexels(f), split = m % 4 !== 0;
   const el = (r: number, off: number, j: number) =>
     `t${(off + j) >> 2}_${r}.${comp[(off + j) & 3]}`;
-  const loads = (q: number) => {
+  const padded = (xt: PlacedTexture) => (q: number) => {
     const ch = `c4 * 4u + ${u32(q)}`;
     const ad = address(
       xt.place,
@@ -213,9 +228,41 @@ function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUT
     L.push(`  }`);
     return L.join("\n");
   };
+  // From the flat copy of x: patch row r of a channel is α floats from float a_r of x (any
+  // alignment): the ⌈(α + 3)/4⌉ texels from a_r / 4, its floats picked by a_r mod 4 (the same
+  // for all the row's), zero outside x's rows and columns (the convolution's padding).
+  const ft = "flat" in src ? src.flat : null, fn = Math.ceil((a + 3) / 4);
+  const lastTexel = Math.ceil((p.N * p.C * p.H * p.W) / 4) - 1;
+  const flat = (q: number) => {
+    const ch = `min(c4 * 4u + ${u32(q)}, ${u32(p.C - 1)})`;
+    const L = [`  {`, `    let cb = i32((img * ${u32(p.C)} + ${ch}) * ${u32(p.H * p.W)});`];
+    for (let r = 0; r < a; r++) {
+      L.push(`    let r${r} = i32(${u32(m)} * th) + ${r - p.PT};`);
+      L.push(`    let a${r} = cb + max(r${r}, 0) * ${p.W} + c0;`);
+      L.push(`    let k${r} = a${r} >> 2u;`);
+      L.push(`    let sh${r} = a${r} & 3;`);
+      L.push(`    let ok${r} = r${r} >= 0 && r${r} < ${p.H};`);
+      for (let t = 0; t < fn; t++) {
+        const idx = `u32(clamp(k${r} + ${t}, 0, ${lastTexel}))`;
+        L.push(`    let t${t}_${r} = ${flatLoad("X", idx, ft!)};`);
+      }
+      const w = (e: number) => `t${e >> 2}_${r}.${comp[e & 3]}`;
+      for (let j = 0; j < a; j++) {
+        const e = `select(select(select(${w(j)}, ${w(j + 1)}, sh${r} == 1), ${w(j + 2)}, ` +
+          `sh${r} == 2), ${w(j + 3)}, sh${r} == 3)`;
+        L.push(`    d${r}_${j}[${q}] = select(0.0, ${e}, ok${r} && col${j});`);
+      }
+    }
+    L.push(`  }`);
+    return L.join("\n");
+  };
   const T2: string[] = [];
   for (let r = 0; r < a; r++) for (let j = 0; j < a; j++) T2.push(`  var d${r}_${j}: vec4<f32>;`);
-  const body = [0, 1, 2, 3].map(loads);
+  if (ft) {
+    T2.push(`  let c0 = i32(${u32(m)} * tw) - ${p.PL};`);
+    for (let j = 0; j < a; j++) T2.push(`  let col${j} = c0 + ${j} >= 0 && c0 + ${j} < ${p.W};`);
+  }
+  const body = [0, 1, 2, 3].map(xt ? padded(xt) : flat);
   if (p.C % 4) {
     // Channels past C read channel C − 1 (clamped); their V is zero.
     body.push(
@@ -241,7 +288,7 @@ function inputTransform(xt: PlacedTexture, k: Chunk, place: Placement, tex: GPUT
       body.push(`  D[(${u32(i * a + j)} * ${u32(T)} + t) * ${u32(pitch)} + c4] = ${v};`);
     }
   }
-  const code = `@group(0) @binding(0) var X: texture_storage_2d_array<rgba32float, read>;
+  const code = `${flatDecl(0, "X")}
 @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
 ${main1d(n)}
   let c4 = i % ${u32(C4)};
@@ -250,11 +297,14 @@ ${main1d(n)}
   let th = (t / ${u32(TW)}) % ${u32(TH)};
   let tw = t % ${u32(TW)};
   let x0 = (${u32(m)} * tw) >> 2u;
-${split ? "  let odd = (tw & 1u) == 1u;\n" : ""}${T2.join("\n")}
+${split && xt ? "  let odd = (tw & 1u) == 1u;\n" : ""}${T2.join("\n")}
 ${body.join("\n")}
 }`;
-  staged(code, [gpu().view(xt.tex)], n, place, tex);
+  staged(code, [gpu().view(xt ? xt.tex : ft!.tex)], n, place, tex);
 }
+
+/** Where the input transform reads x: a padded-row texture, or x's flat copy. */
+type Source = { padded: PlacedTexture } | { flat: FlatTexture };
 
 /**
  * conv2d through Winograd F(m×m, 3×3) (the caller checked `winogradApplies`): x [N][C][H][W],
@@ -272,7 +322,9 @@ export function conv2dWinograd(
 ): Tensor {
   const g = gpu(), f = transformsFor(p);
   const { TH, TW, nc } = tiling(p, f);
-  const xt = padTexture(x, null, {
+  // x's flat copy when it has one (its size a multiple of 4), else a padded-row texture.
+  const fx = flatInput && x.size % 4 === 0 ? flatTexture(x.buffer, 0, x.size / 4) : null;
+  const xt = fx ? null : padTexture(x, null, {
     N: p.N,
     C: p.C,
     H: p.H,
@@ -281,6 +333,7 @@ export function conv2dWinograd(
     pt: p.PT,
     pl: p.PL,
   })!;
+  const src: Source = fx ? { flat: fx } : { padded: xt! };
   // U straight into the B texture when its lines are U's rows or columns ([α²][Cout] lines
   // of C/4 texels, or N-major [α²][C] lines of Cout/4), else (or for a chunk planned
   // otherwise) a buffer the matmul packs.
@@ -300,7 +353,7 @@ export function conv2dWinograd(
     const plan = texturePlanFor(spec)!;
     const vt = textureFor(plan.a.size);
     const chunk = { p, f, TH, TW, n0, T };
-    inputTransform(xt, chunk, plan.a.place, vt);
+    inputTransform(src, chunk, plan.a.place, vt);
     const m = empty([f.a * f.a, T, p.Cout]);
     if (ub && samePlacement(plan.b.place, pb)) {
       gemmInto(null, null, m, spec, undefined, { a: vt, b: ub });
@@ -316,6 +369,6 @@ export function conv2dWinograd(
   }
   u?.dispose();
   if (cached?.owned) g.releaseTexture(cached.tex);
-  g.releaseTexture(xt.tex);
+  g.releaseTexture(fx ? fx.tex : xt!.tex);
   return y;
 }

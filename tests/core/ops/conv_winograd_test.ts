@@ -6,7 +6,10 @@
  * of 4, asymmetric padding, bias and fused ReLU or neither, and images split into chunks —
  * M read through a texture (Cout a multiple of 64) and from its buffer (others), over
  * several texture layers; U read N-major (Cout a multiple of 4, the default) and K-major; the fused 2×2 max pool bit for bit against the convolution then `maxPool2d`, and the
- * routing: recorded gradients, other kernels and few channels stay elsewhere.
+ * routing: recorded gradients, other kernels and few channels stay elsewhere. The input
+ * transform reads x's flat copy where x's size is a multiple of 4 (rows of any length and
+ * alignment, the padding as zeros) and a padded-row texture otherwise; `check` runs both
+ * and compares them bit for bit.
  */
 import { assert, assertEquals } from "../../assert.ts";
 import { conv2d, conv2dMaxPool2, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
@@ -14,6 +17,7 @@ import { maxPool2d } from "../../../plugins/pooling/max.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import {
   setWinogradChunkBytes,
+  setWinogradFlatInput,
   setWinogradNMajorU,
   setWinogradTile,
   setWinogradWeightCache,
@@ -37,16 +41,28 @@ async function check(xs: number[], ws: number[], opts: Conv2dOpOptions, bias = t
   const draw = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
   const xd = draw(xs.reduce((p, d) => p * d)), wd = draw(ws.reduce((p, d) => p * d));
   const bd = Float32Array.from({ length: ws[0] }, (_, i) => (i % 7) / 10 - 0.3);
-  const y = tidy(() =>
-    noGrad(() =>
-      conv2d(fromArray(xd, xs), fromArray(wd, ws), bias ? fromArray(bd, [ws[0]]) : null, opts)
-    )
-  );
+  // The input transform reads x's flat copy (x's size a multiple of 4) or a padded-row
+  // texture: both read the same floats, so the outputs must match bit for bit.
+  const outs: Float32Array[] = [];
+  for (const flat of [true, false]) {
+    const old = setWinogradFlatInput(flat);
+    try {
+      const y = tidy(() =>
+        noGrad(() =>
+          conv2d(fromArray(xd, xs), fromArray(wd, ws), bias ? fromArray(bd, [ws[0]]) : null, opts)
+        )
+      );
+      outs.push(await y.data());
+      y.dispose();
+    } finally {
+      setWinogradFlatInput(old);
+    }
+  }
   const ref = conv2dReference(xd, wd, bias ? bd : null, geo);
   const want = opts.relu ? ref.map((v) => Math.max(v, 0)) : ref;
-  const err = relErr(await y.data(), want);
-  y.dispose();
+  const err = relErr(outs[0], want);
   assert(err < 1e-5, `${JSON.stringify({ xs, ws, opts })}: relative error ${err}`);
+  assertEquals(outs[0], outs[1], `${JSON.stringify({ xs, ws })}: flat and padded input differ`);
 }
 
 for (const m of [6, 4, 2] as const) {
