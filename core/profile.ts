@@ -309,6 +309,9 @@ export async function profileStep(
   if (method === "timestamp" && !g.timestamps) {
     throw new Error("profile: this device has no timestamp-query; use the replay method");
   }
+  // One step first: a cold step compiles its kernels and fills caches (a frozen layer's
+  // transformed weights), which would count as wall time and shrink every share.
+  step();
   await g.sync();
   const walls: number[] = [];
   for (let r = 0; r < rounds; r++) {
