@@ -19,8 +19,9 @@
  *   lines × C).
  * - U goes straight into the B texture ([α²][Cout] lines × C) and is kept there between
  *   calls while the weight buffer is unchanged (`Gpu.version`).
- * - The output transform (`conv_winograd_output.ts`) reads M as vec4s (4 channels) and writes y with the bias (one texel
- *   of a flat texture when Cout is a multiple of 4) and ReLU.
+ * - The output transform (`conv_winograd_output.ts`) reads M as vec4s (4 channels) and
+ *   writes y with the bias (one texel of a flat texture when Cout is a multiple of 4) and
+ *   ReLU.
  *   When Cout is a multiple of 64 (every VGG16 layer) M's rows are copied into a texture
  *   first (`mTexture`) and read with `textureLoad`: its 64 storage loads an invocation, each
  *   scalarised per lane, took four fifths of the transform's time.
