@@ -63,8 +63,11 @@ function loopCode(loadA: boolean, loadB: boolean): string {
           : `    let b${q}_${g} = base + vec4<f32>(f32(col0 + ${g}u), fk, ${q}.0, 3.0);`,
       );
     }
-    for (let i = 0; i < 8; i++) {
-      for (let j = 0; j < 8; j++) {
+  }
+  // Accumulator order, as the shipped loop (core/ops/matmul_texture.ts `step`).
+  for (let i = 0; i < 8; i++) {
+    for (let j = 0; j < 8; j++) {
+      for (let q = 0; q < 4; q++) {
         L.push(
           `    c${i}_${j} = fma(a${i}.${comp[q]}, b${q}_${j >> 2}.${comp[j & 3]}, c${i}_${j});`,
         );

@@ -210,10 +210,13 @@ export function directWeightGrad(
             );
           }
         }
-        for (let q = 0; q < 4; q++) {
-          for (let k = 0; k < T; k++) {
-            const r = Math.floor(k / KW), e = q + (k % KW), b = `b${r}_${e >> 2}.${comp[e & 3]}`;
-            for (let i = 0; i < TM; i++) {
+        // Each accumulator's 4 taps back to back (q innermost): the same sums in the same
+        // order as q outermost, with less spilling on lavapipe (docs/engine.md).
+        for (let k = 0; k < T; k++) {
+          const r = Math.floor(k / KW);
+          for (let i = 0; i < TM; i++) {
+            for (let q = 0; q < 4; q++) {
+              const e = q + (k % KW), b = `b${r}_${e >> 2}.${comp[e & 3]}`;
               L.push(`        c${i}_${k} = fma(a${i}.${comp[q]}, ${b}, c${i}_${k});`);
             }
           }
