@@ -10,7 +10,7 @@
 import { type BufferWindow, gpu } from "../gpu.ts";
 import { empty, type Tensor } from "../tensor.ts";
 import type { ConvGeometry } from "./conv_ref.ts";
-import { decls, grid, main1d, run } from "./kernel.ts";
+import { decls, grid, main1d, run, SOFTWARE_LOOP_LIMIT } from "./kernel.ts";
 import { tileGrid, u32 } from "./matmul_spec.ts";
 import { address } from "./texture_layout.ts";
 import { type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
@@ -114,10 +114,22 @@ export function directWeightGrad(
   // first layer of a grey-scale network: 4): its output rows are then split into slices,
   // each an invocation with its own partial sums, so that an image has at least WG of them.
   const pairs = cols * rowTiles, WG = pairs >= WG_SIZES[1] ? WG_SIZES[1] : WG_SIZES[0];
-  const rowsPer = pairs >= WG ? OH : Math.ceil(OH / Math.min(OH, Math.ceil(WG / pairs)));
+  // The loops' trip count an image of `r` rows: r·OWG texel steps and r row steps, in each
+  // branch (a vector whose lanes hold taps and the bias column runs both). Rows and images
+  // an invocation keep the total within the software adapters' loop limit (kernel.ts): past
+  // it the loops would stop early and leave partial sums (the scene CNN's first layer at
+  // batch 16 summed 11 of its 16 images, and 5 in the vectors with the bias column).
+  const perImage = (r: number) => 2 * r * (OWG + 1) + 1;
+  const maxRows = Math.max(1, Math.floor((SOFTWARE_LOOP_LIMIT - 2) / 2 / (OWG + 1)));
+  const rowsPer = Math.min(
+    maxRows,
+    pairs >= WG ? OH : Math.ceil(OH / Math.min(OH, Math.ceil(WG / pairs))),
+  );
   const S = Math.ceil(OH / rowsPer), lanes = pairs * S;
-  // Images an invocation: as many as keep `gradLanes` invocations in all.
-  const IB = S > 1 ? 1 : Math.max(1, Math.min(N, Math.floor((N * lanes) / gradLanes)));
+  // Images an invocation: as many as keep `gradLanes` invocations in all, and the loops
+  // within the limit.
+  const maxImages = Math.floor((SOFTWARE_LOOP_LIMIT - 1) / perImage(rowsPer));
+  const IB = S > 1 ? 1 : Math.max(1, Math.min(N, maxImages, Math.floor((N * lanes) / gradLanes)));
   const groups = Math.max(1, Math.floor(partialBytes / (S * M * R * 4)));
   const per = Math.min(N, groups * IB); // images a dispatch
   const direct = per >= N && Math.ceil(N / IB) * S === 1; // one partial: dw and db themselves

@@ -9,6 +9,16 @@ import type { Tensor } from "../tensor.ts";
 /** Invocations per workgroup for 1-D kernels. */
 export const WG = 256;
 
+/**
+ * Loop iterations one invocation may run on Mesa's software adapters (lavapipe, llvmpipe):
+ * gallivm gives each shader one counter, shared by all its loops and decremented at every
+ * iteration of any of them, and at zero every loop exits — silently, with whatever the
+ * accumulators hold (`LP_MAX_TGSI_LOOP_ITERATIONS` in lp_bld_limits.h, 65,535). A kernel
+ * whose loops' total trip count depends on the data (an invocation summing over many images
+ * or a long reduction) must keep under it on those adapters; real GPUs have no such limit.
+ */
+export const SOFTWARE_LOOP_LIMIT = 65535;
+
 /** A WGSL f32 expression for a JS number (handles integers, infinities and NaN). */
 export function lit(v: number): string {
   if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";

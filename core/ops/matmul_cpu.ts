@@ -16,6 +16,7 @@ import {
   tileGrid,
   u32,
 } from "./matmul_spec.ts";
+import { SOFTWARE_LOOP_LIMIT } from "./kernel.ts";
 
 /** Tile parameters of the `"cpu"` kernel (for benchmarks and tuning; defaults are tuned). */
 export interface CpuTuning {
@@ -66,8 +67,8 @@ export function adaptTile(s: MatmulSpec, t: CpuTuning): CpuTuning {
 
 /** The `"cpu"` kernel for `s` with tile `t` (already adapted to the output size). */
 export function cpuPlan(s: MatmulSpec, t: CpuTuning): KernelPlan {
-  const { tm: TM, tn: TN, wgx: WX, wgy: WY, unroll: U } = t;
-  if ((t.vec && (TN % 4 !== 0 || TM % 4 !== 0)) || WX < 1 || WY < 1 || U < 1) {
+  const { tm: TM, tn: TN, wgx: WX, wgy: WY } = t;
+  if ((t.vec && (TN % 4 !== 0 || TM % 4 !== 0)) || WX < 1 || WY < 1 || t.unroll < 1) {
     throw new Error(`matmulPlan: bad cpu tuning ${JSON.stringify(t)}`);
   }
   const { M, N, K } = s;
@@ -84,6 +85,9 @@ export function cpuPlan(s: MatmulSpec, t: CpuTuning): KernelPlan {
   // A K-chunk of 4 needs both operands loadable 4 k at a time; otherwise step k by 1
   // (only when the contiguous dimension of neither operand is K).
   const KC = (!s.transA && aVec) || (s.transB && bVec) ? 4 : (K >= 4 && t.vec ? 4 : 1);
+  // Unrolled further where the K loop would pass the software adapters' loop limit
+  // (kernel.ts): the same steps in the same order, in fewer iterations.
+  const U = Math.max(t.unroll, Math.ceil(K / KC / (SOFTWARE_LOOP_LIMIT - 1)));
 
   const L: string[] = [];
   L.push(header(s, aVec, bVec, cVec));

@@ -20,6 +20,7 @@
  * @module
  */
 import { epilogue, type MatmulSpec, shrinkTile, storeC, tileGrid, u32 } from "./matmul_spec.ts";
+import { SOFTWARE_LOOP_LIMIT } from "./kernel.ts";
 import {
   address,
   flatPlace,
@@ -177,7 +178,7 @@ function kernel(
   kPackedA: boolean,
   kPackedB: boolean,
 ): { code: string; workgroups: [number, number, number] } {
-  const { tm: TM, tn: TN, wgx: WX, wgy: WY, unroll: U } = t;
+  const { tm: TM, tn: TN, wgx: WX, wgy: WY } = t;
   const { M, N, K } = s;
   // Interleaved columns: lane x of a workgroup owns texels x, x + WX, ... of the
   // workgroup's block, so one load instruction reads consecutive texels across lanes.
@@ -321,7 +322,11 @@ function kernel(
     }
     L.push(`${ind.slice(2)}}`);
   };
-  const full = Math.floor(K / 4), main = Math.floor(full / U) * U;
+  // Unrolled further where the K loop would pass the software adapters' loop limit
+  // (kernel.ts): the same steps in the same order, in fewer iterations.
+  const full = Math.floor(K / 4),
+    U = Math.max(t.unroll, Math.ceil(full / (SOFTWARE_LOOP_LIMIT - 1)));
+  const main = Math.floor(full / U) * U;
   if (main > 0) {
     L.push(`  for (var kt = 0u; kt < ${u32(main)}; kt = kt + ${u32(U)}) {`);
     for (let u = 0; u < U; u++) step(u === 0 ? "kt" : `(kt + ${u32(u)})`, 4, "      ");

@@ -31,13 +31,19 @@ function groups(shape: readonly number[], axes: number[]): [number, boolean][] {
   return out;
 }
 
+/**
+ * Reduced elements one invocation takes: a longer reduction goes in chunks of this many
+ * (below the software adapters' loop limit, `SOFTWARE_LOOP_LIMIT`; shorter ones keep
+ * their order, and their bits).
+ */
+const REDUCE_CHUNK = 32768;
+
 /** The keep-dims reduction of `a` over `axes` with op "sum" or "max". */
 function reduceKernel(op: "sum" | "max", a: Tensor, axes: number[]): Tensor {
   fitsBinding("reduce", a.bytes);
   const keepShape = a.shape.map((d, k) => (axes.includes(k) ? 1 : d));
-  const out = empty(keepShape);
   const gs = groups(a.shape, axes);
-  const nOut = out.size;
+  const nOut = keepShape.reduce((p, d) => p * d, 1);
   // Offsets: the kept index o and the reduced index r decomposed over the merged groups.
   let stride = 1;
   const keptTerms: string[] = [], redTerms: string[] = [];
@@ -61,6 +67,32 @@ function reduceKernel(op: "sum" | "max", a: Tensor, axes: number[]): Tensor {
   const nRed = totalRed();
   const init = op === "sum" ? "0.0" : lit(-Infinity);
   const acc = op === "sum" ? "acc = acc + x[base + rOff];" : "acc = max(acc, x[base + rOff]);";
+  if (nRed > REDUCE_CHUNK) {
+    // Chunks of the reduced index first, [nOut][chunks], then those reduced in turn: one
+    // invocation's loop stays within the software adapters' loop limit (kernel.ts), past
+    // which a sum of 300,000 ones read 65,535.
+    const nC = Math.ceil(nRed / REDUCE_CHUNK), part = empty([nOut, nC]);
+    const code = `${decls(["x", "part"])}
+${main1d(nOut * nC, 64)}
+  let o = i / ${nC}u;
+  let base = ${keptTerms.join(" + ") || "0u"};
+  var acc = ${init};
+  for (var j = 0u; j < ${REDUCE_CHUNK}u; j++) {
+    let r = (i % ${nC}u) * ${REDUCE_CHUNK}u + j;
+    if (r >= ${nRed}u) { break; }
+    let rOff = ${redTerms.join(" + ") || "0u"};
+    ${acc}
+  }
+  part[i] = acc;
+}`;
+    run(code, [a, part], grid(nOut * nC, 64));
+    const r = reduceKernel(op, part, [1]);
+    part.dispose();
+    const y = reshape(r, keepShape);
+    if (y !== r) r.dispose();
+    return y;
+  }
+  const out = empty(keepShape);
   const code = `${decls(["x", "out"])}
 ${main1d(nOut, 64)}
   let o = i;

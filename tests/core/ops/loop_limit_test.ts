@@ -1,0 +1,102 @@
+/**
+ * Long loops on the software adapters: lavapipe stops every loop of an invocation, silently,
+ * once its loops have run 65,535 iterations in all (`SOFTWARE_LOOP_LIMIT`, core/ops/kernel.ts).
+ * Reductions of more elements than that, and products with K past it (K / 4 for the texture
+ * kernel), against float64; and products whose operands span several texture layers a
+ * matrix (more than 16,384 lines), which the texture kernel read wrong and the storage
+ * kernel now takes. Each case failed before (a sum of 300,000 ones read 65,535).
+ */
+import { assert } from "../../assert.ts";
+import { initGpu } from "../../../core/gpu.ts";
+import { matmul, setCpuMatmulKernel } from "../../../core/ops/matmul.ts";
+import { max, mean, sum } from "../../../core/ops/reduce.ts";
+import { accumulateStats, statsAccumulator } from "../../../core/ops/accuracy.ts";
+import { Rng } from "../../../core/random.ts";
+import { fromArray } from "../../../core/tensor.ts";
+import { relErr } from "./check.ts";
+
+await initGpu();
+
+const rand = (n: number, rng: Rng) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+
+Deno.test("reductions of more elements than one invocation may loop over", async () => {
+  const rng = new Rng(3);
+  const n = 300_001, x = rand(n, rng), t = fromArray(x, [n]);
+  let s = 0, m = -Infinity;
+  for (const v of x) (s += v), (m = Math.max(m, v));
+  assert(relErr(await sum(t).data(), [s]) < 1e-5, "sum of 300,001");
+  assert(relErr(await mean(t).data(), [s / n]) < 1e-5, "mean of 300,001");
+  assert((await max(t).data())[0] === m, "max of 300,001");
+  // Over the leading axis of [70,000, 3] (strided) and the trailing one of [3, 70,000].
+  const rows = 70_000, a = rand(rows * 3, rng);
+  const byCol = [0, 1, 2].map((c) => {
+    let v = 0;
+    for (let r = 0; r < rows; r++) v += a[r * 3 + c];
+    return v;
+  });
+  assert(relErr(await sum(fromArray(a, [rows, 3]), 0).data(), byCol) < 1e-5, "sum over axis 0");
+  const byRow = [0, 1, 2].map((r) => a.slice(r * rows, (r + 1) * rows).reduce((p, v) => p + v, 0));
+  assert(relErr(await sum(fromArray(a, [3, rows]), 1).data(), byRow) < 1e-5, "sum over axis 1");
+});
+
+/** C = op(A)·B in float64 for A [M][K] (given as [K][M] when `transA`) and B [K][N]. */
+async function checkProduct(M: number, K: number, N: number, transA: boolean): Promise<void> {
+  const rng = new Rng(M + K + N);
+  const a = rand(M * K, rng), b = rand(K * N, rng);
+  const stored = transA
+    ? Float32Array.from({ length: M * K }, (_, i) => a[(i % M) * K + Math.floor(i / M)])
+    : a;
+  const A = fromArray(stored, transA ? [K, M] : [M, K]), B = fromArray(b, [K, N]);
+  const c = await matmul(A, B, { transA }).data();
+  const want = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let k = 0; k < K; k++) {
+      const v = a[i * K + k];
+      for (let j = 0; j < N; j++) want[i * N + j] += v * b[k * N + j];
+    }
+  }
+  const e = relErr(c, want);
+  // A float32 sum of 300,000 products in order drifts by about 1e-5 of the largest output;
+  // the truncated loops were off by 0.1 to 1.
+  assert(e < 1e-4, `${M}×${K}×${N}${transA ? " (Aᵀ stored)" : ""}: relative error ${e}`);
+}
+
+Deno.test("matmul: K past the loop limit, and operands spanning texture layers", async () => {
+  await checkProduct(8, 300_000, 8, false); // K / 4 = 75,000 steps
+  await checkProduct(8, 300_000, 8, true);
+  await checkProduct(64, 16_388, 64, true); // A's 16,388 lines: two layers
+  await checkProduct(64, 40_000, 64, false); // B's 40,000 lines: three layers
+  const old = setCpuMatmulKernel("storage");
+  try {
+    await checkProduct(8, 300_000, 8, false);
+    await checkProduct(8, 300_000, 8, true);
+  } finally {
+    setCpuMatmulKernel(old);
+  }
+});
+
+Deno.test("accuracy statistics of a batch with more rows × classes than one loop may run", async () => {
+  // 300,000 iterations (a short class loop is unrolled by LLVM and counts nothing: many classes).
+  const rng = new Rng(4), n = 1_000, C = 300;
+  const s = rand(n * C, rng);
+  const y = Float32Array.from({ length: n }, () => Math.floor(rng.uniform(0, C)));
+  let right = 0;
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (s[r * C + c] > s[r * C + best]) best = c;
+    if (best === y[r]) right++;
+  }
+  const acc = statsAccumulator();
+  accumulateStats(
+    acc,
+    fromArray(new Float32Array([0.5]), [1]),
+    fromArray(s, [n, C]),
+    fromArray(y, [n]),
+  );
+  const got = await acc.data();
+  acc.dispose();
+  assert(
+    got[0] === 0.5 * n && got[1] === right && got[2] === n,
+    `stats ${got} want ${[0.5 * n, right, n]}`,
+  );
+});
