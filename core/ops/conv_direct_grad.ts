@@ -223,7 +223,7 @@ export function directWeightGrad(
           }
         }
         // Each accumulator's 4 taps back to back (q innermost): the same sums in the same
-        // order as q outermost, with less spilling on lavapipe (docs/engine.md).
+        // order as q outermost, with less spilling on lavapipe (docs/lavapipe_kernels.md).
         for (let k = 0; k < T; k++) {
           const r = Math.floor(k / KW);
           for (let i = 0; i < TM; i++) {

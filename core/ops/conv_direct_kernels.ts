@@ -270,7 +270,7 @@ function productKernel(
   }
   // All of the row's weight texels first, then each accumulator's KW taps back to back: the
   // same sums in the same order as kx outermost, but lavapipe spills less (Fashion-MNIST's
-  // pooled conv2 forward: 12.8 → 10.1 ms a call, 11 of 11 rounds; docs/engine.md).
+  // pooled conv2 forward: 12.8 → 10.1 ms a call, 11 of 11 rounds; docs/lavapipe_kernels.md).
   for (let i = 0; i < TMp; i++) {
     for (let j = 0; j < TN; j++) {
       for (let kx = 0; kx < KW; kx++) {

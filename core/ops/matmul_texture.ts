@@ -312,7 +312,7 @@ function kernel(
     const b = load("B", pb, kPackedB, TN, kt, kc, ind);
     // Each accumulator's kc FMAs back to back (q innermost): the same sums in the same order
     // as q outermost, but on lavapipe it keeps the live values in registers instead of
-    // spilling them (n = 1024: 14.6 → 20.2 GFLOP/s, 9 of 9 rounds; docs/engine.md).
+    // spilling them (n = 1024: 14.6 → 20.2 GFLOP/s, 9 of 9 rounds; docs/lavapipe_kernels.md).
     for (let i = 0; i < TM; i++) {
       for (let j = 0; j < TN; j++) {
         for (let q = 0; q < kc; q++) {
