@@ -14,6 +14,7 @@ import { decls, grid, main1d, run, SOFTWARE_LOOP_LIMIT } from "./kernel.ts";
 import { tileGrid, u32 } from "./matmul_spec.ts";
 import { address } from "./texture_layout.ts";
 import { type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
+import { hostHasAvx512 } from "../gpu_env.ts";
 
 /**
  * Output channels per invocation of the weight-gradient kernel: 8, or 4 for a layer with at
@@ -28,6 +29,26 @@ import { type PlacedTexture, windowTexels } from "./conv_direct_kernels.ts";
 const channelsPer = (C: number): number => forcedChannels ?? (C <= 4 ? 4 : 8);
 
 let forcedChannels: 4 | 8 | null = null;
+
+/**
+ * The most taps (KH·KW) for which an invocation takes all kernel rows: 25 where the host has
+ * AVX-512 (32 vector registers), else 9. On an AVX-512 EPYC (Zen 4), alternating rounds of
+ * forward + backward, 5×5 layers with all 5 rows against one: the scene CNN's conv1 198 →
+ * 146–149 ms, conv2 170 → 166–168 and 158 → 147–150, conv3 6.35 → 5.9–6.1 and 5.9 → 4.5, its
+ * training step 905 → 810 ms (9 of 9 rounds); 4 or 8 channels alike. Not measured on an AVX2
+ * host, which keeps the rule measured there (one row of a 5×5 kernel). The sums keep their
+ * order; the images an invocation, and so the grouping of partial sums, may change.
+ */
+const allRowsTaps = (): number => forcedAllRows ?? (hostHasAvx512() ? 25 : 9);
+
+let forcedAllRows: number | null = null;
+
+/** Fixes that bound (tests run both; null: by processor). Returns the old setting. */
+export function setDirectGradAllRows(taps: number | null): number | null {
+  const old = forcedAllRows;
+  forcedAllRows = taps;
+  return old;
+}
 
 /** Fixes the channels an invocation (tests run both; null: per layer). Returns the old setting. */
 export function setDirectGradChannels(n: 4 | 8 | null): 4 | 8 | null {
@@ -108,7 +129,7 @@ export function directWeightGrad(
   const OWG = Math.ceil((OW + gp.shift) / 4); // texels holding the output columns
   // Kernel rows per invocation: all of a small kernel's (the output gradient's texel then
   // serves KH·KW taps), one row of a larger one (register pressure).
-  const RB = KH * KW <= 9 ? KH : 1, blocks = KH / RB;
+  const RB = KH * KW <= allRowsTaps() ? KH : 1, blocks = KH / RB;
   const cols = C * blocks + 1, rowTiles = Math.ceil(M / TM);
   // A layer with few input channels has few (column, channel tile) pairs an image (the
   // first layer of a grey-scale network: 4): its output rows are then split into slices,
@@ -138,7 +159,19 @@ export function directWeightGrad(
   const tex = "texture_storage_2d_array<rgba32float, read>";
   for (let n0 = 0; n0 < N; n0 += per) {
     const nb = Math.min(per, N - n0), Z = Math.ceil(nb / IB);
-    const key = JSON.stringify([p, gt.place, gp, xin.place, rows, n0, nb, IB, partialBytes, TM]);
+    const key = JSON.stringify([
+      p,
+      gt.place,
+      gp,
+      xin.place,
+      rows,
+      n0,
+      nb,
+      IB,
+      partialBytes,
+      TM,
+      RB,
+    ]);
     let k = gradKernels.get(key);
     if (!k) {
       k = ((): { code: string; workgroups: [number, number, number] } => {

@@ -10,6 +10,7 @@ import { assert } from "../../assert.ts";
 import { backward } from "../../../core/autograd.ts";
 import { conv2d } from "../../../core/ops/conv.ts";
 import { setDirectGradLanes } from "../../../core/ops/conv_direct.ts";
+import { setDirectGradAllRows } from "../../../core/ops/conv_direct_grad.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { Rng } from "../../../core/random.ts";
 import { fromArray } from "../../../core/tensor.ts";
@@ -71,15 +72,27 @@ Deno.test("direct weight gradient: a group of 48 images stays within the loop li
   // 3 channels × 5 kernel rows + the bias column = 16 lanes, one channel tile: one lane per
   // column, all 48 images in one group were the lane target alone to decide (about 1,800
   // loop iterations an image, 86,000 in all).
-  const old = setDirectGradLanes(1);
+  const old = setDirectGradLanes(1), oldRows = setDirectGradAllRows(null);
   try {
-    await check([48, 3, 60, 60], 4, 5);
+    for (const rows of [9, 25]) { // one kernel row an invocation, then all five
+      setDirectGradAllRows(rows);
+      await check([48, 3, 60, 60], 4, 5);
+    }
   } finally {
     setDirectGradLanes(old);
+    setDirectGradAllRows(oldRows);
   }
 });
 
 Deno.test("direct weight gradient: an image whose rows alone pass the loop limit is split", async () => {
   // 196 output rows × 175 texel steps, in both branches: 68,600 iterations for one image.
-  await check([1, 8, 200, 700], 4, 5);
+  const old = setDirectGradAllRows(null);
+  try {
+    for (const rows of [9, 25]) {
+      setDirectGradAllRows(rows);
+      await check([1, 8, 200, 700], 4, 5);
+    }
+  } finally {
+    setDirectGradAllRows(old);
+  }
 });

@@ -4,7 +4,9 @@
  * input gradient or the weight and bias gradients: each output sums its terms in the same
  * order. The weight gradient's channels an invocation (`setDirectGradChannels` in
  * core/ops/conv_direct_grad.ts: 4 for layers of at most 4 input channels, else 8) regroup
- * its partial sums over images, so there the two agree to rounding. Sizes fit neither tile (channel counts that are not multiples of 8, rows of odd,
+ * its partial sums over images, so there the two agree to rounding; so may the kernel rows an
+ * invocation (`setDirectGradAllRows`: all of a kernel of up to 25 taps on AVX-512 hosts, 9
+ * elsewhere). Sizes fit neither tile (channel counts that are not multiples of 8, rows of odd,
  * even and multiple-of-4 length). conv_direct_test.ts checks the tile the host takes
  * against the float64 reference; this test carries that check over to the other one.
  */
@@ -15,7 +17,7 @@ import { conv2d } from "../../../core/ops/conv.ts";
 import { convGeometry } from "../../../core/ops/conv_ref.ts";
 import { directApplies } from "../../../core/ops/conv_direct.ts";
 import { setDirectTile } from "../../../core/ops/conv_direct_kernels.ts";
-import { setDirectGradChannels } from "../../../core/ops/conv_direct_grad.ts";
+import { setDirectGradAllRows, setDirectGradChannels } from "../../../core/ops/conv_direct_grad.ts";
 import { mul } from "../../../core/ops/elementwise.ts";
 import { sum } from "../../../core/ops/reduce.ts";
 import { Rng } from "../../../core/random.ts";
@@ -32,8 +34,10 @@ async function run(
   relu: boolean,
   tile: "8x4" | "8x2",
   channels: 4 | 8 | null = null,
+  allRows: number | null = null,
 ) {
   const old = setDirectTile(tile), oldChannels = setDirectGradChannels(channels);
+  const oldRows = setDirectGradAllRows(allRows);
   const rng = new Rng(11);
   const gen = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
   const count = (s: number[]) => s.reduce((p, d) => p * d, 1);
@@ -52,6 +56,7 @@ async function run(
   });
   setDirectTile(old);
   setDirectGradChannels(oldChannels);
+  setDirectGradAllRows(oldRows);
   const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.data()));
   for (const t of [x, w, b, seed, y]) (t.grad?.dispose(), t.dispose());
   return out;
@@ -84,6 +89,19 @@ Deno.test({
       for (const k of [2, 3]) {
         const err = relErr(c[k], d[k]);
         assert(err < 1e-5, `${xs} ${ws}: gradient ${k} differs by ${err.toExponential(2)}`);
+      }
+      // All kernel rows an invocation up to 25 taps (AVX-512 hosts) or up to 9: the same
+      // forward and input gradient, weight and bias gradients to rounding.
+      const e = await run(xs, ws, padding, relu, "8x2", null, 25);
+      const f = await run(xs, ws, padding, relu, "8x2", null, 9);
+      assertEquals(e[0], f[0]);
+      assertEquals(e[1], f[1]);
+      for (const k of [2, 3]) {
+        const err = relErr(e[k], f[k]);
+        assert(
+          err < 1e-5,
+          `${xs} ${ws}: all rows: gradient ${k} differs by ${err.toExponential(2)}`,
+        );
       }
     }
   },
