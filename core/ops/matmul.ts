@@ -152,12 +152,6 @@ export function texturePlanFor(
   if (plan === undefined) {
     const lim = { maxDim: g.maxTextureDim, maxLayers: g.maxTextureLayers, flatRows };
     plan = matmulTexturePlan({ ...spec, variant: "cpu" }, lim, undefined, kMajor, base);
-    // An operand whose matrix spans several layers (more lines than the texture is high:
-    // K or M past 16,384 on lavapipe) read wrong values through the texture kernel
-    // (tests/core/ops/matmul_limits_test.ts); the storage kernel takes those products.
-    if (plan && [plan.a.place, plan.b.place].some((p) => !p.flat && p.perLayer === 0)) {
-      plan = null;
-    }
     if (plans.size >= 1024) plans.clear();
     plans.set(key, plan);
   }

@@ -212,15 +212,17 @@ export function texelAddress(p: Placement, mat: string, line: string): {
 
 export function address(p: Placement, mat: string, line: string): { layer: string; y: string } {
   if (p.perLayer > 0) {
-    if (p.size.layers === 1) return { layer: "0u", y: `${mat} * ${u32(p.lines)} + ${line}` };
+    if (p.size.layers === 1) return { layer: "0u", y: `(${mat}) * ${u32(p.lines)} + ${line}` };
     return {
-      layer: `${mat} / ${u32(p.perLayer)}`,
-      y: `(${mat} % ${u32(p.perLayer)}) * ${u32(p.lines)} + ${line}`,
+      layer: `(${mat}) / ${u32(p.perLayer)}`,
+      y: `((${mat}) % ${u32(p.perLayer)}) * ${u32(p.lines)} + ${line}`,
     };
   }
+  // `mat` and `line` may be sums (`kt * 4u + 1u`): parenthesised, or `*`, `/` and `%` would
+  // bind to one term only (products with K past 16,384 read wrong layers, and zeros, so).
   return {
-    layer: `${mat} * ${u32(p.layersPer)} + ${line} / ${u32(p.height)}`,
-    y: `${line} % ${u32(p.height)}`,
+    layer: `(${mat}) * ${u32(p.layersPer)} + (${line}) / ${u32(p.height)}`,
+    y: `(${line}) % ${u32(p.height)}`,
   };
 }
 

@@ -3,11 +3,14 @@
  * once its loops have run 65,535 iterations in all (`SOFTWARE_LOOP_LIMIT`, core/ops/kernel.ts).
  * Reductions of more elements than that, and products with K past it (K / 4 for the texture
  * kernel), against float64; and products whose operands span several texture layers a
- * matrix (more than 16,384 lines), which the texture kernel read wrong and the storage
- * kernel now takes. Each case failed before (a sum of 300,000 ones read 65,535).
+ * matrix (more than 16,384 lines), whose texel addresses lost a pair of parentheses
+ * (texture_layout.ts `address`: the layer of line `kt * 4u + q` was taken as kt · 4). Each
+ * case failed before (a sum of 300,000 ones read 65,535).
  */
 import { assert } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
+import { conv2d } from "../../../core/ops/conv.ts";
+import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { matmul, setCpuMatmulKernel } from "../../../core/ops/matmul.ts";
 import { max, mean, sum } from "../../../core/ops/reduce.ts";
 import { accumulateStats, statsAccumulator } from "../../../core/ops/accuracy.ts";
@@ -99,4 +102,15 @@ Deno.test("accuracy statistics of a batch with more rows × classes than one loo
     got[0] === 0.5 * n && got[1] === right && got[2] === n,
     `stats ${got} want ${[0.5 * n, right, n]}`,
   );
+});
+
+Deno.test("im2col reads an input of more than 16,384 lines an image (two texture layers)", async () => {
+  // 130 channels × 130 rows = 16,900 lines; stride 2 keeps it off the direct kernels.
+  const rng = new Rng(6), xs = [1, 130, 130, 8], ws = [4, 130, 3, 3];
+  const x = rand(130 * 130 * 8, rng), w = rand(4 * 130 * 9, rng);
+  const geo = convGeometry(xs, ws, { stride: 2 });
+  const want = conv2dReference(Float64Array.from(x), Float64Array.from(w), null, geo);
+  const got = await conv2d(fromArray(x, xs), fromArray(w, ws), null, { stride: 2 }).data();
+  const e = relErr(got, want);
+  assert(e < 1e-5, `strided conv over two layers: relative error ${e}`);
 });
