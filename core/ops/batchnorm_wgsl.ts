@@ -7,7 +7,14 @@
  */
 import { gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
-import { grid, main1d, mainEach, perInvocation, workgroupSum } from "./kernel.ts";
+import {
+  grid,
+  main1d,
+  mainEach,
+  perInvocation,
+  SOFTWARE_LOOP_LIMIT,
+  workgroupSum,
+} from "./kernel.ts";
 
 /**
  * Threads a channel's reduction takes: 64 on GPUs; 8 (one SIMD vector) on Mesa's software
@@ -99,6 +106,16 @@ export function plan(S: number, M: number): Plan {
   let T = 1;
   const max = reduceThreads();
   while (T < M && T < max) T *= 2;
+  // More threads where a thread's loops would pass the software adapters' loop limit
+  // (kernel.ts): the statistics run two loops of about M / T + 2·M / S iterations each (an
+  // odd plane of 300,001 values read a wrong mean and variance with 8 threads).
+  const loops = (t: number) => 2 * (Math.ceil(M / t) + 2 * Math.ceil(M / S) + 2);
+  if (gpu().variant === "cpu") { while (T < 256 && loops(T) >= SOFTWARE_LOOP_LIMIT) T *= 2; }
+  if (gpu().variant === "cpu" && loops(T) >= SOFTWARE_LOOP_LIMIT) {
+    throw new Error(
+      `batchNorm: ${M} values a channel are more than this software adapter's loops can reduce`,
+    );
+  }
   return { T, perThread: false };
 }
 

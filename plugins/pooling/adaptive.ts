@@ -10,7 +10,9 @@
  * @module
  */
 import { record } from "../../core/autograd.ts";
-import { decls, grid, main1d } from "../../core/ops/kernel.ts";
+import { decls, grid, main1d, SOFTWARE_LOOP_LIMIT } from "../../core/ops/kernel.ts";
+import { mean } from "../../core/ops/reduce.ts";
+import { gpu } from "../../core/gpu.ts";
 import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
@@ -112,6 +114,15 @@ export function adaptiveAvgPool2d(x: Tensor, output: Pair, name = "adaptiveAvgPo
   const [N, C, H, W] = x.shape;
   const [OH, OW] = outputOf(name, output);
   if (H < 1 || W < 1) throw new Error(`${name}: empty spatial size in [${x.shape}]`);
+  // A window's loops past the software adapters' loop limit (core/ops/kernel.ts) would stop
+  // early: global pooling of such a map is a mean (which goes in chunks), others refused.
+  const winH = Math.ceil(H / OH) + 1, winW = Math.ceil(W / OW) + 1;
+  if (gpu().variant === "cpu" && winH * (winW + 1) >= SOFTWARE_LOOP_LIMIT) {
+    if (OH === 1 && OW === 1) return mean(x, [2, 3], true);
+    throw new Error(
+      `${name}: windows of ${winH}×${winW} are more than this adapter's loops can sum`,
+    );
+  }
   const d: Dims = { H, W, OH, OW };
   const planes = N * C;
   const y = empty([N, C, OH, OW]);

@@ -9,6 +9,7 @@
  */
 import { assert } from "../../assert.ts";
 import { initGpu } from "../../../core/gpu.ts";
+import { batchNorm } from "../../../core/ops/batchnorm.ts";
 import { conv2d } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { matmul, setCpuMatmulKernel } from "../../../core/ops/matmul.ts";
@@ -113,4 +114,20 @@ Deno.test("im2col reads an input of more than 16,384 lines an image (two texture
   const got = await conv2d(fromArray(x, xs), fromArray(w, ws), null, { stride: 2 }).data();
   const e = relErr(got, want);
   assert(e < 1e-5, `strided conv over two layers: relative error ${e}`);
+});
+
+Deno.test("batch norm statistics of a channel of 300,001 values (an odd plane)", async () => {
+  const rng = new Rng(7), W = 300_001;
+  const x = Float32Array.from({ length: 2 * W }, () => rng.uniform(-1, 1) + 3);
+  const y = await batchNorm(fromArray(x, [1, 2, 1, W]), null, null, null, null, { training: true })
+    .data();
+  const want = new Float64Array(2 * W);
+  for (let c = 0; c < 2; c++) {
+    const v = x.subarray(c * W, (c + 1) * W);
+    const m = v.reduce((p, a) => p + a, 0) / W;
+    const s = Math.sqrt(v.reduce((p, a) => p + (a - m) ** 2, 0) / W + 1e-5);
+    v.forEach((a, i) => (want[c * W + i] = (a - m) / s));
+  }
+  const e = relErr(y, want);
+  assert(e < 1e-5, `normalised values: relative error ${e}`);
 });

@@ -1,5 +1,5 @@
 /** Global and adaptive average pooling, global max pooling. */
-import { assertEquals, assertRejects } from "../../assert.ts";
+import { assert, assertEquals, assertRejects } from "../../assert.ts";
 import { checkOp } from "../../core/ops/check.ts";
 import { initGpu } from "../../../core/gpu.ts";
 import { fromArray } from "../../../core/tensor.ts";
@@ -61,4 +61,19 @@ Deno.test("pooling layers: output shapes and errors", async () => {
   assertEquals([...new GlobalMaxPool2d().forward(x).shape], [2, 3, 1, 1]);
   await assertRejects(() => new AdaptiveAvgPool2d({ output: 0 }), /positive integers/);
   await assertRejects(() => globalMaxPool2d(fromArray([1, 2], [2])), /NCHW/);
+});
+
+Deno.test("global pooling of a 300×300 map (past the software adapters' loop limit)", async () => {
+  await initGpu();
+  const S = 300 * 300, x = Float32Array.from({ length: 2 * S }, (_, i) => ((i * 7919) % 101) / 101);
+  const t = fromArray(x, [1, 2, 300, 300]);
+  const means = [0, 1].map((p) => x.subarray(p * S, (p + 1) * S).reduce((a, v) => a + v, 0) / S);
+  const maxes = [0, 1].map((p) => x.subarray(p * S, (p + 1) * S).reduce((a, v) => Math.max(a, v)));
+  for (const y of [globalAvgPool2d(t), adaptiveAvgPool2d(t, [1, 1])]) {
+    const got = await y.data();
+    for (let p = 0; p < 2; p++) {
+      assert(Math.abs(got[p] - means[p]) < 1e-5, `mean of plane ${p}: ${got[p]} vs ${means[p]}`);
+    }
+  }
+  assertEquals([...await globalMaxPool2d(t).data()], maxes);
 });
