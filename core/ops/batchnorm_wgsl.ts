@@ -107,9 +107,13 @@ export function plan(S: number, M: number): Plan {
   const max = reduceThreads();
   while (T < M && T < max) T *= 2;
   // More threads where a thread's loops would pass the software adapters' loop limit
-  // (kernel.ts): the statistics run two loops of about M / T + 2·M / S iterations each (an
-  // odd plane of 300,001 values read a wrong mean and variance with 8 threads).
-  const loops = (t: number) => 2 * (Math.ceil(M / t) + 2 * Math.ceil(M / S) + 2);
+  // (kernel.ts): the statistics run two `channelLoop`s (an odd plane of 300,001 values read
+  // a wrong mean and variance with 8 threads).
+  const loops = (t: number) => {
+    const V = S % 4 === 0 && S / 4 >= t ? 4 : 1;
+    const one = S >= t * V ? (M / S) * (Math.ceil(S / V / t) + 2) : Math.ceil(M / t) + 1;
+    return 2 * (one + 1);
+  };
   if (gpu().variant === "cpu") { while (T < 256 && loops(T) >= SOFTWARE_LOOP_LIMIT) T *= 2; }
   if (gpu().variant === "cpu" && loops(T) >= SOFTWARE_LOOP_LIMIT) {
     throw new Error(
