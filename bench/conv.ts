@@ -12,11 +12,12 @@
  * Backward of a network's first layer computes dW and db only (its input needs no gradient),
  * as in training. Each round records the work `reps` times into one submission, then waits
  * for the GPU once, `reps` doubled until a round lasts at least 250 ms, so the ~11 ms wait
- * costs at most a few percent (a training step pays it once for all its layers). The ratios to the matmul are
- * taken per round: every round of a layer runs the n = 1024 matmul, then the forward, then
- * forward + backward, and the figures are the medians of the rounds' ratios — the machine's
- * speed drifts (on one shared machine the matmul read 25 and 43 GFLOP/s ten minutes apart),
- * so a matmul measured once at the start cannot be the peer of a layer measured later.
+ * costs at most a few percent (a training step pays it once for all its layers). The ratios
+ * to the matmul are taken per round: every round of a layer runs the n = 1024 matmul, then
+ * the forward, then forward + backward, and the figures are the medians of the rounds'
+ * ratios — the machine's speed drifts (on one shared machine the matmul read 25 and 43
+ * GFLOP/s ten minutes apart), so a matmul measured once at the start cannot be the peer of a
+ * layer measured later.
  *
  * Each layer also gets a floor measured in the same rounds: the forward must at least write
  * its output, and the backward read the output gradient (and write the input gradient when

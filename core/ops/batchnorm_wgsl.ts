@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TrainingError } from "../errors.ts";
 import { gpu } from "../gpu.ts";
 import type { Tensor } from "../tensor.ts";
 import {
@@ -116,7 +117,7 @@ export function plan(S: number, M: number): Plan {
   };
   if (gpu().variant === "cpu") { while (T < 256 && loops(T) >= SOFTWARE_LOOP_LIMIT) T *= 2; }
   if (gpu().variant === "cpu" && loops(T) >= SOFTWARE_LOOP_LIMIT) {
-    throw new Error(
+    throw new TrainingError(
       `batchNorm: ${M} values a channel are more than this software adapter's loops can reduce`,
     );
   }

@@ -13,6 +13,7 @@ import { record } from "../../core/autograd.ts";
 import { decls, grid, main1d, SOFTWARE_LOOP_LIMIT } from "../../core/ops/kernel.ts";
 import { mean } from "../../core/ops/reduce.ts";
 import { gpu } from "../../core/gpu.ts";
+import { TrainingError } from "../../core/errors.ts";
 import { Module } from "../../core/nn/module.ts";
 import { empty, type Tensor } from "../../core/tensor.ts";
 import type { Plugin } from "../registry.ts";
@@ -119,7 +120,7 @@ export function adaptiveAvgPool2d(x: Tensor, output: Pair, name = "adaptiveAvgPo
   const winH = Math.ceil(H / OH) + 1, winW = Math.ceil(W / OW) + 1;
   if (gpu().variant === "cpu" && winH * (winW + 1) >= SOFTWARE_LOOP_LIMIT) {
     if (OH === 1 && OW === 1) return mean(x, [2, 3], true);
-    throw new Error(
+    throw new TrainingError(
       `${name}: windows of ${winH}×${winW} are more than this adapter's loops can sum`,
     );
   }

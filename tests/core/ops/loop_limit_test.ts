@@ -18,6 +18,7 @@ import { accumulateStats, statsAccumulator } from "../../../core/ops/accuracy.ts
 import { Rng } from "../../../core/random.ts";
 import { fromArray } from "../../../core/tensor.ts";
 import { relErr } from "./check.ts";
+import * as R from "./ref.ts";
 
 await initGpu();
 
@@ -43,22 +44,12 @@ Deno.test("reductions of more elements than one invocation may loop over", async
   assert(relErr(await sum(fromArray(a, [3, rows]), 1).data(), byRow) < 1e-5, "sum over axis 1");
 });
 
-/** C = op(A)·B in float64 for A [M][K] (given as [K][M] when `transA`) and B [K][N]. */
+/** op(A)·B against the float64 reference, A stored [K][M] when `transA`, B [K][N]. */
 async function checkProduct(M: number, K: number, N: number, transA: boolean): Promise<void> {
   const rng = new Rng(M + K + N);
-  const a = rand(M * K, rng), b = rand(K * N, rng);
-  const stored = transA
-    ? Float32Array.from({ length: M * K }, (_, i) => a[(i % M) * K + Math.floor(i / M)])
-    : a;
-  const A = fromArray(stored, transA ? [K, M] : [M, K]), B = fromArray(b, [K, N]);
-  const c = await matmul(A, B, { transA }).data();
-  const want = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) {
-    for (let k = 0; k < K; k++) {
-      const v = a[i * K + k];
-      for (let j = 0; j < N; j++) want[i * N + j] += v * b[k * N + j];
-    }
-  }
+  const sa = transA ? [K, M] : [M, K], a = rand(M * K, rng), b = rand(K * N, rng);
+  const c = await matmul(fromArray(a, sa), fromArray(b, [K, N]), { transA }).data();
+  const want = R.matmul(Float64Array.from(a), sa, Float64Array.from(b), [K, N], transA).data;
   const e = relErr(c, want);
   // A float32 sum of 300,000 products in order drifts by about 1e-5 of the largest output;
   // the truncated loops were off by 0.1 to 1.

@@ -1,7 +1,8 @@
 /** Global and adaptive average pooling, global max pooling. */
-import { assert, assertEquals, assertRejects } from "../../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../assert.ts";
+import { TrainingError } from "../../../core/errors.ts";
 import { checkOp } from "../../core/ops/check.ts";
-import { initGpu } from "../../../core/gpu.ts";
+import { gpu, initGpu } from "../../../core/gpu.ts";
 import { fromArray } from "../../../core/tensor.ts";
 import { AdaptiveAvgPool2d, adaptiveAvgPool2d } from "../../../plugins/pooling/adaptive.ts";
 import {
@@ -76,4 +77,15 @@ Deno.test("global pooling of a 300×300 map (past the software adapters' loop li
     }
   }
   assertEquals([...await globalMaxPool2d(t).data()], maxes);
+});
+
+await initGpu();
+Deno.test({
+  name: "adaptive pooling refuses windows too large for the software adapters' loops",
+  ignore: gpu().variant !== "cpu", // only software adapters have the limit
+  fn() {
+    const x = fromArray(new Float32Array(600 * 600), [1, 1, 600, 600]); // 301 × 301 windows
+    assertThrows(() => adaptiveAvgPool2d(x, [2, 2]), TrainingError, "windows of 301×301");
+    x.dispose();
+  },
 });
