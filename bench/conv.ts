@@ -12,7 +12,11 @@
  * Backward of a network's first layer computes dW and db only (its input needs no gradient),
  * as in training. Each round records the work `reps` times into one submission, then waits
  * for the GPU once, `reps` doubled until a round lasts at least 250 ms, so the ~11 ms wait
- * costs at most a few percent (a training step pays it once for all its layers). The ratios
+ * costs at most a few percent (a training step pays it once for all its layers). Every
+ * timed function gets its own `reps` — the matmul peer, the forward, forward + backward and
+ * each floor: with the forward and the floors at forward + backward's count, a small layer's
+ * forward round lasted 80 ms and its floors' 10–20 ms, so the wait took 14% of the one and a
+ * third or more of the others (the peer, at two calls, 12%). The ratios
  * to the matmul are taken per round: every round of a layer runs the n = 1024 matmul, then
  * the forward, then forward + backward, and the figures are the medians of the rounds'
  * ratios — the machine's speed drifts (on one shared machine the matmul read 25 and 43
@@ -120,7 +124,7 @@ function calls(fn: () => void, reps: number): void {
 /** Rounds of at least this long (the GPU wait that ends one costs about 11 ms on Deno). */
 const ROUND_MS = 250;
 
-/** Calls of `fn` a round: doubled from 1 until a round lasts `ROUND_MS` (at most 512). */
+/** Calls of `fn` a round: doubled from 1 until a round lasts `ROUND_MS` (at most 4096). */
 async function repsFor(fn: () => void): Promise<number> {
   fn();
   await gpu().sync(); // compile + warm the pool
@@ -128,7 +132,7 @@ async function repsFor(fn: () => void): Promise<number> {
     const t0 = performance.now();
     calls(fn, reps);
     await gpu().sync();
-    if (performance.now() - t0 >= ROUND_MS || reps >= 512) return reps;
+    if (performance.now() - t0 >= ROUND_MS || reps >= 4096) return reps;
   }
 }
 
@@ -161,18 +165,19 @@ const mid = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
 export interface MatmulPeer {
   run: () => void;
   flops: number;
+  /** Calls a round (`repsFor`), set at the first round. */
   reps: number;
   dispose: () => void;
 }
 
-/** The n = 1024 matmul peer (two calls a round: 60–120 ms on lavapipe). */
+/** The n = 1024 matmul peer (its calls a round found at the first round; 0 until then). */
 export function matmulPeer(n = 1024): MatmulPeer {
   const rng = new Rng(1);
   const a = rand([n, n], rng), b = rand([n, n], rng);
   return {
     run: () => tidy(() => void matmul(a, b)),
     flops: 2 * n ** 3,
-    reps: 2,
+    reps: 0,
     dispose: () => {
       a.dispose();
       b.dispose();
@@ -183,7 +188,7 @@ export function matmulPeer(n = 1024): MatmulPeer {
 /** Matmul GFLOP/s of an n×n·n×n product on this adapter (median of `rounds`). */
 export async function matmulGflops(n = 1024, rounds = 5): Promise<number> {
   const mm = matmulPeer(n);
-  const s = await time(mm.run, mm.reps, rounds);
+  const s = await time(mm.run, await repsFor(mm.run), rounds);
   mm.dispose();
   return mm.flops / s / 1e9;
 }
@@ -249,23 +254,25 @@ export async function benchLayer(l: ConvLayer, rounds = 5, peer = matmulPeer()) 
     }
   };
   const bwdFlops = flops * (l.inputGrad ? 2 : 1);
-  const reps = await repsFor(both);
   // The floors: write the output; read the output gradient (+ write the input gradient).
   const floors = [writeFloor(seed.size), readFloor(seed.size)];
   if (l.inputGrad) floors.push(writeFloor(x.size));
   const fwdFloor = floors[0].run, bwdFloor = () => floors.slice(1).forEach((f) => f.run());
-  forward();
-  peer.run();
-  fwdFloor();
-  bwdFloor();
-  await gpu().sync(); // compile + warm the pool
+  // Each timed function's own calls a round (see the module documentation).
+  if (!peer.reps) peer.reps = await repsFor(peer.run);
+  const reps = {
+    f: await repsFor(forward),
+    fb: await repsFor(both),
+    ff: await repsFor(fwdFloor),
+    bf: await repsFor(bwdFloor),
+  };
   const fwds: number[] = [], bwds: number[] = [], mms: number[] = [];
   const fwdRatios: number[] = [], bwdRatios: number[] = [];
   const fwdCeilings: number[] = [], bwdCeilings: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    const m = await once(peer.run, peer.reps), f = await once(forward, reps);
-    const fb = await once(both, reps), bw = Math.max(fb - f, 1e-9);
-    const ff = await once(fwdFloor, reps), bf = await once(bwdFloor, reps);
+    const m = await once(peer.run, peer.reps), f = await once(forward, reps.f);
+    const fb = await once(both, reps.fb), bw = Math.max(fb - f, 1e-9);
+    const ff = await once(fwdFloor, reps.ff), bf = await once(bwdFloor, reps.bf);
     const rate = peer.flops / m;
     mms.push(m);
     fwds.push(f);
