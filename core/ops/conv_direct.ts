@@ -310,7 +310,18 @@ export function conv2dDirect(
   const y = empty(pool ? [N, Cout, OHp, OWp] : [N, Cout, OH, OW]);
   const wantGrad = isGradEnabled() && (need.x || need.w || need.b);
   const am = pool && wantGrad ? empty(y.shape) : null; // i32 winners
-  const dims = { N, C, M: Cout, OH, OW, KH, KW, rows: fl.rows, shift, data: { pt: PT, h: H } };
+  const dims = {
+    N,
+    C,
+    M: Cout,
+    OH,
+    OW,
+    KH,
+    KW,
+    rows: fl.rows,
+    shift,
+    data: { pt: PT, h: H, pl: PL + shift, w: W },
+  };
   directProduct(xin, wt, bias, y, dims, relu, pool ? { am } : null);
   g.releaseTexture(wt.tex);
   if (!keepX) g.releaseTexture(xin.tex);
@@ -352,7 +363,7 @@ export function conv2dDirect(
             KH,
             KW,
             rows: bl.rows,
-            data: { pt: KH - 1 - PT, h: OH },
+            data: { pt: KH - 1 - PT, h: OH, pl: KW - 1 - PL, w: OW },
           },
           false,
         );
