@@ -13,6 +13,14 @@
 
 /** Acquire the process-wide WebGPU device (`initGpu`) and reach it (`gpu`). */
 export { type Gpu, gpu, initGpu, NO_ADAPTER } from "./core/gpu.ts";
+/**
+ * When the end of a step (an outermost `tidy`) submits its work: each step on real GPUs, at
+ * the next read on software adapters (`"auto"`), or as set.
+ *
+ * @example
+ * setSubmitPolicy("step"); // overlap the host's recording with the GPU on any adapter
+ */
+export { setSubmitPolicy, type SubmitPolicy } from "./core/gpu_submit.ts";
 /** Float32 tensors on the GPU, their creation and scope-based disposal (`tidy`). */
 export { empty, fromArray, sizeOf, Tensor, tidy, zeros } from "./core/tensor.ts";
 /** Reverse-mode autodiff: `backward`, `noGrad`, and `record` for writing new ops. */

@@ -10,6 +10,7 @@
 import type { DispatchHook } from "./gpu_hook.ts";
 import { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
 import { measureTextureReads } from "./gpu_reads.ts";
+import { submitAtStepEnd } from "./gpu_submit.ts";
 
 export type { DispatchHook, RecordedDispatch } from "./gpu_hook.ts";
 export { assertGpuAllowed, ensureRuntimeDir, NO_ADAPTER } from "./gpu_env.ts";
@@ -62,6 +63,9 @@ export class Gpu {
   #hook: DispatchHook | null = null;
   /** Upload staging buffers of the pending encoder, destroyed once it is submitted. */
   #staging: GPUBuffer[] = [];
+  #stagingBytes = 0;
+  /** Commands recorded since the last submit. */
+  #pendingCommands = 0;
   /** Per buffer, the count of the last command recorded that may change it (`version`). */
   #versions = new WeakMap<GPUBuffer, number>();
   #writes = 0;
@@ -311,6 +315,7 @@ export class Gpu {
     });
     const wg: [number, number, number] = [workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1];
     this.#stats.dispatches++;
+    this.#pendingCommands++;
     const tw = this.#hook?.dispatch({ code, pipeline, bindGroup, workgroups: wg });
     if (tw) this.#endPass();
     const pass = tw
@@ -326,6 +331,7 @@ export class Gpu {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.#endPass();
     this.#hook?.command("copy");
+    this.#pendingCommands++;
     this.#wrote(dst);
     this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
@@ -339,6 +345,7 @@ export class Gpu {
   copyToTexture(src: GPUBuffer, base: number, c: TextureCopy, tex: GPUTexture): void {
     this.#endPass();
     this.#hook?.command("copyToTexture");
+    this.#pendingCommands++;
     this.#encoderNow().copyBufferToTexture(
       { buffer: src, offset: base + c.offset, bytesPerRow: c.bytesPerRow, rowsPerImage: c.rows },
       { texture: tex, origin: [0, c.y, c.layer] },
@@ -350,8 +357,14 @@ export class Gpu {
   clear(buf: GPUBuffer, offset = 0, bytes?: number): void {
     this.#endPass();
     this.#hook?.command("clear");
+    this.#pendingCommands++;
     this.#wrote(buf);
     this.#encoderNow().clearBuffer(buf, offset, bytes);
+  }
+
+  /** The end of a step (an outermost `tidy`): submits now, or records on (`gpu_submit.ts`). */
+  stepDone(): void {
+    if (submitAtStepEnd(this.variant, this.#pendingCommands, this.#stagingBytes)) this.flush();
   }
 
   /** Submits everything recorded so far (does not wait). */
@@ -361,6 +374,7 @@ export class Gpu {
     this.#hook?.beforeSubmit(this.#encoder);
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = null;
+    this.#pendingCommands = this.#stagingBytes = 0;
     this.#stats.submits++;
     const pinned = [...this.#pinned.keys()];
     this.#pinned.clear();
@@ -393,6 +407,7 @@ export class Gpu {
     staging.unmap();
     this.copy(staging, 0, buf, offset, size);
     this.#staging.push(staging);
+    this.#stagingBytes += size;
     this.#stats.uploads++;
   }
 
@@ -472,9 +487,9 @@ export function initGpu(): Promise<Gpu> {
   })();
 }
 
-/** Submits the pending encoder when a GPU context exists (the end of an outermost `tidy`). */
-export function flushPending(): void {
-  current?.flush();
+/** The end of an outermost `tidy` when a GPU context exists (`Gpu.stepDone`). */
+export function stepDone(): void {
+  current?.stepDone();
 }
 
 /** The GPU context; `initGpu()` must have finished first. */

@@ -356,7 +356,7 @@ export function formatProfile(p: StepProfile, limit = 30): string[] {
   const lines = [
     `  profile (${p.method}): step ${p.stepMs.toFixed(1)} ms wall, host recording ` +
     `${p.hostMs.toFixed(1)} ms, ${p.dispatches.toFixed(0)} dispatches, ` +
-    `${p.copies.toFixed(0)} copies/clears, ${p.submits.toFixed(0)} submits per step; ` +
+    `${p.copies.toFixed(0)} copies/clears, ${+p.submits.toFixed(2)} submits per step; ` +
     `kernels ${p.kernelMs.toFixed(1)} ms`,
     `    ${"ms/step".padStart(8)} ${"share".padStart(6)} ${"count".padStart(6)}  family`,
   ];

@@ -4,7 +4,7 @@
  * `dispose()` drops it, and `tidy()` disposes every tensor made inside it that is not
  * returned or kept. A tensor that is garbage-collected undisposed gives its buffer back too.
  */
-import { flushPending, gpu } from "./gpu.ts";
+import { gpu, stepDone } from "./gpu.ts";
 
 /** A GPU buffer shared by a tensor and its aliases (reshape, detach, saved copies). */
 class Storage {
@@ -234,9 +234,9 @@ export function tidy<T>(fn: () => T): T {
   }
   scopes.pop();
   end(scope, result);
-  // An outermost scope is usually one step (of training, of evaluation): submit its work so
-  // the GPU runs it while the host records the next one.
-  if (scopes.length === 0) flushPending();
+  // An outermost scope is usually one step (of training, of evaluation): a real GPU gets its
+  // work now, to run while the host records the next one (core/gpu_submit.ts).
+  if (scopes.length === 0) stepDone();
   return result;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The train-step stage: consumes device batches and, for each, runs forward, loss,
- * backward and the optimizer on the GPU in train mode, all recorded into one submit.
+ * backward and the optimizer on the GPU in train mode, all recorded in one `tidy` (one submit
+ * on a real GPU; core/gpu_submit.ts).
  * Loss and accuracy accumulate on the GPU and are read back only every `readEvery` steps
  * and at the end of the epoch; a non-finite loss stops the run with the epoch, the step
  * and a hint.
