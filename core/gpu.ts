@@ -63,6 +63,7 @@ export class Gpu {
   #hook: DispatchHook | null = null;
   /** Upload staging buffers of the pending encoder, destroyed once it is submitted. */
   #staging: GPUBuffer[] = [];
+  /** Bytes of those staging buffers (`gpu_submit.ts` caps them). */
   #stagingBytes = 0;
   /** Commands recorded since the last submit. */
   #pendingCommands = 0;

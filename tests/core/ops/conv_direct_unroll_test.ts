@@ -6,15 +6,10 @@
  * checks of conv_direct_test.ts run the unrolled kernels for their small layers.
  */
 import { assert, assertEquals } from "../../assert.ts";
-import { backward } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
-import { conv2d, conv2dMaxPool2, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
-import { convGeometry } from "../../../core/ops/conv_ref.ts";
+import type { Conv2dOpOptions } from "../../../core/ops/conv.ts";
 import { setDirectUnroll } from "../../../core/ops/conv_direct_kernels.ts";
-import { mul } from "../../../core/ops/elementwise.ts";
-import { sum } from "../../../core/ops/reduce.ts";
-import { Rng } from "../../../core/random.ts";
-import { fromArray, type Tensor, tidy } from "../../../core/tensor.ts";
+import { convRun } from "./conv_direct_run.ts";
 
 await initGpu();
 
@@ -28,36 +23,15 @@ const CASES: [number[], number[], Conv2dOpOptions, boolean][] = [
 
 /** Output, gradients and whether each product kernel had a channel loop, under `rows`. */
 async function run(x: number[], w: number[], opts: Conv2dOpOptions, pool: boolean, rows: number) {
-  const rng = new Rng(9);
-  const gen = (shape: number[]) =>
-    fromArray(
-      Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.uniform(-1, 1)),
-      shape,
-    );
-  const geo = convGeometry(x, w, opts);
-  const xt = gen(x), wt = gen(w), bt = gen([geo.Cout]);
-  for (const t of [xt, wt, bt]) t.requiresGrad = true;
   const loops: boolean[] = []; // per product kernel dispatched (the forward's first)
   const old = setDirectUnroll(rows);
-  const hook = gpu().setHook({
-    dispatch: (d) => {
-      if (d.code.includes("var WT")) loops.push(d.code.includes("for (var c = 0u"));
-      return undefined;
-    },
-    command: () => {},
-    beforeSubmit: () => {},
-  });
-  const conv = (): Tensor => pool ? conv2dMaxPool2(xt, wt, bt, opts)! : conv2d(xt, wt, bt, opts);
-  const y = tidy(() => {
-    const y = conv();
-    backward(sum(mul(y, gen([...y.shape]))));
-    return y.detach();
-  });
-  gpu().setHook(hook);
-  setDirectUnroll(old);
-  const out = await Promise.all([y, xt.grad!, wt.grad!, bt.grad!].map((t) => t.data()));
-  for (const t of [xt, wt, bt, y]) (t.grad?.dispose(), t.dispose());
-  return { out, loops };
+  try {
+    const watch = (code: string) => void loops.push(code.includes("for (var c = 0u"));
+    const out = await convRun(x, w, opts, { seed: 9, pool, watch });
+    return { out, loops };
+  } finally {
+    setDirectUnroll(old);
+  }
 }
 
 Deno.test({

@@ -9,17 +9,14 @@
  * if the skipping stops applying).
  */
 import { assert, assertEquals } from "../../assert.ts";
-import { backward } from "../../../core/autograd.ts";
 import { gpu, initGpu } from "../../../core/gpu.ts";
 import { conv2d, type Conv2dOpOptions } from "../../../core/ops/conv.ts";
 import { conv2dReference, convGeometry } from "../../../core/ops/conv_ref.ts";
 import { directApplies } from "../../../core/ops/conv_direct.ts";
 import { setDirectSkipZeros, setDirectTile } from "../../../core/ops/conv_direct_kernels.ts";
-import { mul } from "../../../core/ops/elementwise.ts";
-import { sum } from "../../../core/ops/reduce.ts";
-import { Rng } from "../../../core/random.ts";
-import { fromArray, type Tensor, tidy } from "../../../core/tensor.ts";
+import type { Tensor } from "../../../core/tensor.ts";
 import { checkOp } from "./check.ts";
+import { convRun } from "./conv_direct_run.ts";
 
 await initGpu();
 
@@ -64,36 +61,15 @@ for (const tile of TILES) {
 
 /** Output and gradients of one forward + backward, and the multiply-adds of its products. */
 async function run(x: number[], w: number[], opts: Conv2dOpOptions, skip: boolean) {
-  const rng = new Rng(5);
-  const gen = (shape: number[]) =>
-    fromArray(
-      Float32Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.uniform(-1, 1)),
-      shape,
-    );
-  const geo = convGeometry(x, w, opts);
-  const xt = gen(x), wt = gen(w), bt = gen([geo.Cout]);
-  const seed = gen([geo.N, geo.Cout, geo.OH, geo.OW]);
-  for (const t of [xt, wt, bt]) t.requiresGrad = true;
   let fmas = 0;
   const old = setDirectSkipZeros(skip);
-  const hook = gpu().setHook({
-    dispatch: (d) => {
-      if (d.code.includes("var WT")) fmas += d.code.split("fma(").length - 1;
-      return undefined;
-    },
-    command: () => {},
-    beforeSubmit: () => {},
-  });
-  const y = tidy(() => {
-    const y = conv2d(xt, wt, bt, opts);
-    backward(sum(mul(y, seed)));
-    return y.detach();
-  });
-  gpu().setHook(hook);
-  setDirectSkipZeros(old);
-  const out = await Promise.all([y, xt.grad!, wt.grad!, bt.grad!].map((t) => t.data()));
-  for (const t of [xt, wt, bt, seed, y]) (t.grad?.dispose(), t.dispose());
-  return { out, fmas };
+  try {
+    const watch = (code: string) => void (fmas += code.split("fma(").length - 1);
+    const out = await convRun(x, w, opts, { seed: 5, watch });
+    return { out, fmas };
+  } finally {
+    setDirectSkipZeros(old);
+  }
 }
 
 Deno.test({
